@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it (CI too):
+#   1. C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   2. the same unit tests under ThreadSanitizer (they include the writer contention test)
+#   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
+# Ends with one summary line: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+PYTEST=${PYTEST:-/usr/bin/python3 -m pytest}
+
+passed=0
+failed=0
+status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Add the "N passed, M failed" counts of the last run (in $log) to the totals.
+count() {
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+}
+
+echo "== unit tests (ASan + UBSan) =="
+./build/asan/unit 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count
+
+echo "== unit tests (ThreadSanitizer) =="
+# TSan needs a fixed memory layout on recent kernels: run without address randomisation.
+setarch "$(uname -m)" -R ./build/tsan/unit 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count
+
+echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
+TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+[ "$rc" -eq 0 ] || status=1
+line=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -n 1)
+p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+f=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$line" | awk '{s+=$1} END {print s+0}')
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+
+echo
+echo "make test: all suites (unit ASan, unit TSan, system)"
+echo "$passed passed, $failed failed"
+exit $status

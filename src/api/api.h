@@ -1,0 +1,72 @@
+/* api: the HTTP API of tix, independent of the HTTP library.
+ *
+ * The HTTP layer fills an api_request and calls api_handle. A read is answered at once
+ * (API_DONE). A write is turned into a commit command (API_COMMIT): the HTTP layer then
+ * parks the connection and calls api_submit; when the writer has committed (or refused, or
+ * failed), req->resume is called from the writer thread, and the HTTP layer, back on its own
+ * thread, calls api_finish to render the response.
+ *
+ * Every error body is {"error": {"code": "...", "message": "..."}} with a stable code. */
+#ifndef TIX_API_H
+#define TIX_API_H
+
+#include "api/router.h"
+#include "commit/commit.h"
+#include "core/inventory.h"
+#include "store/store.h"
+#include "util/buf.h"
+
+enum {
+    API_BODY_LEN_MAX_DEFAULT = 64 * 1024,
+    API_RESPONSE_LEN_MAX = 256 * 1024 * 1024, /* a 1,000,000-seat map is about 100 MB */
+};
+
+typedef struct api api;
+
+typedef struct api_request {
+    /* filled by the HTTP layer */
+    http_method method;
+    const char *path;
+    const char *status_filter;  /* ?status=, or NULL */
+    const char *content_type;   /* or NULL */
+    const char *authorization;  /* or NULL */
+    const char *body;
+    size_t body_len;
+    void (*resume)(struct api_request *req); /* called from the writer thread */
+    void *http_ctx;
+    /* owned by the API */
+    route_match match;
+    commit_cmd cmd;
+} api_request;
+
+typedef struct api_response {
+    unsigned status;
+    buf body;
+    const char *allow;      /* Allow header, for 405 */
+    unsigned retry_after_s; /* Retry-After header when > 0 */
+} api_response;
+
+typedef enum api_result { API_DONE, API_COMMIT } api_result;
+
+/* Create the API over its collaborators (not owned). admin_token must stay alive. */
+api *api_create(inventory *inv, commit *writer, store *st, const char *admin_token);
+void api_destroy(api *a);
+
+/* Initialise res (status 500, empty body with the response cap). */
+void api_response_init(api_response *res);
+
+/* Handle a whole request. API_DONE: res is the answer. API_COMMIT: call api_submit. */
+api_result api_handle(api *a, api_request *req, api_response *res);
+
+/* Queue req's command; req->resume is called exactly once when its outcome is known (at
+ * once, from this thread, when the queue refuses it). */
+void api_submit(api *a, api_request *req);
+
+/* Render the outcome of a committed (or refused) command into res. */
+void api_finish(api *a, api_request *req, api_response *res);
+
+/* Fill res with an error: {"error":{"code":code,"message":...}}. */
+void api_error(api_response *res, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,226 @@
+/* events: GET /events, GET /events/{id}, GET /events/{id}/seats, POST /events. */
+#include "api/internal.h"
+
+#include "api/json_in.h"
+#include "util/clock.h"
+#include "util/ids.h"
+#include "util/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+api_result api_events_list(api *a, api_response *res)
+{
+    inv_event **list = malloc(TIX_EVENTS_MAX * sizeof(*list));
+    if (!list) return api_error(res, 500, "internal", "out of memory"), API_DONE;
+    uint32_t n = inventory_list(a->inv, list, TIX_EVENTS_MAX);
+    int64_t now_ms = clock_now_ms();
+    buf_append_str(&res->body, "{\"events\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_append_char(&res->body, ',');
+        api__write_event(&res->body, list[i], now_ms, false);
+    }
+    buf_append_str(&res->body, "]}");
+    free(list);
+    api__ok(res, 200);
+    return API_DONE;
+}
+
+api_result api_event_get(api *a, api_request *req, api_response *res)
+{
+    inv_event *ev = api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!ev) return API_DONE;
+    api__write_event(&res->body, ev, clock_now_ms(), true);
+    api__ok(res, 200);
+    return API_DONE;
+}
+
+api_result api_event_seats(api *a, api_request *req, api_response *res)
+{
+    inv_event *ev = api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!ev) return API_DONE;
+    int filter = -1;
+    if (req->status_filter) {
+        seat_status status;
+        if (model_seat_status_parse(req->status_filter, &status) != 0) {
+            api_error(res, 422, "invalid_request",
+                      "query parameter 'status' must be available, held or sold");
+            return API_DONE;
+        }
+        filter = (int)status;
+    }
+    inv_event_write_seat_map(ev, filter, clock_now_ms(), &res->body);
+    api__ok(res, 200);
+    return API_DONE;
+}
+
+static int api__cmp_label(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Row labels must be unique in the event (which makes seat ids unique, since a label never
+ * ends in a digit). Returns the first repeated label, or NULL. */
+static const char *api__repeated_label(const event_spec *spec)
+{
+    uint32_t total = 0;
+    for (uint32_t s = 0; s < spec->section_count; s++) total += spec->sections[s].row_count;
+    char **labels = malloc((total ? total : 1) * sizeof(char *));
+    if (!labels) return "?";
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < spec->section_count; s++)
+        for (uint32_t r = 0; r < spec->sections[s].row_count; r++)
+            labels[n++] = spec->sections[s].rows[r];
+    qsort(labels, n, sizeof(char *), api__cmp_label);
+    const char *repeated = NULL;
+    for (uint32_t i = 1; i < n && !repeated; i++)
+        if (strcmp(labels[i - 1], labels[i]) == 0) repeated = labels[i];
+    free(labels);
+    return repeated;
+}
+
+/* Read one section object into sec. Returns 0 or -1 with err set. */
+static int api__parse_section(const cJSON *item, uint32_t index, section_spec *sec, char *err)
+{
+    char field[64];
+    if (!cJSON_IsObject(item)) {
+        snprintf(err, API_JSON_ERR_LEN, "sections[%u] must be an object", index);
+        return -1;
+    }
+    const char *name;
+    int64_t seats_per_row = 0, price_cents = 0;
+    const cJSON *rows;
+    if (api_json_string(item, "name", true, 1, TIX_EVENT_NAME_LEN_MAX, &name, err) != 0 ||
+        api_json_int(item, "seats_per_row", true, 1, TIX_SEATS_PER_ROW_MAX, &seats_per_row,
+                     err) != 0 ||
+        api_json_int(item, "price_cents", true, 0, TIX_PRICE_CENTS_MAX, &price_cents, err) != 0 ||
+        api_json_array(item, "rows", TIX_ROWS_MAX, &rows, err) != 0) {
+        snprintf(field, sizeof(field), "sections[%u]: ", index);
+        size_t len = strlen(field), err_len = strlen(err);
+        if (err_len + len < API_JSON_ERR_LEN) {
+            memmove(err + len, err, err_len + 1);
+            memcpy(err, field, len);
+        }
+        return -1;
+    }
+    sec->name = strdup(name);
+    sec->seats_per_row = (uint32_t)seats_per_row;
+    sec->price_cents = price_cents;
+    sec->rows = calloc((size_t)cJSON_GetArraySize(rows), sizeof(char *));
+    if (!sec->name || !sec->rows) return snprintf(err, API_JSON_ERR_LEN, "out of memory"), -1;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const char *label = cJSON_IsString(row) ? row->valuestring : "";
+        size_t len = strlen(label);
+        if (!text_is_alnum(label, len, TIX_ROW_LABEL_LEN_MAX) ||
+            (label[len - 1] >= '0' && label[len - 1] <= '9')) {
+            snprintf(err, API_JSON_ERR_LEN,
+                     "sections[%u].rows[%u] must be 1 to %d letters and digits, ending in a "
+                     "letter",
+                     index, sec->row_count, TIX_ROW_LABEL_LEN_MAX);
+            return -1;
+        }
+        if (!(sec->rows[sec->row_count] = strdup(label)))
+            return snprintf(err, API_JSON_ERR_LEN, "out of memory"), -1;
+        sec->row_count++;
+    }
+    return 0;
+}
+
+/* Read and check the body of POST /events into spec. Returns 0 or -1 with err set. */
+static int api__parse_event(const cJSON *root, event_spec *spec, char *err)
+{
+    const char *id = NULL, *name, *venue, *starts_at;
+    int64_t hold_ttl_s = TIX_HOLD_TTL_S_DEFAULT, max_seats = TIX_HOLD_SEATS_DEFAULT;
+    const cJSON *sections;
+    if (api_json_string(root, "id", false, 1, TIX_EVENT_ID_LEN_MAX, &id, err) != 0 ||
+        api_json_string(root, "name", true, 1, TIX_EVENT_NAME_LEN_MAX, &name, err) != 0 ||
+        api_json_string(root, "venue", true, 1, TIX_EVENT_NAME_LEN_MAX, &venue, err) != 0 ||
+        api_json_string(root, "starts_at", true, 1, 64, &starts_at, err) != 0 ||
+        api_json_int(root, "hold_ttl_s", false, 1, TIX_HOLD_TTL_S_MAX, &hold_ttl_s, err) != 0 ||
+        api_json_int(root, "max_seats_per_hold", false, 1, TIX_HOLD_SEATS_MAX, &max_seats,
+                     err) != 0 ||
+        api_json_array(root, "sections", TIX_SECTIONS_MAX, &sections, err) != 0)
+        return -1;
+    if (id && !text_is_slug(id, strlen(id), TIX_EVENT_ID_LEN_MAX)) {
+        snprintf(err, API_JSON_ERR_LEN,
+                 "field 'id' must be 1 to %d letters, digits, '-' or '_'", TIX_EVENT_ID_LEN_MAX);
+        return -1;
+    }
+    if (clock_parse_rfc3339(starts_at, strlen(starts_at), &spec->starts_at_ms) != 0) {
+        snprintf(err, API_JSON_ERR_LEN,
+                 "field 'starts_at' must be an RFC 3339 date-time such as 2027-06-01T19:30:00Z");
+        return -1;
+    }
+    if (id) snprintf(spec->id, sizeof(spec->id), "%s", id);
+    else {
+        char hex[IDS_HEX_LEN + 1];
+        ids_random_hex(hex);
+        snprintf(spec->id, sizeof(spec->id), "evt_%.16s", hex);
+    }
+    spec->name = strdup(name);
+    spec->venue = strdup(venue);
+    spec->hold_ttl_s = (int32_t)hold_ttl_s;
+    spec->max_seats_per_hold = (int32_t)max_seats;
+    spec->sections = calloc((size_t)cJSON_GetArraySize(sections), sizeof(section_spec));
+    if (!spec->name || !spec->venue || !spec->sections)
+        return snprintf(err, API_JSON_ERR_LEN, "out of memory"), -1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, sections)
+    {
+        spec->section_count++;
+        if (api__parse_section(item, spec->section_count - 1,
+                               &spec->sections[spec->section_count - 1], err) != 0)
+            return -1;
+    }
+    if (model_event_seat_count(spec) > TIX_EVENT_SEATS_MAX) {
+        snprintf(err, API_JSON_ERR_LEN, "an event has at most %d seats", TIX_EVENT_SEATS_MAX);
+        return -1;
+    }
+    const char *repeated = api__repeated_label(spec);
+    if (repeated) {
+        snprintf(err, API_JSON_ERR_LEN, "row '%.20s' appears twice: seat ids must be unique",
+                 repeated);
+        return -1;
+    }
+    return 0;
+}
+
+api_result api_event_create(api *a, api_request *req, api_response *res)
+{
+    if (!api__is_admin(a, req)) {
+        api_error(res, 401, "unauthorized",
+                  "creating events needs the admin token: Authorization: Bearer <token>");
+        return API_DONE;
+    }
+    cJSON *root = api__parse_body(req, res);
+    if (!root) return API_DONE;
+    commit_cmd *cmd = &req->cmd;
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = COMMIT_EVENT_CREATE;
+    char err[API_JSON_ERR_LEN];
+    int rc = api__parse_event(root, &cmd->spec, err);
+    cJSON_Delete(root);
+    if (rc != 0) {
+        model_event_spec_free(&cmd->spec);
+        api_error(res, 422, "invalid_request", "%s", err);
+        return API_DONE;
+    }
+    if (inventory_find(a->inv, cmd->spec.id, strlen(cmd->spec.id))) {
+        model_event_spec_free(&cmd->spec);
+        api__error_rc(res, TIX_RC_EVENT_EXISTS);
+        return API_DONE;
+    }
+    return API_COMMIT;
+}
+
+void api_event_create_finish(api_request *req, api_response *res)
+{
+    commit_cmd *cmd = &req->cmd;
+    model_event_spec_free(&cmd->spec); /* empty when the inventory took it */
+    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
+    api__write_event(&res->body, cmd->created, clock_now_ms(), true);
+    api__ok(res, 201);
+}

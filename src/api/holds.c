@@ -1,0 +1,183 @@
+/* holds: POST /reserve, POST /events/{id}/holds, GET /holds/{id}, DELETE /holds/{id}. */
+#include "api/internal.h"
+
+#include "api/json_in.h"
+#include "util/clock.h"
+#include "util/ids.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* 409 seat_unavailable naming the taken seats (indices into ev). */
+static void api__seats_unavailable(api_response *res, inv_event *ev, const uint32_t *taken,
+                                   uint32_t n)
+{
+    buf *b = &res->body;
+    buf_reset(b);
+    res->status = 409;
+    buf_append_str(b, "{\"error\":{\"code\":\"seat_unavailable\",\"message\":\"");
+    buf_append_str(b, n == 1 ? "this seat is already held or sold: "
+                             : "these seats are already held or sold: ");
+    char id[TIX_SEAT_ID_LEN_MAX];
+    for (uint32_t i = 0; i < n; i++) {
+        inv_event_seat_id(ev, taken[i], id);
+        buf_appendf(b, "%s%s", i ? ", " : "", id);
+    }
+    buf_append_str(b, "\",\"seat_ids\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        inv_event_seat_id(ev, taken[i], id);
+        buf_appendf(b, "%s\"%s\"", i ? "," : "", id);
+    }
+    buf_append_str(b, "]}}");
+}
+
+/* Resolve one requested seat id into cmd. Returns 0, or -1 with res set. */
+static int api__add_seat(inv_event *ev, commit_cmd *cmd, const cJSON *item, const char *field,
+                         api_response *res)
+{
+    if (!cJSON_IsString(item)) {
+        api_error(res, 422, "invalid_request", "%s must contain seat id strings", field);
+        return -1;
+    }
+    const char *seat_id = item->valuestring;
+    int64_t index = inv_event_seat_find(ev, seat_id, strlen(seat_id));
+    if (index < 0) {
+        api_error(res, 404, "seat_not_found", "event '%s' has no seat '%.24s'", ev->spec.id,
+                  seat_id);
+        return -1;
+    }
+    for (uint32_t i = 0; i < cmd->seat_count; i++) {
+        if (cmd->seat_index[i] == (uint32_t)index) {
+            api_error(res, 422, "invalid_request", "%s names seat '%s' twice", field, seat_id);
+            return -1;
+        }
+    }
+    cmd->seat_index[cmd->seat_count++] = (uint32_t)index;
+    return 0;
+}
+
+/* Fill cmd from the body: event, seats and user. Returns 0, or -1 with res set. */
+static int api__parse_hold(api *a, api_request *req, const cJSON *root, commit_cmd *cmd,
+                           bool single_seat, api_response *res)
+{
+    char err[API_JSON_ERR_LEN];
+    const char *user_id, *event_id = NULL, *seat_id;
+    if ((single_seat &&
+         api_json_string(root, "event_id", true, 1, TIX_EVENT_ID_LEN_MAX + 1, &event_id, err)) ||
+        api_json_string(root, "user_id", true, 1, TIX_USER_ID_LEN_MAX, &user_id, err) != 0) {
+        api_error(res, 422, "invalid_request", "%s", err);
+        return -1;
+    }
+    inv_event *ev = single_seat ? api__find_event(a, event_id, strlen(event_id), res)
+                                : api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!ev) return -1;
+    cmd->event = ev;
+    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", user_id);
+    if (single_seat) {
+        if (api_json_string(root, "seat_id", true, 1, TIX_SEAT_ID_LEN_MAX, &seat_id, err) != 0) {
+            api_error(res, 422, "invalid_request", "%s", err);
+            return -1;
+        }
+        return api__add_seat(ev, cmd, cJSON_GetObjectItemCaseSensitive(root, "seat_id"),
+                             "field 'seat_id'", res);
+    }
+    const cJSON *seats = cJSON_GetObjectItemCaseSensitive(root, "seat_ids");
+    int count = cJSON_IsArray(seats) ? cJSON_GetArraySize(seats) : -1;
+    if (count < 1) {
+        api_error(res, 422, "invalid_request",
+                  "field 'seat_ids' must be a non-empty array of seat ids");
+        return -1;
+    }
+    if (count > ev->spec.max_seats_per_hold) {
+        api_error(res, 422, "too_many_seats", "a hold on this event takes at most %d seats",
+                  ev->spec.max_seats_per_hold);
+        return -1;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, seats)
+    {
+        if (api__add_seat(ev, cmd, item, "field 'seat_ids'", res) != 0) return -1;
+    }
+    return 0;
+}
+
+api_result api_hold_create(api *a, api_request *req, api_response *res, bool single_seat)
+{
+    cJSON *root = api__parse_body(req, res);
+    if (!root) return API_DONE;
+    commit_cmd *cmd = &req->cmd;
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = COMMIT_HOLD;
+    int rc = api__parse_hold(a, req, root, cmd, single_seat, res);
+    cJSON_Delete(root);
+    if (rc != 0) return API_DONE;
+    /* The flood's common case: reject from memory, without touching the store. */
+    uint32_t taken[TIX_HOLD_SEATS_MAX];
+    uint32_t n = inv_event_find_taken(cmd->event, cmd->seat_index, cmd->seat_count,
+                                      clock_now_ms(), taken);
+    if (n > 0) {
+        api__seats_unavailable(res, cmd->event, taken, n);
+        return API_DONE;
+    }
+    return API_COMMIT;
+}
+
+void api_hold_create_finish(api *a, api_request *req, api_response *res)
+{
+    (void)a;
+    commit_cmd *cmd = &req->cmd;
+    if (cmd->rc == TIX_RC_SEAT_UNAVAILABLE)
+        return api__seats_unavailable(res, cmd->event, cmd->taken_index, cmd->taken_count);
+    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
+    api__write_hold(&res->body, &cmd->hold, clock_now_ms());
+    api__ok(res, 201);
+}
+
+api_result api_hold_get(api *a, api_request *req, api_response *res)
+{
+    const route_match *m = &req->match;
+    if (!ids_is_valid_hex(m->param, m->param_len)) {
+        api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
+        return API_DONE;
+    }
+    char id[TIX_HOLD_ID_LEN + 1];
+    memcpy(id, m->param, TIX_HOLD_ID_LEN);
+    id[TIX_HOLD_ID_LEN] = '\0';
+    hold_record *h = &req->cmd.hold;
+    bool found;
+    if (store_hold_get(a->st, id, h, &found) != 0) {
+        api__error_rc(res, TIX_RC_STORE_ERROR);
+        return API_DONE;
+    }
+    if (!found) {
+        api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
+        return API_DONE;
+    }
+    api__write_hold(&res->body, h, clock_now_ms());
+    api__ok(res, 200);
+    return API_DONE;
+}
+
+api_result api_hold_release(api *a, api_request *req, api_response *res)
+{
+    (void)a;
+    const route_match *m = &req->match;
+    if (!ids_is_valid_hex(m->param, m->param_len)) {
+        api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
+        return API_DONE;
+    }
+    commit_cmd *cmd = &req->cmd;
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = COMMIT_RELEASE;
+    memcpy(cmd->hold.id, m->param, TIX_HOLD_ID_LEN);
+    cmd->hold.id[TIX_HOLD_ID_LEN] = '\0';
+    return API_COMMIT;
+}
+
+void api_hold_release_finish(api_request *req, api_response *res)
+{
+    commit_cmd *cmd = &req->cmd;
+    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
+    api__write_hold(&res->body, &cmd->hold, clock_now_ms());
+    api__ok(res, 200);
+}

@@ -1,0 +1,68 @@
+/* router: see router.h. The table is the whole API surface. */
+#include "api/router.h"
+
+#include <string.h>
+
+typedef struct router__route {
+    route_id route;
+    const char *pattern; /* "*" stands for one parameter segment */
+    unsigned methods;
+    const char *allow;
+} router__route;
+
+static const router__route router__routes[] = {
+    {ROUTE_EVENTS, "/events", HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
+    {ROUTE_EVENT, "/events/*", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_EVENT_SEATS, "/events/*/seats", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_EVENT_HOLDS, "/events/*/holds", HTTP_POST, "POST"},
+    {ROUTE_RESERVE, "/reserve", HTTP_POST, "POST"},
+    {ROUTE_HOLD, "/holds/*", HTTP_GET | HTTP_HEAD | HTTP_DELETE, "GET, HEAD, DELETE"},
+    {ROUTE_HEALTHZ, "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+};
+
+http_method router_method(const char *method)
+{
+    if (strcmp(method, "GET") == 0) return HTTP_GET;
+    if (strcmp(method, "POST") == 0) return HTTP_POST;
+    if (strcmp(method, "DELETE") == 0) return HTTP_DELETE;
+    if (strcmp(method, "HEAD") == 0) return HTTP_HEAD;
+    return HTTP_OTHER;
+}
+
+/* Does path match pattern? Records the parameter segment if there is one. */
+static bool router__matches(const char *pattern, const char *path, const char **param,
+                            size_t *param_len)
+{
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            const char *end = strchr(path, '/');
+            size_t len = end ? (size_t)(end - path) : strlen(path);
+            if (len == 0) return false;
+            *param = path;
+            *param_len = len;
+            path += len;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+route_id router_match(const char *path, http_method method, route_match *match)
+{
+    memset(match, 0, sizeof(*match));
+    for (size_t i = 0; i < sizeof(router__routes) / sizeof(router__routes[0]); i++) {
+        const router__route *r = &router__routes[i];
+        const char *param = NULL;
+        size_t param_len = 0;
+        if (!router__matches(r->pattern, path, &param, &param_len)) continue;
+        match->route = r->route;
+        match->method_ok = (r->methods & (unsigned)method) != 0;
+        match->allow = r->allow;
+        match->param = param;
+        match->param_len = param_len;
+        return r->route;
+    }
+    return ROUTE_NONE;
+}

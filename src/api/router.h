@@ -1,0 +1,46 @@
+/* router: maps a method and a path to an API route. Pure: no allocation, no state.
+ *
+ * Paths are matched segment by segment; `{param}` segments match one non-empty segment and
+ * are returned as a slice of the path. A path that matches no route gives ROUTE_NONE (404);
+ * a path that matches with another method gives method_ok = false and `allow`, the value of
+ * the Allow header for 405. */
+#ifndef TIX_ROUTER_H
+#define TIX_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_DELETE = 1 << 3,
+    HTTP_OTHER = 1 << 4,
+} http_method;
+
+typedef enum route_id {
+    ROUTE_NONE = 0,
+    ROUTE_EVENTS,      /* /events */
+    ROUTE_EVENT,       /* /events/{event_id} */
+    ROUTE_EVENT_SEATS, /* /events/{event_id}/seats */
+    ROUTE_EVENT_HOLDS, /* /events/{event_id}/holds */
+    ROUTE_RESERVE,     /* /reserve */
+    ROUTE_HOLD,        /* /holds/{hold_id} */
+    ROUTE_HEALTHZ,     /* /healthz */
+} route_id;
+
+typedef struct route_match {
+    route_id route;
+    bool method_ok;
+    const char *allow; /* for 405 */
+    const char *param; /* the {param} segment, not NUL-terminated */
+    size_t param_len;
+} route_match;
+
+/* The http_method of a request method string ("GET", ...). */
+http_method router_method(const char *method);
+
+/* Match path (without the query string) against the routes. Returns match->route. */
+route_id router_match(const char *path, http_method method, route_match *match);
+
+#endif

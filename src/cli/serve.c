@@ -1,0 +1,193 @@
+/* serve: `tix serve`, the server. Start-up order: store, inventory, writer, API, HTTP.
+ * Shutdown (SIGINT/SIGTERM): stop accepting, let in-flight requests finish, commit what is
+ * queued, close connections, close the store, exit 0. */
+#include "cli/cli.h"
+#include "cli/options.h"
+
+#include "api/api.h"
+#include "http/server.h"
+#include "util/ids.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { SERVE_DRAIN_TIMEOUT_MS = 10000, SERVE_TOKEN_LEN_MAX = 256 };
+
+typedef struct serve_options {
+    char listen[128];
+    char data_dir[CLI_PATH_MAX];
+    char admin_token[SERVE_TOKEN_LEN_MAX];
+    unsigned threads;
+    unsigned max_body_bytes;
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned idle_timeout_s;
+    unsigned sweep_interval_ms;
+    unsigned batch_max;
+    unsigned queue_max;
+} serve_options;
+
+/* Split "HOST:PORT" (or "[v6]:PORT") into config. Returns 0 or -1. */
+static int serve__parse_listen(const char *listen, http_config *config)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) return -1;
+    const char *host = listen, *host_end = colon;
+    if (host[0] == '[') {
+        if (host_end[-1] != ']') return -1;
+        host++, host_end--;
+    }
+    size_t len = (size_t)(host_end - host);
+    if (len == 0 || len >= sizeof(config->host)) return -1;
+    memcpy(config->host, host, len);
+    config->host[len] = '\0';
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535) return -1;
+    config->port = (uint16_t)port;
+    return 0;
+}
+
+/* Use the given admin token, else the one in DATA/admin-token, else make one there (0600). */
+static int serve__admin_token(serve_options *o)
+{
+    if (o->admin_token[0]) return 0;
+    char path[CLI_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/admin-token", o->data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        bool ok = fgets(o->admin_token, sizeof(o->admin_token), f) != NULL;
+        fclose(f);
+        o->admin_token[strcspn(o->admin_token, "\r\n")] = '\0';
+        if (ok && o->admin_token[0]) {
+            log_info("admin token read from %s", path);
+            return 0;
+        }
+    }
+    ids_random_hex(o->admin_token);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return log_error("cannot write %s: %s", path, strerror(errno)), -1;
+    size_t len = strlen(o->admin_token);
+    bool ok = write(fd, o->admin_token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+              fsync(fd) == 0;
+    close(fd);
+    if (!ok) return log_error("cannot write %s", path), -1;
+    log_info("admin token generated and stored in %s", path);
+    return 0;
+}
+
+static int serve__run(serve_options *o, const http_config *http_cfg, const commit_config *cc)
+{
+    if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* every thread started below inherits it */
+    signal(SIGPIPE, SIG_IGN);
+    if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create data dir %s: %s", o->data_dir, strerror(errno));
+        return CLI_EXIT_RUNTIME;
+    }
+    if (serve__admin_token(o) != 0) return CLI_EXIT_RUNTIME;
+    cli_core core;
+    if (cli_core_open(o->data_dir, o->threads + 1, cc, &core) != 0) return CLI_EXIT_RUNTIME;
+    api *a = api_create(core.inv, core.writer, core.st, o->admin_token);
+    char err[256];
+    http_server *http = a ? http_start(http_cfg, a, err, sizeof(err)) : NULL;
+    if (!http) {
+        log_error("%s", a ? err : "out of memory");
+        api_destroy(a);
+        cli_core_close(&core);
+        return CLI_EXIT_RUNTIME;
+    }
+    log_info("listening on %s:%u (%u threads, data %s)", http_cfg->host,
+             (unsigned)http_port(http), o->threads, o->data_dir);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_info("%s received: stopping (no new connections, finishing in-flight requests)",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http_quiesce(http);
+    if (!http_wait_idle(http, SERVE_DRAIN_TIMEOUT_MS))
+        log_warn("requests still in flight after %d ms; closing them", SERVE_DRAIN_TIMEOUT_MS);
+    commit_stop(core.writer); /* commits what is queued; later writes get 503 shutting_down */
+    http_stop(http);
+    api_destroy(a);
+    cli_core_close(&core);
+    log_info("stopped cleanly");
+    return CLI_EXIT_OK;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    serve_options o = {
+        .listen = "127.0.0.1:8080",
+        .data_dir = "./tix-data",
+        .threads = cores > 0 ? (unsigned)cores : 1,
+        .max_body_bytes = API_BODY_LEN_MAX_DEFAULT,
+        .max_connections = HTTP_CONNECTIONS_MAX_DEFAULT,
+        .max_connections_per_ip = 0,
+        .idle_timeout_s = HTTP_TIMEOUT_S_DEFAULT,
+        .sweep_interval_ms = COMMIT_SWEEP_INTERVAL_MS_DEFAULT,
+        .batch_max = COMMIT_BATCH_MAX_DEFAULT,
+        .queue_max = COMMIT_QUEUE_MAX_DEFAULT,
+    };
+    const cli_option options[] = {
+        {"listen", "TIX_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; "
+         "port 0 picks a free one)", CLI_STRING, o.listen, sizeof(o.listen), 0, 0},
+        {"data", "TIX_DATA", "DIR", "data directory of the embedded store (default ./tix-data)",
+         CLI_STRING, o.data_dir, sizeof(o.data_dir), 0, 0},
+        {"threads", "TIX_THREADS", "N", "HTTP threads (default: one per core)", CLI_UINT,
+         &o.threads, 0, 1, 256},
+        {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN", "bearer token for admin endpoints (default: "
+         "DIR/admin-token, generated if missing)", CLI_STRING, o.admin_token,
+         sizeof(o.admin_token), 0, 0},
+        {"max-body-bytes", "TIX_MAX_BODY_BYTES", "N", "largest request body (default 65536)",
+         CLI_UINT, &o.max_body_bytes, 0, 1024, 64u << 20},
+        {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 10000)",
+         CLI_UINT, &o.max_connections, 0, 1, 1000000},
+        {"max-connections-per-ip", "TIX_MAX_CONNECTIONS_PER_IP", "N",
+         "open connections per client address (default 0: no limit)", CLI_UINT,
+         &o.max_connections_per_ip, 0, 0, 1000000},
+        {"idle-timeout", "TIX_IDLE_TIMEOUT", "S", "close idle connections after S seconds "
+         "(default 30)", CLI_UINT, &o.idle_timeout_s, 0, 1, 3600},
+        {"sweep-interval-ms", "TIX_SWEEP_INTERVAL_MS", "MS", "how often lapsed holds are expired "
+         "(default 250)", CLI_UINT, &o.sweep_interval_ms, 0, 10, 60000},
+        {"batch-max", "TIX_BATCH_MAX", "N", "commands per group commit (default 1024)", CLI_UINT,
+         &o.batch_max, 0, 1, 100000},
+        {"queue-max", "TIX_QUEUE_MAX", "N", "writes waiting for the writer before 503 overloaded "
+         "(default 65536)", CLI_UINT, &o.queue_max, 0, 1, 10000000},
+    };
+    cli_result r = cli_parse("serve", "Serve the tix HTTP API on the embedded store.", options,
+                             sizeof(options) / sizeof(options[0]), argc, argv, 2);
+    if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    http_config http_cfg = {
+        .threads = o.threads,
+        .body_len_max = o.max_body_bytes,
+        .connections_max = o.max_connections,
+        .connections_per_ip_max = o.max_connections_per_ip,
+        .timeout_s = o.idle_timeout_s,
+        .connection_memory = HTTP_CONNECTION_MEMORY_DEFAULT,
+    };
+    if (serve__parse_listen(o.listen, &http_cfg) != 0) {
+        fprintf(stderr, "tix serve: --listen '%s' is not HOST:PORT\n", o.listen);
+        return CLI_EXIT_USAGE;
+    }
+    commit_config cc = {
+        .batch_max = o.batch_max,
+        .queue_max = o.queue_max,
+        .sweep_interval_ms = o.sweep_interval_ms,
+        .sweep_holds_max = COMMIT_SWEEP_HOLDS_MAX_DEFAULT,
+    };
+    return serve__run(&o, &http_cfg, &cc);
+}

@@ -1,0 +1,264 @@
+/* http server: see server.h. */
+#include "http/server.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct http_server {
+    http_config config;
+    api *api;
+    struct MHD_Daemon *daemon;
+    atomic_int in_flight;
+};
+
+/* One request, from its first header to its completion. */
+typedef struct http_request {
+    api_request req;
+    api_response res;
+    struct MHD_Connection *conn;
+    buf body;
+    bool body_too_large;
+    bool pending; /* suspended, waiting for the writer */
+} http_request;
+
+static void http__log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n') line[--len] = '\0';
+    log_warn("http: %s", line);
+}
+
+static enum MHD_Result http__respond(http_request *r)
+{
+    api_response *res = &r->res;
+    size_t len = 0;
+    char *data = buf_detach(&res->body, &len);
+    struct MHD_Response *resp =
+        data ? MHD_create_response_from_buffer_with_free_callback(len, data, free)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (res->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->retry_after_s) {
+        char value[16];
+        snprintf(value, sizeof(value), "%u", res->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, value);
+    }
+    enum MHD_Result rc = MHD_queue_response(r->conn, res->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* Called by the API from the writer thread when the parked request's outcome is known. */
+static void http__resume(api_request *req)
+{
+    http_request *r = req->http_ctx;
+    MHD_resume_connection(r->conn);
+}
+
+/* Count the Content-Length and Transfer-Encoding headers of a request. */
+static enum MHD_Result http__count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    (void)kind;
+    (void)value;
+    unsigned *counts = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) counts[0]++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) counts[1]++;
+    return MHD_YES;
+}
+
+/* A request whose body length is ambiguous (two Content-Lengths, or one with a
+ * Transfer-Encoding) is refused: proxies could read it differently (request smuggling). */
+static bool http__framing_ambiguous(struct MHD_Connection *conn)
+{
+    unsigned counts[2] = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http__count_framing, counts);
+    return counts[0] > 1 || (counts[0] == 1 && counts[1] > 0);
+}
+
+static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
+{
+    http_request *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->conn = conn;
+    buf_init(&r->body, s->config.body_len_max);
+    api_response_init(&r->res);
+    r->req.resume = http__resume;
+    r->req.http_ctx = r;
+    atomic_fetch_add(&s->in_flight, 1);
+    return r;
+}
+
+static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                        const char *method, const char *version,
+                                        const char *upload_data, size_t *upload_data_size,
+                                        void **req_cls)
+{
+    (void)version;
+    http_server *s = cls;
+    http_request *r = *req_cls;
+    if (!r) {
+        if (!(r = http__request_new(s, conn))) return MHD_NO;
+        *req_cls = r;
+        if (http__framing_ambiguous(conn)) {
+            api_error(&r->res, 400, "bad_request",
+                      "a request must not carry two Content-Length headers, nor one with "
+                      "Transfer-Encoding");
+            return http__respond(r);
+        }
+        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > s->config.body_len_max) {
+            r->body_too_large = true; /* answer before reading the body */
+            goto too_large;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->body_too_large && buf_append(&r->body, upload_data, *upload_data_size) != 0)
+            r->body_too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->pending) { /* resumed by the writer */
+        r->pending = false;
+        api_finish(s->api, &r->req, &r->res);
+        return http__respond(r);
+    }
+    if (r->body_too_large) goto too_large;
+    api_request *req = &r->req;
+    req->method = router_method(method);
+    req->path = url;
+    req->status_filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
+    req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+    req->body = r->body.data ? r->body.data : "";
+    req->body_len = r->body.len;
+    if (api_handle(s->api, req, &r->res) == API_DONE) return http__respond(r);
+    r->pending = true;
+    MHD_suspend_connection(conn); /* before submitting: the writer may resume at once */
+    api_submit(s->api, req);
+    return MHD_YES;
+too_large:
+    api_error(&r->res, 413, "payload_too_large", "the request body is larger than %zu bytes",
+              s->config.body_len_max);
+    return http__respond(r);
+}
+
+static void http__on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                               enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    http_server *s = cls;
+    http_request *r = *req_cls;
+    if (!r) return;
+    assert(!r->pending);
+    buf_free(&r->body);
+    buf_free(&r->res.body);
+    free(r);
+    *req_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* Parse config->host into an IPv4 or IPv6 socket address. */
+static int http__address(const http_config *config, struct sockaddr_storage *addr, bool *ipv6)
+{
+    memset(addr, 0, sizeof(*addr));
+    const char *host = strcmp(config->host, "localhost") == 0 ? "127.0.0.1" : config->host;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(config->port);
+        *ipv6 = false;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(config->port);
+        *ipv6 = true;
+        return 0;
+    }
+    return -1;
+}
+
+http_server *http_start(const http_config *config, api *a, char *err, size_t err_len)
+{
+    struct sockaddr_storage addr;
+    bool ipv6;
+    if (http__address(config, &addr, &ipv6) != 0) {
+        snprintf(err, err_len, "cannot listen on '%s': not an IP address", config->host);
+        return NULL;
+    }
+    http_server *s = calloc(1, sizeof(*s));
+    if (!s) return snprintf(err, err_len, "out of memory"), NULL;
+    s->config = *config;
+    s->api = a;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http__log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(config->threads > 1 ? config->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        config->connections_per_ip_max, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->connection_memory,
+        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, err_len, "cannot listen on %s:%u (address in use, or not allowed?)",
+                 config->host, (unsigned)config->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info) s->config.port = info->port;
+    return s;
+}
+
+uint16_t http_port(const http_server *s)
+{
+    return s->config.port;
+}
+
+void http_quiesce(http_server *s)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+bool http_wait_idle(http_server *s, int64_t timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (atomic_load(&s->in_flight) > 0) {
+        if (clock_mono_ms() >= deadline) return false;
+        usleep(10 * 1000);
+    }
+    return true;
+}
+
+void http_stop(http_server *s)
+{
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

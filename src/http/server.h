@@ -1,0 +1,50 @@
+/* http server: the libmicrohttpd front end of the API.
+ *
+ * One epoll loop per thread (MHD's thread pool). A write request is parked with
+ * MHD_suspend_connection while the commit writer works, so no thread waits on a sync;
+ * the writer resumes it and the response is rendered on the connection's own thread.
+ * Limits (connections, per-IP connections, idle timeout, header memory, body size) are
+ * MHD's own options plus the body cap enforced here (413). */
+#ifndef TIX_HTTP_SERVER_H
+#define TIX_HTTP_SERVER_H
+
+#include "api/api.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_config {
+    char host[64];
+    uint16_t port;        /* 0: pick a free port */
+    unsigned threads;
+    size_t body_len_max;  /* 413 beyond */
+    unsigned connections_max;
+    unsigned connections_per_ip_max; /* 0: no limit */
+    unsigned timeout_s;    /* idle connections are closed after this */
+    size_t connection_memory; /* per connection: request line and headers must fit (431) */
+} http_config;
+
+enum {
+    HTTP_CONNECTIONS_MAX_DEFAULT = 10000,
+    HTTP_TIMEOUT_S_DEFAULT = 30,
+    HTTP_CONNECTION_MEMORY_DEFAULT = 32 * 1024,
+};
+
+typedef struct http_server http_server;
+
+/* Bind and start serving. Returns NULL with a reason in err on failure. */
+http_server *http_start(const http_config *config, api *a, char *err, size_t err_len);
+
+/* The port actually bound (useful with port 0). */
+uint16_t http_port(const http_server *s);
+
+/* Stop accepting new connections; connections already open are still served. */
+void http_quiesce(http_server *s);
+
+/* Wait until no request is in flight or timeout_ms passed. Returns true when idle. */
+bool http_wait_idle(http_server *s, int64_t timeout_ms);
+
+/* Close every connection and stop the threads. No connection may be suspended. */
+void http_stop(http_server *s);
+
+#endif

@@ -1,0 +1,121 @@
+/* store: the durable truth of tix, behind one small interface.
+ *
+ * A backend (SQLite today, PostgreSQL next) implements store_ops. Two kinds of calls:
+ *
+ *  - store_tx_*: called only by the commit writer (one thread), inside the transaction it
+ *    opened with store_begin. Seat state changes only through conditional writes here
+ *    (store_tx_seat_take: `UPDATE ... WHERE status = 'available'`) whose affected-row
+ *    count decides the outcome. Each state change is paired by the writer with an outbox row
+ *    in the same transaction.
+ *  - everything else: reads, safe from any thread, seeing only committed data.
+ *
+ * Every call returns 0 on success and -1 when the store failed; the backend logs the cause.
+ * A business outcome (seat taken, hold not found) is an out-parameter, never an error. */
+#ifndef TIX_STORE_H
+#define TIX_STORE_H
+
+#include "core/model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Called once per stored event by store_events_load; takes ownership of *spec (and may
+ * zero it). Returns 0 to go on, -1 to stop with an error. */
+typedef int (*store_event_cb)(void *ctx, event_spec *spec);
+
+/* Called once per seat that is not available, by store_seats_load. */
+typedef int (*store_seat_cb)(void *ctx, const char *seat_id, seat_status status, int64_t hold_seq,
+                             int64_t hold_expires_ms);
+
+typedef struct store_ops {
+    void (*close)(store *s);
+    int (*begin)(store *s);
+    int (*commit)(store *s);
+    void (*rollback)(store *s);
+    int (*savepoint)(store *s);
+    int (*savepoint_release)(store *s);
+    int (*savepoint_rollback)(store *s);
+    int (*tx_event_insert)(store *s, const event_spec *spec, bool *exists);
+    int (*tx_hold_insert)(store *s, hold_record *hold);
+    int (*tx_hold_get)(store *s, const char *id, int64_t seq, hold_record *out, bool *found);
+    int (*tx_hold_end)(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed);
+    int (*tx_seat_take)(store *s, const char *event_id, const char *seat_id, int64_t hold_seq,
+                        bool *taken);
+    int (*tx_seat_holder)(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq);
+    int (*tx_seats_free)(store *s, int64_t hold_seq);
+    int (*tx_holds_due)(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
+    int (*tx_outbox_append)(store *s, const char *type, const char *event_id,
+                            const char *aggregate_id, int64_t time_ms, const char *data_json);
+    int (*tx_ping)(store *s, int64_t now_ms);
+    int (*hold_get)(store *s, const char *id, hold_record *out, bool *found);
+    int (*events_load)(store *s, store_event_cb cb, void *ctx);
+    int (*seats_load)(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/* Open the embedded SQLite store in data_dir (created 0700 if missing; the database is
+ * data_dir/tix.db), migrating its schema to the current version. On failure returns -1 and
+ * writes a readable reason into err. `readers` is the size of the read-connection pool. */
+int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char *err,
+                      size_t err_len);
+
+void store_close(store *s);
+
+/* Transactions of the writer. store_begin takes the write lock; store_commit makes the
+ * transaction durable (synced) or fails, in which case the caller must store_rollback. */
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+
+/* A nested savepoint, so that one command of a batch can be undone alone. */
+int store_savepoint(store *s);
+int store_savepoint_release(store *s);
+int store_savepoint_rollback(store *s);
+
+/* Insert an event, its sections and all its seats (available). *exists when the id is taken. */
+int store_tx_event_insert(store *s, const event_spec *spec, bool *exists);
+
+/* Insert an active hold; sets hold->seq. */
+int store_tx_hold_insert(store *s, hold_record *hold);
+
+/* Read a hold by id (when id is not NULL) or by seq, seeing this transaction's writes. */
+int store_tx_hold_get(store *s, const char *id, int64_t seq, hold_record *out, bool *found);
+
+/* End an active hold: `UPDATE holds SET status = ? WHERE seq = ? AND status = 'active'`.
+ * *changed tells whether it was active. Does not touch its seats. */
+int store_tx_hold_end(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed);
+
+/* The conditional write: hold the seat for hold_seq if and only if it is available. */
+int store_tx_seat_take(store *s, const char *event_id, const char *seat_id, int64_t hold_seq,
+                       bool *taken);
+
+/* The seq of the hold holding the seat, or 0 when none does. */
+int store_tx_seat_holder(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq);
+
+/* Make available every seat held by hold_seq. */
+int store_tx_seats_free(store *s, int64_t hold_seq);
+
+/* Up to max active holds whose expiry is at or before now_ms, oldest expiry first. */
+int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
+
+/* Append an event to the outbox (a random id is assigned). */
+int store_tx_outbox_append(store *s, const char *type, const char *event_id,
+                           const char *aggregate_id, int64_t time_ms, const char *data_json);
+
+/* A small real write, to prove the store is writable. */
+int store_tx_ping(store *s, int64_t now_ms);
+
+/* Read a committed hold by id, from any thread. */
+int store_hold_get(store *s, const char *id, hold_record *out, bool *found);
+
+/* Load every event (in creation order) / every seat of an event that is not available. */
+int store_events_load(store *s, store_event_cb cb, void *ctx);
+int store_seats_load(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+
+#endif
