@@ -2,9 +2,9 @@
 # test against a build with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC      ?= gcc
-PKGS    := libmicrohttpd libcjson libsodium sqlite3
+PKGS    := libmicrohttpd libcjson libsodium sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -lsqlite3)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -lsqlite3 -lcurl)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=gnu17 $(WARN) -Isrc $(PKG_CFLAGS) -pthread -D_GNU_SOURCE
 LDLIBS  := $(PKG_LIBS) -pthread -lm
@@ -21,7 +21,9 @@ HDRS     := $(shell find src tests/unit -name '*.h')
 PYTEST  ?= /usr/bin/python3 -m pytest
 
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += --jobs=$(JOBS)
+endif
 
 .PHONY: all run test deps asan tsan clean format
 
@@ -31,23 +33,28 @@ all: build/tix
 define flavour
 build/$(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
+	@echo "  CC [$(1)] $$<"
+	@$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
 endef
 $(eval $(call flavour,release,$(RELEASE_FLAGS)))
 $(eval $(call flavour,asan,$(ASAN_FLAGS)))
 $(eval $(call flavour,tsan,$(TSAN_FLAGS)))
 
 build/tix: $(SRC:%.c=build/release/obj/%.o)
-	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LDLIBS)
 
 build/asan/tix: $(SRC:%.c=build/asan/obj/%.o)
-	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 build/asan/unit: $(LIB_SRC:%.c=build/asan/obj/%.o) $(UNIT_SRC:%.c=build/asan/obj/%.o)
-	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 build/tsan/unit: $(LIB_SRC:%.c=build/tsan/obj/%.o) $(UNIT_SRC:%.c=build/tsan/obj/%.o)
-	$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 asan: build/asan/tix build/asan/unit
 tsan: build/tsan/unit

@@ -2,7 +2,7 @@
 # Install what tix needs to build and test, from Debian 12's packages. As root it installs
 # what is missing; otherwise it prints the exact command to run.
 set -euo pipefail
-packages=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libsqlite3-dev
+packages=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev
           python3 python3-pytest)
 missing=()
 for p in "${packages[@]}"; do

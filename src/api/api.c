@@ -25,12 +25,18 @@ api *api_create(inventory *inv, commit *writer, store *st, const char *admin_tok
 {
     api *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
-    *a = (api){inv, writer, st, admin_token};
+    *a = (api){inv, writer, st, admin_token, api__inflight_create()};
+    if (!a->inflight) {
+        free(a);
+        return NULL;
+    }
     return a;
 }
 
 void api_destroy(api *a)
 {
+    if (!a) return;
+    api__inflight_destroy(a->inflight);
     free(a);
 }
 
@@ -82,6 +88,14 @@ void api__error_rc(api_response *res, tix_rc rc)
         api_error(res, 503, "shutting_down", "the server is shutting down; retry shortly");
         res->retry_after_s = 1;
         break;
+    case TIX_RC_BOOKING_NOT_FOUND:
+        api_error(res, 404, "booking_not_found", "no such booking");
+        break;
+    case TIX_RC_BOOKING_NOT_CANCELLABLE:
+        api_error(res, 409, "booking_not_cancellable",
+                  "only a pending or confirmed booking can be cancelled");
+        break;
+    case TIX_RC_NOT_FOUND: api_error(res, 404, "not_found", "no such resource"); break;
     case TIX_RC_SEAT_UNAVAILABLE: /* rendered with the seat list by api__hold_finish */
     case TIX_RC_STORE_ERROR:
     default:
@@ -99,11 +113,9 @@ void api__append_time(buf *b, const char *key, int64_t ms)
     buf_appendf(b, ",\"%s\":\"%s\"", key, when);
 }
 
-/* The event object. With detail, its sections too. */
-void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail)
+/* The event object from its spec and counts. With detail, its sections too. */
+void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail)
 {
-    const event_spec *spec = &ev->spec;
-    inv_counts counts = inv_event_counts(ev, now_ms);
     buf_append_str(b, "{\"id\":");
     buf_append_json_str(b, spec->id);
     buf_append_str(b, ",\"name\":");
@@ -134,6 +146,58 @@ void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail)
     buf_append_char(b, '}');
 }
 
+/* The event object as the inventory has it now. */
+void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail)
+{
+    api__write_event_spec(b, &ev->spec, inv_event_counts(ev, now_ms), detail);
+}
+
+static void api__append_seat_ids(buf *b, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
+{
+    buf_append_str(b, ",\"seat_ids\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_append_char(b, ',');
+        buf_append_json_str(b, ids[i]);
+    }
+    buf_append_char(b, ']');
+}
+
+void api__write_booking(buf *b, const booking_record *bk, bool with_booking_id)
+{
+    buf_append_str(b, "{\"id\":");
+    buf_append_json_str(b, bk->id);
+    if (with_booking_id) {
+        buf_append_str(b, ",\"booking_id\":");
+        buf_append_json_str(b, bk->id);
+    }
+    buf_append_str(b, ",\"hold_id\":");
+    buf_append_json_str(b, bk->hold_id);
+    buf_append_str(b, ",\"event_id\":");
+    buf_append_json_str(b, bk->event_id);
+    buf_append_str(b, ",\"user_id\":");
+    buf_append_json_str(b, bk->user_id);
+    if (bk->email[0]) {
+        buf_append_str(b, ",\"email\":");
+        buf_append_json_str(b, bk->email);
+    }
+    api__append_seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
+    buf_appendf(b, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)bk->amount_cents,
+                model_booking_status_name(bk->status));
+    if (bk->payment_id[0]) {
+        buf_append_str(b, ",\"payment_id\":");
+        buf_append_json_str(b, bk->payment_id);
+    }
+    if (bk->refund_id[0]) {
+        buf_append_str(b, ",\"refund_id\":");
+        buf_append_json_str(b, bk->refund_id);
+    }
+    api__append_time(b, "created_at", bk->created_at_ms);
+    api__append_time(b, "updated_at", bk->updated_at_ms);
+    if (bk->status == BOOKING_PENDING_PAYMENT)
+        api__append_time(b, "checkout_expires_at", bk->checkout_deadline_ms);
+    buf_append_char(b, '}');
+}
+
 /* The hold object, with the status it reads as at now_ms (a lapsed active hold is expired). */
 void api__write_hold(buf *b, const hold_record *h, int64_t now_ms)
 {
@@ -149,12 +213,8 @@ void api__write_hold(buf *b, const hold_record *h, int64_t now_ms)
     buf_append_json_str(b, h->event_id);
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, h->user_id);
-    buf_append_str(b, ",\"seat_ids\":[");
-    for (uint32_t i = 0; i < h->seat_count; i++) {
-        if (i) buf_append_char(b, ',');
-        buf_append_json_str(b, h->seat_ids[i]);
-    }
-    buf_appendf(b, "],\"status\":\"%s\"", model_hold_status_name(status));
+    api__append_seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
+    buf_appendf(b, ",\"status\":\"%s\"", model_hold_status_name(status));
     api__append_time(b, "created_at", h->created_at_ms);
     api__append_time(b, "expires_at", h->expires_at_ms);
     if (status == HOLD_RELEASED) api__append_time(b, "released_at", ended_ms);
@@ -204,6 +264,23 @@ inv_event *api__find_event(api *a, const char *id, size_t len, api_response *res
     return ev;
 }
 
+bool api__require_admin(api *a, const api_request *req, api_response *res)
+{
+    if (api__is_admin(a, req)) return true;
+    api_error(res, 401, "unauthorized",
+              "this endpoint needs the admin token: Authorization: Bearer <token>");
+    return false;
+}
+
+bool api__param_id(const api_request *req, char *out, size_t cap)
+{
+    const route_match *m = &req->match;
+    if (!ids_is_valid_hex(m->param, m->param_len) || m->param_len >= cap) return false;
+    memcpy(out, m->param, m->param_len);
+    out[m->param_len] = '\0';
+    return true;
+}
+
 bool api__is_admin(api *a, const api_request *req)
 {
     const char *auth = req->authorization;
@@ -213,6 +290,31 @@ bool api__is_admin(api *a, const api_request *req)
     return len == want && sodium_memcmp(token, a->admin_token, len) == 0;
 }
 
+
+static api_result api__dispatch(api *a, api_request *req, api_response *res)
+{
+    bool write = req->method == HTTP_POST || req->method == HTTP_DELETE;
+    switch (req->match.route) {
+    case ROUTE_EVENTS: return write ? api_event_create(a, req, res) : api_events_list(a, res);
+    case ROUTE_EVENT: return api_event_get(a, req, res);
+    case ROUTE_EVENT_SEATS: return api_event_seats(a, req, res);
+    case ROUTE_EVENT_HOLDS: return api_hold_create(a, req, res, false);
+    case ROUTE_RESERVE: return api_hold_create(a, req, res, true);
+    case ROUTE_HOLD: return write ? api_hold_release(a, req, res) : api_hold_get(a, req, res);
+    case ROUTE_HEALTHZ: return api_healthz(req);
+    case ROUTE_HOLD_CHECKOUT: return api_checkout(a, req, res);
+    case ROUTE_BOOKING: return api_booking_get(a, req, res);
+    case ROUTE_BOOKING_CANCEL: return api_booking_cancel(a, req, res);
+    case ROUTE_USER_BOOKINGS: return api_user_bookings(a, req, res);
+    case ROUTE_DEAD_LETTERS: return api_dead_letters(a, req, res);
+    case ROUTE_DEAD_LETTER_REDRIVE: return api_dead_letter_redrive(a, req, res);
+    case ROUTE_WEBHOOKS:
+        return write ? api_webhook_create(a, req, res) : api_webhooks_list(a, req, res);
+    case ROUTE_NONE: break;
+    }
+    assert(!"unreachable");
+    return API_DONE;
+}
 
 api_result api_handle(api *a, api_request *req, api_response *res)
 {
@@ -227,19 +329,19 @@ api_result api_handle(api *a, api_request *req, api_response *res)
         res->allow = m->allow;
         return API_DONE;
     }
-    bool write = req->method == HTTP_POST || req->method == HTTP_DELETE;
-    switch (m->route) {
-    case ROUTE_EVENTS: return write ? api_event_create(a, req, res) : api_events_list(a, res);
-    case ROUTE_EVENT: return api_event_get(a, req, res);
-    case ROUTE_EVENT_SEATS: return api_event_seats(a, req, res);
-    case ROUTE_EVENT_HOLDS: return api_hold_create(a, req, res, false);
-    case ROUTE_RESERVE: return api_hold_create(a, req, res, true);
-    case ROUTE_HOLD: return write ? api_hold_release(a, req, res) : api_hold_get(a, req, res);
-    case ROUTE_HEALTHZ: return api_healthz(req);
-    case ROUTE_NONE: break;
+    if (req->idempotency_key && req->method == HTTP_POST &&
+        api__idempotency_begin(a, req, res) == API_DONE)
+        return API_DONE;
+    api_result result = api__dispatch(a, req, res);
+    if (req->idempotency_registered) {
+        if (result == API_DONE && res->status >= 500) {
+            api__idempotency_end(a, req); /* a transient failure is not kept */
+            return API_DONE;
+        }
+        api__idempotency_attach(req, res, result);
+        return API_COMMIT;
     }
-    assert(!"unreachable");
-    return API_DONE;
+    return result;
 }
 
 /* Called from the writer thread once the command's outcome is final. */
@@ -260,24 +362,49 @@ void api_submit(api *a, api_request *req)
     }
 }
 
-void api_finish(api *a, api_request *req, api_response *res)
+void api__render(api_request *req, api_response *res)
 {
     commit_cmd *cmd = &req->cmd;
-    if (cmd->rc == TIX_RC_OVERLOADED || cmd->rc == TIX_RC_SHUTTING_DOWN ||
-        cmd->rc == TIX_RC_STORE_ERROR) {
-        api__error_rc(res, cmd->rc);
-        if (cmd->type == COMMIT_EVENT_CREATE) model_event_spec_free(&cmd->spec);
-        return;
-    }
     switch (cmd->type) {
-    case COMMIT_HOLD: api_hold_create_finish(a, req, res); break;
+    case COMMIT_HOLD: api_hold_create_finish(req, res); break;
     case COMMIT_RELEASE: api_hold_release_finish(req, res); break;
     case COMMIT_EVENT_CREATE: api_event_create_finish(req, res); break;
     case COMMIT_PING:
         buf_append_str(&res->body, "{\"status\":\"ok\"}");
         api__ok(res, 200);
         break;
+    case COMMIT_CHECKOUT: api_booking_finish(req, res, 202); break;
+    case COMMIT_CANCEL: api_booking_finish(req, res, 200); break;
+    case COMMIT_REDRIVE: api_dead_letter_redrive_finish(req, res); break;
+    case COMMIT_WEBHOOK_CREATE: api_webhook_create_finish(req, res); break;
+    case COMMIT_RESPONSE_STORE:
+    case COMMIT_PAYMENT_RESULT:
+    case COMMIT_REFUND_RESULT:
+    case COMMIT_CLAIM:
+    case COMMIT_DELIVERY_DONE:
+        api_error(res, 500, "internal", "no response for this command");
+        break;
     }
+}
+
+void api_finish(api *a, api_request *req, api_response *res)
+{
+    commit_cmd *cmd = &req->cmd;
+    commit_idempotency *idem = &cmd->idempotency;
+    if (cmd->rc == TIX_RC_OVERLOADED || cmd->rc == TIX_RC_SHUTTING_DOWN ||
+        cmd->rc == TIX_RC_STORE_ERROR) {
+        api__error_rc(res, cmd->rc);
+    } else if (idem->key && idem->rendered) { /* exactly what was kept */
+        res->status = idem->status;
+        buf tmp = res->body;
+        res->body = idem->body;
+        idem->body = tmp;
+    } else {
+        api__render(req, res);
+    }
+    if (cmd->type == COMMIT_EVENT_CREATE) model_event_spec_free(&cmd->spec);
+    if (idem->key) buf_free(&idem->body);
+    api__idempotency_end(a, req);
 }
 
 api_result api_healthz(api_request *req)

@@ -30,6 +30,7 @@ typedef struct api_request {
     const char *status_filter;  /* ?status=, or NULL */
     const char *content_type;   /* or NULL */
     const char *authorization;  /* or NULL */
+    const char *idempotency_key; /* Idempotency-Key header, or NULL */
     const char *body;
     size_t body_len;
     void (*resume)(struct api_request *req); /* called from the writer thread */
@@ -37,6 +38,8 @@ typedef struct api_request {
     /* owned by the API */
     route_match match;
     commit_cmd cmd;
+    bool idempotency_registered; /* the key is in flight: api_finish lets it go */
+    char request_hash[65];
 } api_request;
 
 typedef struct api_response {

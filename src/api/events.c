@@ -219,8 +219,13 @@ api_result api_event_create(api *a, api_request *req, api_response *res)
 void api_event_create_finish(api_request *req, api_response *res)
 {
     commit_cmd *cmd = &req->cmd;
-    model_event_spec_free(&cmd->spec); /* empty when the inventory took it */
     if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    api__write_event(&res->body, cmd->created, clock_now_ms(), true);
+    if (cmd->created) {
+        api__write_event(&res->body, cmd->created, clock_now_ms(), true);
+    } else { /* rendered inside the writer, before the inventory has it: all seats free */
+        uint32_t total = (uint32_t)model_event_seat_count(&cmd->spec);
+        inv_counts counts = {.total = total, .available = total};
+        api__write_event_spec(&res->body, &cmd->spec, counts, true);
+    }
     api__ok(res, 201);
 }

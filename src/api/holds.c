@@ -122,9 +122,8 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
     return API_COMMIT;
 }
 
-void api_hold_create_finish(api *a, api_request *req, api_response *res)
+void api_hold_create_finish(api_request *req, api_response *res)
 {
-    (void)a;
     commit_cmd *cmd = &req->cmd;
     if (cmd->rc == TIX_RC_SEAT_UNAVAILABLE)
         return api__seats_unavailable(res, cmd->event, cmd->taken_index, cmd->taken_count);

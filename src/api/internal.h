@@ -6,17 +6,25 @@
 
 #include <cjson/cJSON.h>
 
+typedef struct api_inflight api_inflight;
+
 struct api {
     inventory *inv;
     commit *writer;
     store *st;
     const char *admin_token;
+    api_inflight *inflight; /* idempotency keys whose first request is still running */
 };
 
 /* Shared helpers (api.c). */
 void api__error_rc(api_response *res, tix_rc rc);
 void api__append_time(buf *b, const char *key, int64_t ms);
 void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);
+void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail);
+void api__write_booking(buf *b, const booking_record *bk, bool with_booking_id);
+bool api__require_admin(api *a, const api_request *req, api_response *res);
+/* Copy the {param} of the route into out (cap bytes) if it has the shape of an id. */
+bool api__param_id(const api_request *req, char *out, size_t cap);
 void api__write_hold(buf *b, const hold_record *h, int64_t now_ms);
 void api__ok(api_response *res, unsigned status);
 bool api__require_json(const api_request *req, api_response *res);
@@ -31,10 +39,35 @@ api_result api_event_seats(api *a, api_request *req, api_response *res);
 api_result api_event_create(api *a, api_request *req, api_response *res);
 void api_event_create_finish(api_request *req, api_response *res);
 api_result api_hold_create(api *a, api_request *req, api_response *res, bool single_seat);
-void api_hold_create_finish(api *a, api_request *req, api_response *res);
+void api_hold_create_finish(api_request *req, api_response *res);
 api_result api_hold_get(api *a, api_request *req, api_response *res);
 api_result api_hold_release(api *a, api_request *req, api_response *res);
 void api_hold_release_finish(api_request *req, api_response *res);
 api_result api_healthz(api_request *req);
+api_result api_checkout(api *a, api_request *req, api_response *res);
+api_result api_booking_get(api *a, api_request *req, api_response *res);
+api_result api_booking_cancel(api *a, api_request *req, api_response *res);
+api_result api_user_bookings(api *a, api_request *req, api_response *res);
+void api_booking_finish(api_request *req, api_response *res, unsigned status);
+api_result api_dead_letters(api *a, api_request *req, api_response *res);
+api_result api_dead_letter_redrive(api *a, api_request *req, api_response *res);
+void api_dead_letter_redrive_finish(api_request *req, api_response *res);
+api_result api_webhook_create(api *a, api_request *req, api_response *res);
+void api_webhook_create_finish(api_request *req, api_response *res);
+api_result api_webhooks_list(api *a, api_request *req, api_response *res);
+
+/* Render the outcome of a command into res (used after commit, and inside the writer for
+ * requests with an idempotency key). */
+void api__render(api_request *req, api_response *res);
+
+/* Idempotency keys (idempotency.c). api__idempotency_begin answers the request itself
+ * (replay, 422 reused, 409 in flight, 400 bad key) and returns API_DONE, or registers the key
+ * as in flight and returns API_COMMIT. api__idempotency_attach makes the command keep its
+ * response; api__idempotency_end lets the key go. */
+api_inflight *api__inflight_create(void);
+void api__inflight_destroy(api_inflight *f);
+api_result api__idempotency_begin(api *a, api_request *req, api_response *res);
+void api__idempotency_attach(api_request *req, api_response *res, api_result result);
+void api__idempotency_end(api *a, api_request *req);
 
 #endif

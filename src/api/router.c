@@ -18,6 +18,13 @@ static const router__route router__routes[] = {
     {ROUTE_RESERVE, "/reserve", HTTP_POST, "POST"},
     {ROUTE_HOLD, "/holds/*", HTTP_GET | HTTP_HEAD | HTTP_DELETE, "GET, HEAD, DELETE"},
     {ROUTE_HEALTHZ, "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_HOLD_CHECKOUT, "/holds/*/checkout", HTTP_POST, "POST"},
+    {ROUTE_BOOKING, "/bookings/*", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_BOOKING_CANCEL, "/bookings/*/cancel", HTTP_POST, "POST"},
+    {ROUTE_USER_BOOKINGS, "/users/*/bookings", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_DEAD_LETTERS, "/admin/dead-letters", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_DEAD_LETTER_REDRIVE, "/admin/dead-letters/*/redrive", HTTP_POST, "POST"},
+    {ROUTE_WEBHOOKS, "/admin/webhooks", HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
 };
 
 http_method router_method(const char *method)

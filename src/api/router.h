@@ -27,6 +27,13 @@ typedef enum route_id {
     ROUTE_RESERVE,     /* /reserve */
     ROUTE_HOLD,        /* /holds/{hold_id} */
     ROUTE_HEALTHZ,     /* /healthz */
+    ROUTE_HOLD_CHECKOUT,     /* /holds/{hold_id}/checkout */
+    ROUTE_BOOKING,           /* /bookings/{booking_id} */
+    ROUTE_BOOKING_CANCEL,    /* /bookings/{booking_id}/cancel */
+    ROUTE_USER_BOOKINGS,     /* /users/{user_id}/bookings */
+    ROUTE_DEAD_LETTERS,      /* /admin/dead-letters */
+    ROUTE_DEAD_LETTER_REDRIVE, /* /admin/dead-letters/{id}/redrive */
+    ROUTE_WEBHOOKS,          /* /admin/webhooks */
 } route_id;
 
 typedef struct route_match {

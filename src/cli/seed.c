@@ -93,8 +93,8 @@ int cli_seed(int argc, char **argv)
                              options, 1, argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
-    commit_config cc = {.batch_max = 16, .queue_max = 16, .sweep_interval_ms = 60000,
-                        .sweep_holds_max = 1};
+    commit_config cc = commit_config_default();
+    cc.sweep_interval_ms = 60000;
     cli_core core;
     if (cli_core_open(data_dir, 1, &cc, &core) != 0) return CLI_EXIT_RUNTIME;
     int status = CLI_EXIT_OK;

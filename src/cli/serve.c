@@ -5,7 +5,10 @@
 #include "cli/options.h"
 
 #include "api/api.h"
+#include "bus/dispatcher.h"
 #include "http/server.h"
+#include "notify/mailer.h"
+#include "pay/payment.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -33,6 +36,17 @@ typedef struct serve_options {
     unsigned sweep_interval_ms;
     unsigned batch_max;
     unsigned queue_max;
+    char payment_provider[16];
+    char payment_url[PAY_URL_LEN_MAX];
+    unsigned payment_latency_ms;
+    unsigned payment_timeout_ms;
+    char smtp_url[512];
+    char mail_from[256];
+    unsigned workers;
+    unsigned checkout_timeout_s;
+    unsigned max_attempts;
+    unsigned retry_base_ms;
+    unsigned lease_ms;
 } serve_options;
 
 /* Split "HOST:PORT" (or "[v6]:PORT") into config. Returns 0 or -1. */
@@ -85,6 +99,53 @@ static int serve__admin_token(serve_options *o)
     return 0;
 }
 
+/* The event bus and its collaborators: payment provider, mailer, dispatcher. */
+typedef struct serve_bus {
+    pay_provider *pay;
+    mailer *mail;
+    bus *dispatcher;
+} serve_bus;
+
+static int serve__bus_start(const serve_options *o, cli_core *core, serve_bus *sb)
+{
+    char err[256], mail_dir[CLI_PATH_MAX + 8];
+    memset(sb, 0, sizeof(*sb));
+    pay_config pc = {.latency_ms = o->payment_latency_ms, .timeout_ms = o->payment_timeout_ms};
+    snprintf(pc.kind, sizeof(pc.kind), "%s", o->payment_provider);
+    snprintf(pc.url, sizeof(pc.url), "%s", o->payment_url);
+    if (!(sb->pay = pay_create(&pc, err, sizeof(err))))
+        return log_error("payment provider: %s", err), -1;
+    snprintf(mail_dir, sizeof(mail_dir), "%s/mail", o->data_dir);
+    if (!(sb->mail = mailer_create(mail_dir, o->smtp_url, o->mail_from, err, sizeof(err)))) {
+        log_error("mailer: %s", err);
+        pay_destroy(sb->pay);
+        return -1;
+    }
+    bus_config bc = {.workers = o->workers, .poll_ms = BUS_POLL_MS_DEFAULT,
+                     .webhook_timeout_ms = BUS_WEBHOOK_TIMEOUT_MS_DEFAULT};
+    char host[64] = "tix";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(bc.owner, sizeof(bc.owner), "%.40s:%d", host, (int)getpid());
+    if (!(sb->dispatcher = bus_start(core->writer, core->st, core->inv, sb->pay, sb->mail, &bc))) {
+        mailer_destroy(sb->mail);
+        pay_destroy(sb->pay);
+        return -1;
+    }
+    commit_on_outbox(core->writer, bus_wake, sb->dispatcher);
+    log_info("event bus: %u workers, payments %s, mail %s", o->workers, o->payment_provider,
+             o->smtp_url[0] ? o->smtp_url : mail_dir);
+    return 0;
+}
+
+/* Stop the bus while the writer still runs (its workers report through it). */
+static void serve__bus_stop(cli_core *core, serve_bus *sb)
+{
+    commit_on_outbox(core->writer, NULL, NULL);
+    bus_stop(sb->dispatcher);
+    mailer_destroy(sb->mail);
+    pay_destroy(sb->pay);
+}
+
 static int serve__run(serve_options *o, const http_config *http_cfg, const commit_config *cc)
 {
     if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
@@ -100,13 +161,19 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
     }
     if (serve__admin_token(o) != 0) return CLI_EXIT_RUNTIME;
     cli_core core;
+    serve_bus sb;
     if (cli_core_open(o->data_dir, o->threads + 1, cc, &core) != 0) return CLI_EXIT_RUNTIME;
+    if (serve__bus_start(o, &core, &sb) != 0) {
+        cli_core_close(&core);
+        return CLI_EXIT_RUNTIME;
+    }
     api *a = api_create(core.inv, core.writer, core.st, o->admin_token);
     char err[256];
     http_server *http = a ? http_start(http_cfg, a, err, sizeof(err)) : NULL;
     if (!http) {
         log_error("%s", a ? err : "out of memory");
         api_destroy(a);
+        serve__bus_stop(&core, &sb);
         cli_core_close(&core);
         return CLI_EXIT_RUNTIME;
     }
@@ -119,6 +186,7 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
     http_quiesce(http);
     if (!http_wait_idle(http, SERVE_DRAIN_TIMEOUT_MS))
         log_warn("requests still in flight after %d ms; closing them", SERVE_DRAIN_TIMEOUT_MS);
+    serve__bus_stop(&core, &sb);
     commit_stop(core.writer); /* commits what is queued; later writes get 503 shutting_down */
     http_stop(http);
     api_destroy(a);
@@ -141,6 +209,14 @@ int cli_serve(int argc, char **argv)
         .sweep_interval_ms = COMMIT_SWEEP_INTERVAL_MS_DEFAULT,
         .batch_max = COMMIT_BATCH_MAX_DEFAULT,
         .queue_max = COMMIT_QUEUE_MAX_DEFAULT,
+        .payment_provider = "simulated",
+        .payment_timeout_ms = 10000,
+        .mail_from = "tix <tickets@tix.invalid>",
+        .workers = BUS_WORKERS_DEFAULT,
+        .checkout_timeout_s = TIX_CHECKOUT_TIMEOUT_S_DEFAULT,
+        .max_attempts = COMMIT_MAX_ATTEMPTS_DEFAULT,
+        .retry_base_ms = COMMIT_RETRY_BASE_MS_DEFAULT,
+        .lease_ms = COMMIT_LEASE_MS_DEFAULT,
     };
     const cli_option options[] = {
         {"listen", "TIX_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; "
@@ -167,6 +243,29 @@ int cli_serve(int argc, char **argv)
          &o.batch_max, 0, 1, 100000},
         {"queue-max", "TIX_QUEUE_MAX", "N", "writes waiting for the writer before 503 overloaded "
          "(default 65536)", CLI_UINT, &o.queue_max, 0, 1, 10000000},
+        {"payment-provider", "TIX_PAYMENT_PROVIDER", "simulated|http", "payment provider "
+         "(default simulated: tok_visa, tok_chargeDeclined, tok_processingError)", CLI_STRING,
+         o.payment_provider, sizeof(o.payment_provider), 0, 0},
+        {"payment-url", "TIX_PAYMENT_URL", "URL", "base URL of the http payment provider",
+         CLI_STRING, o.payment_url, sizeof(o.payment_url), 0, 0},
+        {"payment-latency-ms", "TIX_PAYMENT_LATENCY_MS", "MS", "simulated provider: delay per "
+         "call (default 0)", CLI_UINT, &o.payment_latency_ms, 0, 0, 60000},
+        {"payment-timeout-ms", "TIX_PAYMENT_TIMEOUT_MS", "MS", "http provider: timeout per "
+         "call (default 10000)", CLI_UINT, &o.payment_timeout_ms, 0, 100, 120000},
+        {"smtp-url", "TIX_SMTP_URL", "URL", "send emails over SMTP (smtp://host:port); default: "
+         "files in DIR/mail", CLI_STRING, o.smtp_url, sizeof(o.smtp_url), 0, 0},
+        {"mail-from", "TIX_MAIL_FROM", "ADDRESS", "From of notification emails", CLI_STRING,
+         o.mail_from, sizeof(o.mail_from), 0, 0},
+        {"workers", "TIX_WORKERS", "N", "event bus delivery threads (default 4)", CLI_UINT,
+         &o.workers, 0, 1, 64},
+        {"checkout-timeout-s", "TIX_CHECKOUT_TIMEOUT_S", "S", "how long a hold waits for its "
+         "payment (default 900)", CLI_UINT, &o.checkout_timeout_s, 0, 1, 86400},
+        {"max-attempts", "TIX_MAX_ATTEMPTS", "N", "delivery attempts before the dead-letter "
+         "queue (default 8)", CLI_UINT, &o.max_attempts, 0, 1, 100},
+        {"retry-base-ms", "TIX_RETRY_BASE_MS", "MS", "first retry delay, doubled each attempt "
+         "(default 1000)", CLI_UINT, &o.retry_base_ms, 0, 1, 3600000},
+        {"lease-ms", "TIX_LEASE_MS", "MS", "a claimed delivery is retried after this if its "
+         "worker vanished (default 30000)", CLI_UINT, &o.lease_ms, 0, 100, 3600000},
     };
     cli_result r = cli_parse("serve", "Serve the tix HTTP API on the embedded store.", options,
                              sizeof(options) / sizeof(options[0]), argc, argv, 2);
@@ -183,11 +282,16 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "tix serve: --listen '%s' is not HOST:PORT\n", o.listen);
         return CLI_EXIT_USAGE;
     }
-    commit_config cc = {
-        .batch_max = o.batch_max,
-        .queue_max = o.queue_max,
-        .sweep_interval_ms = o.sweep_interval_ms,
-        .sweep_holds_max = COMMIT_SWEEP_HOLDS_MAX_DEFAULT,
-    };
+    commit_config cc = commit_config_default();
+    cc.batch_max = o.batch_max;
+    cc.queue_max = o.queue_max;
+    cc.sweep_interval_ms = o.sweep_interval_ms;
+    cc.checkout_timeout_s = o.checkout_timeout_s;
+    cc.max_attempts = o.max_attempts;
+    cc.retry_base_ms = o.retry_base_ms;
+    cc.lease_ms = o.lease_ms;
+    if (o.payment_timeout_ms >= o.lease_ms)
+        log_warn("--payment-timeout-ms should be below --lease-ms, or a slow charge is retried "
+                 "while it is still running (it is idempotent, but wasteful)");
     return serve__run(&o, &http_cfg, &cc);
 }

@@ -2,68 +2,78 @@
  *
  * Why it is safe: every seat change is a conditional write decided by the store inside the
  * writer's transaction; the inventory is only told after the COMMIT returned, so memory
- * never runs ahead of disk, and a rejected or failed command leaves no trace (its savepoint
- * or the whole transaction is rolled back, and the effects it recorded are dropped). */
-#include "commit/commit.h"
+ * never runs ahead of disk, and a refused or failed command leaves no trace (its savepoint
+ * or the whole transaction is rolled back, and the effects it recorded are dropped).
+ * The commands themselves live in holds.c, bookings.c and bus.c. */
+#include "commit/internal.h"
 
-#include "util/buf.h"
 #include "util/clock.h"
-#include "util/ids.h"
 #include "util/log.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { COMMIT_OUTBOX_DATA_LEN_MAX = 8192 };
-
-/* A change to apply to the inventory once the batch is committed. */
-typedef struct commit_effect {
-    inv_event *event;
-    int64_t hold_seq;
-    int64_t expires_ms;
-    bool take; /* true: seats become held by hold_seq; false: hold_seq lets them go */
-    uint32_t seat_count;
-    uint32_t seat_index[TIX_HOLD_SEATS_MAX];
-} commit_effect;
-
-struct commit {
-    store *st;
-    inventory *inv;
-    commit_config config;
-    pthread_t thread;
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
-    commit_cmd *head, *tail; /* the queue */
-    uint32_t queued;
-    bool stopping;
-    int64_t next_sweep_ms;   /* monotonic */
-    /* writer-thread state */
-    commit_effect *effects;
-    uint32_t effect_count, effect_cap;
-    buf data; /* outbox payload scratch */
-    int64_t *due; /* sweep scratch */
-};
-
-/* Reserve one effect slot; NULL when out of memory. */
-static commit_effect *commit__effect_push(commit *c)
+commit_config commit_config_default(void)
 {
+    return (commit_config){
+        .batch_max = COMMIT_BATCH_MAX_DEFAULT,
+        .queue_max = COMMIT_QUEUE_MAX_DEFAULT,
+        .sweep_interval_ms = COMMIT_SWEEP_INTERVAL_MS_DEFAULT,
+        .sweep_holds_max = COMMIT_SWEEP_HOLDS_MAX_DEFAULT,
+        .checkout_timeout_s = TIX_CHECKOUT_TIMEOUT_S_DEFAULT,
+        .max_attempts = COMMIT_MAX_ATTEMPTS_DEFAULT,
+        .retry_base_ms = COMMIT_RETRY_BASE_MS_DEFAULT,
+        .retry_max_ms = COMMIT_RETRY_MAX_MS_DEFAULT,
+        .lease_ms = COMMIT_LEASE_MS_DEFAULT,
+        .idempotency_ttl_s = COMMIT_IDEMPOTENCY_TTL_S_DEFAULT,
+    };
+}
+
+int commit__effect_ids(commit *c, const char *event_id, char (*seat_ids)[TIX_SEAT_ID_LEN_MAX],
+                       uint32_t n, int64_t hold_seq, int64_t expires_ms, seat_status status)
+{
+    inv_event *ev = inventory_find(c->inv, event_id, strlen(event_id));
+    if (!ev) return 0; /* an event the inventory does not know has no seat state to fix */
     if (c->effect_count == c->effect_cap) {
         uint32_t cap = c->effect_cap ? c->effect_cap * 2 : 64;
         commit_effect *grown = realloc(c->effects, cap * sizeof(*grown));
-        if (!grown) return NULL;
+        if (!grown) return log_error("commit: out of memory"), -1;
         c->effects = grown;
         c->effect_cap = cap;
     }
-    return &c->effects[c->effect_count++];
+    commit_effect *e = &c->effects[c->effect_count++];
+    *e = (commit_effect){.event = ev, .hold_seq = hold_seq, .expires_ms = expires_ms,
+                         .status = status};
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t idx = inv_event_seat_find(ev, seat_ids[i], strlen(seat_ids[i]));
+        if (idx >= 0) e->seat_index[e->seat_count++] = (uint32_t)idx;
+    }
+    return 0;
 }
 
-/* Outbox row for a hold change: {"hold_id","user_id","seat_ids",...}. */
-static int commit__outbox_hold(commit *c, const char *type, const hold_record *h, int64_t now_ms)
+int commit__outbox(commit *c, const char *type, const char *event_id, const char *aggregate_id,
+                   int64_t now_ms)
+{
+    if (c->data.failed) return log_error("commit: outbox payload of %s too large", type), -1;
+    c->outbox_written = true;
+    return store_tx_outbox_append(c->st, type, event_id, aggregate_id, now_ms, c->data.data);
+}
+
+static void commit__append_seat_ids(buf *d, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
+{
+    buf_append_str(d, ",\"seat_ids\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_append_char(d, ',');
+        buf_append_json_str(d, ids[i]);
+    }
+    buf_append_char(d, ']');
+}
+
+int commit__outbox_hold(commit *c, const char *type, const hold_record *h, int64_t now_ms)
 {
     buf *d = &c->data;
     buf_reset(d);
@@ -72,174 +82,105 @@ static int commit__outbox_hold(commit *c, const char *type, const hold_record *h
     buf_append_json_str(d, h->id);
     buf_append_str(d, ",\"user_id\":");
     buf_append_json_str(d, h->user_id);
-    buf_append_str(d, ",\"seat_ids\":[");
-    for (uint32_t i = 0; i < h->seat_count; i++) {
-        if (i) buf_append_char(d, ',');
-        buf_append_json_str(d, h->seat_ids[i]);
-    }
+    commit__append_seat_ids(d, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
     clock_format_rfc3339(h->expires_at_ms, when);
-    buf_appendf(d, "],\"expires_at\":\"%s\"}", when);
-    if (d->failed) return log_error("commit: outbox payload too large"), -1;
-    return store_tx_outbox_append(c->st, type, h->event_id, h->id, now_ms, d->data);
+    buf_appendf(d, ",\"expires_at\":\"%s\"}", when);
+    return commit__outbox(c, type, h->event_id, h->id, now_ms);
 }
 
-/* End hold `seq` as expired if it is active and lapsed at now_ms: hold row, seats, outbox
- * row, and an effect. *expired tells whether it did. Returns 0 or -1 (store failure). */
-static int commit__expire_hold(commit *c, int64_t seq, int64_t now_ms, bool *expired)
+int commit__outbox_booking(commit *c, const char *type, const booking_record *b, int64_t now_ms)
 {
-    *expired = false;
-    hold_record h;
-    bool found, changed;
-    if (store_tx_hold_get(c->st, NULL, seq, &h, &found) != 0) return -1;
-    if (!found || h.status != HOLD_ACTIVE || h.expires_at_ms > now_ms) return 0;
-    if (store_tx_hold_end(c->st, seq, HOLD_EXPIRED, now_ms, &changed) != 0) return -1;
-    assert(changed);
-    if (store_tx_seats_free(c->st, seq) != 0) return -1;
-    h.status = HOLD_EXPIRED;
-    h.ended_at_ms = now_ms;
-    if (commit__outbox_hold(c, "HoldExpired", &h, now_ms) != 0) return -1;
-    *expired = true;
-    inv_event *ev = inventory_find(c->inv, h.event_id, strlen(h.event_id));
-    if (!ev) return 0; /* an event the inventory does not know has no seat state to fix */
-    commit_effect *e = commit__effect_push(c);
-    if (!e) return log_error("commit: out of memory"), -1;
-    *e = (commit_effect){.event = ev, .hold_seq = seq, .take = false};
-    for (uint32_t i = 0; i < h.seat_count; i++) {
-        int64_t idx = inv_event_seat_find(ev, h.seat_ids[i], strlen(h.seat_ids[i]));
-        if (idx >= 0) e->seat_index[e->seat_count++] = (uint32_t)idx;
-    }
-    return 0;
-}
-
-/* Take one seat for hold `h`; a seat whose holder has lapsed is freed first. */
-static int commit__take_seat(commit *c, const hold_record *h, const char *seat_id, int64_t now_ms,
-                             bool *taken)
-{
-    if (store_tx_seat_take(c->st, h->event_id, seat_id, h->seq, taken) != 0) return -1;
-    if (*taken) return 0;
-    int64_t holder;
-    bool expired;
-    if (store_tx_seat_holder(c->st, h->event_id, seat_id, &holder) != 0) return -1;
-    if (holder == 0) return 0;
-    if (commit__expire_hold(c, holder, now_ms, &expired) != 0) return -1;
-    if (!expired) return 0;
-    return store_tx_seat_take(c->st, h->event_id, seat_id, h->seq, taken);
-}
-
-static int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
-{
-    inv_event *ev = cmd->event;
-    hold_record *h = &cmd->hold;
-    assert(cmd->seat_count > 0 && cmd->seat_count <= TIX_HOLD_SEATS_MAX);
-    ids_random_hex(h->id);
-    snprintf(h->event_id, sizeof(h->event_id), "%s", ev->spec.id);
-    h->status = HOLD_ACTIVE;
-    h->created_at_ms = now_ms;
-    h->expires_at_ms = now_ms + (int64_t)ev->spec.hold_ttl_s * 1000;
-    h->ended_at_ms = 0;
-    h->seat_count = cmd->seat_count;
-    for (uint32_t i = 0; i < cmd->seat_count; i++) inv_event_seat_id(ev, cmd->seat_index[i], h->seat_ids[i]);
-    if (store_tx_hold_insert(c->st, h) != 0) return -1;
-    cmd->taken_count = 0;
-    for (uint32_t i = 0; i < cmd->seat_count; i++) {
-        bool taken;
-        if (commit__take_seat(c, h, h->seat_ids[i], now_ms, &taken) != 0) return -1;
-        if (!taken) cmd->taken_index[cmd->taken_count++] = cmd->seat_index[i];
-    }
-    if (cmd->taken_count > 0) {
-        cmd->rc = TIX_RC_SEAT_UNAVAILABLE;
-        return 0;
-    }
-    if (commit__outbox_hold(c, "HoldCreated", h, now_ms) != 0) return -1;
-    commit_effect *e = commit__effect_push(c);
-    if (!e) return log_error("commit: out of memory"), -1;
-    *e = (commit_effect){.event = ev, .hold_seq = h->seq, .expires_ms = h->expires_at_ms,
-                         .take = true, .seat_count = cmd->seat_count};
-    memcpy(e->seat_index, cmd->seat_index, cmd->seat_count * sizeof(uint32_t));
-    cmd->rc = TIX_RC_OK;
-    return 0;
-}
-
-static int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms)
-{
-    hold_record *h = &cmd->hold;
-    bool found, changed, expired;
-    char id[TIX_HOLD_ID_LEN + 1];
-    snprintf(id, sizeof(id), "%s", h->id);
-    if (store_tx_hold_get(c->st, id, 0, h, &found) != 0) return -1;
-    if (!found) return cmd->rc = TIX_RC_HOLD_NOT_FOUND, 0;
-    if (h->status == HOLD_ACTIVE && h->expires_at_ms <= now_ms) {
-        if (commit__expire_hold(c, h->seq, now_ms, &expired) != 0) return -1;
-        h->status = HOLD_EXPIRED;
-        h->ended_at_ms = now_ms;
-    }
-    if (h->status != HOLD_ACTIVE) return cmd->rc = TIX_RC_HOLD_NOT_ACTIVE, 0;
-    if (store_tx_hold_end(c->st, h->seq, HOLD_RELEASED, now_ms, &changed) != 0) return -1;
-    assert(changed);
-    if (store_tx_seats_free(c->st, h->seq) != 0) return -1;
-    h->status = HOLD_RELEASED;
-    h->ended_at_ms = now_ms;
-    if (commit__outbox_hold(c, "HoldReleased", h, now_ms) != 0) return -1;
-    inv_event *ev = inventory_find(c->inv, h->event_id, strlen(h->event_id));
-    if (ev) {
-        commit_effect *e = commit__effect_push(c);
-        if (!e) return log_error("commit: out of memory"), -1;
-        *e = (commit_effect){.event = ev, .hold_seq = h->seq, .take = false};
-        for (uint32_t i = 0; i < h->seat_count; i++) {
-            int64_t idx = inv_event_seat_find(ev, h->seat_ids[i], strlen(h->seat_ids[i]));
-            if (idx >= 0) e->seat_index[e->seat_count++] = (uint32_t)idx;
-        }
-    }
-    cmd->rc = TIX_RC_OK;
-    return 0;
-}
-
-static int commit__do_event_create(commit *c, commit_cmd *cmd, int64_t now_ms)
-{
-    bool exists;
-    cmd->spec.created_at_ms = now_ms;
-    if (store_tx_event_insert(c->st, &cmd->spec, &exists) != 0) return -1;
-    if (exists) return cmd->rc = TIX_RC_EVENT_EXISTS, 0;
     buf *d = &c->data;
     buf_reset(d);
-    buf_append_str(d, "{\"name\":");
-    buf_append_json_str(d, cmd->spec.name);
-    buf_appendf(d, ",\"seats_total\":%llu}",
-                (unsigned long long)model_event_seat_count(&cmd->spec));
-    if (d->failed) return log_error("commit: outbox payload too large"), -1;
-    if (store_tx_outbox_append(c->st, "EventCreated", cmd->spec.id, cmd->spec.id, now_ms,
-                               d->data) != 0)
-        return -1;
+    buf_append_str(d, "{\"booking_id\":");
+    buf_append_json_str(d, b->id);
+    buf_append_str(d, ",\"hold_id\":");
+    buf_append_json_str(d, b->hold_id);
+    buf_append_str(d, ",\"user_id\":");
+    buf_append_json_str(d, b->user_id);
+    buf_append_str(d, ",\"email\":");
+    buf_append_json_str(d, b->email);
+    commit__append_seat_ids(d, (char (*)[TIX_SEAT_ID_LEN_MAX])b->seat_ids, b->seat_count);
+    buf_appendf(d, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)b->amount_cents,
+                model_booking_status_name(b->status));
+    if (b->payment_id[0]) {
+        buf_append_str(d, ",\"payment_id\":");
+        buf_append_json_str(d, b->payment_id);
+    }
+    if (b->refund_id[0]) {
+        buf_append_str(d, ",\"refund_id\":");
+        buf_append_json_str(d, b->refund_id);
+    }
+    buf_append_char(d, '}');
+    return commit__outbox(c, type, b->event_id, b->id, now_ms);
+}
+
+typedef int (*commit__handler)(commit *c, commit_cmd *cmd, int64_t now_ms);
+
+static int commit__do_ping(commit *c, commit_cmd *cmd, int64_t now_ms)
+{
+    cmd->rc = TIX_RC_OK;
+    return store_tx_ping(c->st, now_ms);
+}
+
+static int commit__do_response_store(commit *c, commit_cmd *cmd, int64_t now_ms)
+{
+    (void)c, (void)now_ms;
+    assert(cmd->idempotency.key && cmd->idempotency.rendered);
     cmd->rc = TIX_RC_OK;
     return 0;
+}
+
+static const commit__handler commit__handlers[] = {
+    [COMMIT_HOLD] = commit__do_hold,
+    [COMMIT_RELEASE] = commit__do_release,
+    [COMMIT_EVENT_CREATE] = commit__do_event_create,
+    [COMMIT_PING] = commit__do_ping,
+    [COMMIT_CHECKOUT] = commit__do_checkout,
+    [COMMIT_CANCEL] = commit__do_cancel,
+    [COMMIT_PAYMENT_RESULT] = commit__do_payment_result,
+    [COMMIT_REFUND_RESULT] = commit__do_refund_result,
+    [COMMIT_CLAIM] = commit__do_claim,
+    [COMMIT_DELIVERY_DONE] = commit__do_delivery_done,
+    [COMMIT_REDRIVE] = commit__do_redrive,
+    [COMMIT_WEBHOOK_CREATE] = commit__do_webhook_create,
+    [COMMIT_RESPONSE_STORE] = commit__do_response_store,
+};
+
+/* Keep the response of an idempotent request with the change it answers. */
+static int commit__keep_response(commit *c, commit_cmd *cmd, int64_t now_ms)
+{
+    commit_idempotency *idem = &cmd->idempotency;
+    if (!idem->rendered) {
+        assert(idem->render);
+        idem->render(cmd);
+        idem->rendered = true;
+    }
+    if (idem->body.failed) return log_error("commit: response too large to keep"), -1;
+    return store_tx_idempotency_put(c->st, idem->key, idem->request_hash, idem->status,
+                                    idem->body.data, idem->body.len, now_ms);
 }
 
 /* Run one command inside its own savepoint. Returns -1 when the store failed (the batch is
- * then lost); a refusal (seat taken, hold not found) is a success with cmd->rc set. */
+ * then lost); a refusal (seat taken, hold not found) is a success with cmd->rc set, and
+ * undoes whatever the command wrote. */
 static int commit__run_cmd(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     uint32_t effects_before = c->effect_count;
+    assert(cmd->type < sizeof(commit__handlers) / sizeof(commit__handlers[0]));
     if (store_savepoint(c->st) != 0) return -1;
-    int rc;
-    switch (cmd->type) {
-    case COMMIT_HOLD: rc = commit__do_hold(c, cmd, now_ms); break;
-    case COMMIT_RELEASE: rc = commit__do_release(c, cmd, now_ms); break;
-    case COMMIT_EVENT_CREATE: rc = commit__do_event_create(c, cmd, now_ms); break;
-    case COMMIT_PING:
-        rc = store_tx_ping(c->st, now_ms);
-        cmd->rc = TIX_RC_OK;
-        break;
-    default: assert(!"unknown command"); rc = -1;
-    }
-    if (rc != 0) return -1;
+    cmd->rc = TIX_RC_OK;
+    if (commit__handlers[cmd->type](c, cmd, now_ms) != 0) return -1;
     if (cmd->rc != TIX_RC_OK) {
         c->effect_count = effects_before;
-        return store_savepoint_rollback(c->st);
+        if (store_savepoint_rollback(c->st) != 0) return -1;
+    } else if (store_savepoint_release(c->st) != 0) {
+        return -1;
     }
-    return store_savepoint_release(c->st);
+    return cmd->idempotency.key ? commit__keep_response(c, cmd, now_ms) : 0;
 }
 
-/* Expire up to sweep_holds_max lapsed holds. Returns 0 or -1 (store failure). */
+/* Expire up to sweep_holds_max lapsed holds, and forget old idempotency keys. */
 static int commit__sweep(commit *c, int64_t now_ms)
 {
     uint32_t n;
@@ -248,7 +189,7 @@ static int commit__sweep(commit *c, int64_t now_ms)
         bool expired;
         if (commit__expire_hold(c, c->due[i], now_ms, &expired) != 0) return -1;
     }
-    return 0;
+    return store_tx_idempotency_purge(c->st, now_ms - (int64_t)c->config.idempotency_ttl_s * 1000);
 }
 
 /* Apply committed effects to the inventory, in the order they happened. */
@@ -256,10 +197,24 @@ static void commit__apply_effects(commit *c)
 {
     for (uint32_t i = 0; i < c->effect_count; i++) {
         commit_effect *e = &c->effects[i];
-        if (e->take)
+        if (e->status == SEAT_AVAILABLE)
+            inv_event_apply_free(e->event, e->seat_index, e->seat_count, e->hold_seq);
+        else
             inv_event_apply_hold(e->event, e->seat_index, e->seat_count, e->hold_seq,
-                                 e->expires_ms, SEAT_HELD);
-        else inv_event_apply_free(e->event, e->seat_index, e->seat_count, e->hold_seq);
+                                 e->expires_ms, e->status);
+    }
+}
+
+/* After a commit: events created by the batch join the inventory. */
+static void commit__index_events(commit *c, commit_cmd *batch)
+{
+    for (commit_cmd *cmd = batch; cmd; cmd = cmd->next_) {
+        if (cmd->type != COMMIT_EVENT_CREATE || cmd->rc != TIX_RC_OK) continue;
+        tix_rc added = inventory_add_event(c->inv, &cmd->spec, &cmd->created);
+        if (added != TIX_RC_OK) {
+            log_error("commit: event %s committed but not indexed (%d)", cmd->spec.id, added);
+            cmd->rc = added;
+        }
     }
 }
 
@@ -268,9 +223,11 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
 {
     int64_t now_ms = clock_now_ms();
     c->effect_count = 0;
+    c->outbox_written = false;
     int rc = store_begin(c->st);
     if (rc == 0 && sweep) rc = commit__sweep(c, now_ms);
-    for (commit_cmd *cmd = batch; cmd && rc == 0; cmd = cmd->next_) rc = commit__run_cmd(c, cmd, now_ms);
+    for (commit_cmd *cmd = batch; cmd && rc == 0; cmd = cmd->next_)
+        rc = commit__run_cmd(c, cmd, now_ms);
     if (rc == 0) rc = store_commit(c->st);
     if (rc != 0) {
         store_rollback(c->st);
@@ -278,14 +235,8 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
         for (commit_cmd *cmd = batch; cmd; cmd = cmd->next_) cmd->rc = TIX_RC_STORE_ERROR;
     } else {
         commit__apply_effects(c);
-        for (commit_cmd *cmd = batch; cmd; cmd = cmd->next_) {
-            if (cmd->type != COMMIT_EVENT_CREATE || cmd->rc != TIX_RC_OK) continue;
-            tix_rc added = inventory_add_event(c->inv, &cmd->spec, &cmd->created);
-            if (added != TIX_RC_OK) {
-                log_error("commit: event %s committed but not indexed (%d)", cmd->spec.id, added);
-                cmd->rc = added;
-            }
-        }
+        commit__index_events(c, batch);
+        if (c->outbox_written && c->on_outbox) c->on_outbox(c->on_outbox_ctx);
     }
     commit_cmd *cmd = batch;
     while (cmd) {
@@ -312,7 +263,8 @@ static void *commit__writer(void *arg)
         }
         commit_cmd *batch = c->head, *last = NULL;
         uint32_t n = 0;
-        for (commit_cmd *cmd = batch; cmd && n < c->config.batch_max; cmd = cmd->next_, n++) last = cmd;
+        for (commit_cmd *cmd = batch; cmd && n < c->config.batch_max; cmd = cmd->next_, n++)
+            last = cmd;
         if (last) {
             c->head = last->next_;
             if (!c->head) c->tail = NULL;
@@ -339,6 +291,8 @@ commit *commit_start(store *st, inventory *inv, const commit_config *config)
     c->inv = inv;
     c->config = *config;
     if (c->config.sweep_interval_ms == 0) c->config.sweep_interval_ms = 1;
+    if (c->config.max_attempts == 0) c->config.max_attempts = 1;
+    if (c->config.lease_ms == 0) c->config.lease_ms = COMMIT_LEASE_MS_DEFAULT;
     buf_init(&c->data, COMMIT_OUTBOX_DATA_LEN_MAX);
     c->due = calloc(config->sweep_holds_max, sizeof(int64_t));
     pthread_condattr_t attr;
@@ -355,6 +309,14 @@ commit *commit_start(store *st, inventory *inv, const commit_config *config)
         return NULL;
     }
     return c;
+}
+
+void commit_on_outbox(commit *c, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&c->mutex);
+    c->on_outbox = fn;
+    c->on_outbox_ctx = ctx;
+    pthread_mutex_unlock(&c->mutex);
 }
 
 tix_rc commit_submit(commit *c, commit_cmd *cmd)
@@ -439,7 +401,6 @@ typedef struct commit__loader {
     store *st;
     inventory *inv;
     inv_event *ev;
-    uint32_t seats_held;
 } commit__loader;
 
 static int commit__load_seat(void *ctx, const char *seat_id, seat_status status, int64_t hold_seq,
@@ -450,7 +411,6 @@ static int commit__load_seat(void *ctx, const char *seat_id, seat_status status,
     if (idx < 0) return log_error("load: seat %s of %s is unknown", seat_id, l->ev->spec.id), -1;
     uint32_t index = (uint32_t)idx;
     inv_event_apply_hold(l->ev, &index, 1, hold_seq, expires_ms, status);
-    l->seats_held++;
     return 0;
 }
 

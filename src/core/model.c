@@ -56,7 +56,10 @@ fail:
 }
 
 static const char *const model__seat_names[] = {"available", "held", "sold"};
-static const char *const model__hold_names[] = {"active", "released", "expired"};
+static const char *const model__hold_names[] = {"active", "released", "expired", "checkout",
+                                                "booked"};
+static const char *const model__booking_names[] = {"pending_payment", "confirmed",
+                                                   "payment_failed", "cancelled"};
 
 const char *model_seat_status_name(seat_status status)
 {
@@ -70,6 +73,7 @@ const char *model_hold_status_name(hold_status status)
 
 int model_seat_status_parse(const char *s, seat_status *out)
 {
+    if (!s) return -1;
     for (int i = 0; i < 3; i++)
         if (strcmp(s, model__seat_names[i]) == 0) return *out = (seat_status)i, 0;
     return -1;
@@ -77,7 +81,21 @@ int model_seat_status_parse(const char *s, seat_status *out)
 
 int model_hold_status_parse(const char *s, hold_status *out)
 {
-    for (int i = 0; i < 3; i++)
+    if (!s) return -1;
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, model__hold_names[i]) == 0) return *out = (hold_status)i, 0;
+    return -1;
+}
+
+const char *model_booking_status_name(booking_status status)
+{
+    return model__booking_names[status];
+}
+
+int model_booking_status_parse(const char *s, booking_status *out)
+{
+    if (!s) return -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, model__booking_names[i]) == 0) return *out = (booking_status)i, 0;
     return -1;
 }

@@ -26,6 +26,11 @@ enum {
     TIX_HOLD_TTL_S_MAX = 86400,
     TIX_PRICE_CENTS_MAX = 100000000, /* one million in the currency's unit */
     TIX_HOLD_ID_LEN = 32,           /* 128 random bits, hex */
+    TIX_BOOKING_ID_LEN = 32,        /* 128 random bits, hex */
+    TIX_EMAIL_LEN_MAX = 254,
+    TIX_PAYMENT_TOKEN_LEN_MAX = 255,
+    TIX_PAYMENT_ID_LEN_MAX = 127,
+    TIX_CHECKOUT_TIMEOUT_S_DEFAULT = 900,
 };
 
 /* The outcome of a command. Each maps to one HTTP status and one stable error code. */
@@ -41,6 +46,9 @@ typedef enum tix_rc {
     TIX_RC_STORE_ERROR,  /* the store failed: nothing of the command was kept */
     TIX_RC_OVERLOADED,   /* the commit queue is full */
     TIX_RC_SHUTTING_DOWN,
+    TIX_RC_BOOKING_NOT_FOUND,
+    TIX_RC_BOOKING_NOT_CANCELLABLE,
+    TIX_RC_NOT_FOUND,    /* a generic resource (webhook, dead letter) */
 } tix_rc;
 
 typedef enum seat_status {
@@ -49,11 +57,22 @@ typedef enum seat_status {
     SEAT_SOLD = 2,
 } seat_status;
 
+/* A hold is active until released or expired; checkout freezes it (its expiry becomes the
+ * checkout deadline) until the payment confirms it (booked) or fails (released). */
 typedef enum hold_status {
     HOLD_ACTIVE = 0,
     HOLD_RELEASED = 1,
     HOLD_EXPIRED = 2,
+    HOLD_CHECKOUT = 3,
+    HOLD_BOOKED = 4,
 } hold_status;
+
+typedef enum booking_status {
+    BOOKING_PENDING_PAYMENT = 0,
+    BOOKING_CONFIRMED = 1,
+    BOOKING_PAYMENT_FAILED = 2,
+    BOOKING_CANCELLED = 3,
+} booking_status;
 
 typedef struct section_spec {
     char *name;
@@ -90,6 +109,88 @@ typedef struct hold_record {
     char seat_ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
 } hold_record;
 
+/* A booking: a hold on its way to being paid for. */
+typedef struct booking_record {
+    int64_t seq;
+    char id[TIX_BOOKING_ID_LEN + 1];
+    int64_t hold_seq;
+    char hold_id[TIX_HOLD_ID_LEN + 1];
+    char event_id[TIX_EVENT_ID_LEN_MAX + 1];
+    char user_id[TIX_USER_ID_LEN_MAX + 1];
+    char email[TIX_EMAIL_LEN_MAX + 1]; /* "" when none was given */
+    booking_status status;
+    int64_t amount_cents;
+    char payment_token[TIX_PAYMENT_TOKEN_LEN_MAX + 1];
+    char payment_id[TIX_PAYMENT_ID_LEN_MAX + 1]; /* "" until paid */
+    char refund_id[TIX_PAYMENT_ID_LEN_MAX + 1];  /* "" until refunded */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t checkout_deadline_ms;
+    uint32_t seat_count;
+    char seat_ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
+} booking_record;
+
+/* ---- the event bus: outbox events, subscribers and their deliveries ---- */
+
+enum {
+    TIX_SUBSCRIBER_ID_LEN_MAX = 40,
+    TIX_URL_LEN_MAX = 512,
+    TIX_SECRET_LEN_MAX = 128,
+    TIX_PATTERNS_MAX = 16,
+    TIX_PATTERN_LEN_MAX = 64,
+    TIX_EVENT_TYPE_LEN_MAX = 32,
+    TIX_OUTBOX_ID_LEN = 32,
+    TIX_OUTBOX_DATA_LEN_MAX = 8192,
+    TIX_DELIVERY_ERROR_LEN_MAX = 256,
+    TIX_IDEMPOTENCY_KEY_LEN_MAX = 255,
+};
+
+typedef enum subscriber_kind {
+    SUBSCRIBER_PAYMENT = 0,      /* the built-in payment worker */
+    SUBSCRIBER_NOTIFICATION = 1, /* the built-in notification (email) worker */
+    SUBSCRIBER_WEBHOOK = 2,      /* an outbound webhook */
+} subscriber_kind;
+
+/* Who receives which events: routing rules are type patterns ("Booking*", "*"). */
+typedef struct subscriber_record {
+    char id[TIX_SUBSCRIBER_ID_LEN_MAX + 1];
+    subscriber_kind kind;
+    char url[TIX_URL_LEN_MAX + 1];       /* webhooks */
+    char secret[TIX_SECRET_LEN_MAX + 1]; /* webhooks: HMAC key, "" for none */
+    uint32_t pattern_count;
+    char patterns[TIX_PATTERNS_MAX][TIX_PATTERN_LEN_MAX + 1];
+    int64_t created_at_ms;
+} subscriber_record;
+
+/* One row of the outbox: an event that happened, in the transaction that made it happen. */
+typedef struct outbox_record {
+    int64_t seq;
+    char id[TIX_OUTBOX_ID_LEN + 1];
+    char type[TIX_EVENT_TYPE_LEN_MAX + 1];
+    char event_id[TIX_EVENT_ID_LEN_MAX + 1];
+    char aggregate_id[TIX_EVENT_ID_LEN_MAX + 1]; /* hold or booking id: order is kept per id */
+    int64_t time_ms;
+    char data[TIX_OUTBOX_DATA_LEN_MAX]; /* a JSON object */
+} outbox_record;
+
+typedef enum delivery_status {
+    DELIVERY_PENDING = 0,
+    DELIVERY_DELIVERED = 1,
+    DELIVERY_DEAD = 2, /* in the dead-letter queue */
+} delivery_status;
+
+/* One event for one subscriber, with its retry state. */
+typedef struct delivery_record {
+    int64_t seq;
+    char subscriber_id[TIX_SUBSCRIBER_ID_LEN_MAX + 1];
+    delivery_status status;
+    int32_t attempts;
+    int64_t next_attempt_ms;
+    int64_t updated_at_ms;
+    char last_error[TIX_DELIVERY_ERROR_LEN_MAX + 1];
+    outbox_record event;
+} delivery_record;
+
 /* Total seats of a spec (sum over sections of rows x seats per row). */
 uint64_t model_event_seat_count(const event_spec *spec);
 
@@ -102,6 +203,8 @@ int model_event_spec_copy(event_spec *dst, const event_spec *src);
 /* Names used in JSON and in the store. */
 const char *model_seat_status_name(seat_status status);
 const char *model_hold_status_name(hold_status status);
+const char *model_booking_status_name(booking_status status);
+int model_booking_status_parse(const char *s, booking_status *out);
 int model_seat_status_parse(const char *s, seat_status *out);
 int model_hold_status_parse(const char *s, hold_status *out);
 

@@ -151,6 +151,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
     req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    req->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
     if (api_handle(s->api, req, &r->res) == API_DONE) return http__respond(r);

@@ -30,6 +30,13 @@ typedef int (*store_event_cb)(void *ctx, event_spec *spec);
 typedef int (*store_seat_cb)(void *ctx, const char *seat_id, seat_status status, int64_t hold_seq,
                              int64_t hold_expires_ms);
 
+/* Read callbacks: return 0 to go on, -1 to stop with an error. */
+typedef int (*store_booking_cb)(void *ctx, const booking_record *booking);
+typedef int (*store_subscriber_cb)(void *ctx, const subscriber_record *sub);
+typedef int (*store_delivery_cb)(void *ctx, const delivery_record *delivery);
+typedef int (*store_idempotency_cb)(void *ctx, const char *request_hash, unsigned status,
+                                    const char *body, size_t body_len);
+
 typedef struct store_ops {
     void (*close)(store *s);
     int (*begin)(store *s);
@@ -50,6 +57,31 @@ typedef struct store_ops {
     int (*tx_outbox_append)(store *s, const char *type, const char *event_id,
                             const char *aggregate_id, int64_t time_ms, const char *data_json);
     int (*tx_ping)(store *s, int64_t now_ms);
+    int (*tx_hold_checkout)(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
+    int (*tx_seats_sell)(store *s, int64_t hold_seq);
+    int (*tx_booking_insert)(store *s, booking_record *booking);
+    int (*tx_booking_get)(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
+    int (*tx_booking_update)(store *s, int64_t seq, booking_status from, booking_status to,
+                             const char *payment_id, const char *refund_id, int64_t now_ms,
+                             bool *changed);
+    int (*tx_subscriber_insert)(store *s, const subscriber_record *sub);
+    int (*tx_deliveries_claim)(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
+                               delivery_record *out, uint32_t max, uint32_t *n);
+    int (*tx_delivery_finish)(store *s, int64_t seq, delivery_status status, const char *error,
+                              int64_t now_ms, bool *changed);
+    int (*tx_delivery_retry)(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
+                             int64_t now_ms);
+    int (*tx_delivery_redrive)(store *s, int64_t seq, int64_t now_ms, bool *changed);
+    int (*tx_idempotency_put)(store *s, const char *key, const char *request_hash,
+                              unsigned status, const char *body, size_t body_len, int64_t now_ms);
+    int (*tx_idempotency_purge)(store *s, int64_t before_ms);
+    int (*booking_get)(store *s, const char *id, booking_record *out, bool *found);
+    int (*bookings_by_user)(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
+                            void *ctx);
+    int (*subscribers_list)(store *s, store_subscriber_cb cb, void *ctx);
+    int (*dead_letters_list)(store *s, uint32_t max, store_delivery_cb cb, void *ctx);
+    int (*idempotency_get)(store *s, const char *key, store_idempotency_cb cb, void *ctx,
+                           bool *found);
     int (*hold_get)(store *s, const char *id, hold_record *out, bool *found);
     int (*events_load)(store *s, store_event_cb cb, void *ctx);
     int (*seats_load)(store *s, const char *event_id, store_seat_cb cb, void *ctx);
@@ -87,8 +119,9 @@ int store_tx_hold_insert(store *s, hold_record *hold);
 /* Read a hold by id (when id is not NULL) or by seq, seeing this transaction's writes. */
 int store_tx_hold_get(store *s, const char *id, int64_t seq, hold_record *out, bool *found);
 
-/* End an active hold: `UPDATE holds SET status = ? WHERE seq = ? AND status = 'active'`.
- * *changed tells whether it was active. Does not touch its seats. */
+/* End a live hold (active or in checkout) as released, expired or booked:
+ * `UPDATE holds SET status = ? WHERE seq = ? AND status IN ('active', 'checkout')`.
+ * *changed tells whether it was live. Does not touch its seats. */
 int store_tx_hold_end(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed);
 
 /* The conditional write: hold the seat for hold_seq if and only if it is available. */
@@ -98,18 +131,75 @@ int store_tx_seat_take(store *s, const char *event_id, const char *seat_id, int6
 /* The seq of the hold holding the seat, or 0 when none does. */
 int store_tx_seat_holder(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq);
 
-/* Make available every seat held by hold_seq. */
+/* Make available every seat held or sold by hold_seq. */
 int store_tx_seats_free(store *s, int64_t hold_seq);
 
-/* Up to max active holds whose expiry is at or before now_ms, oldest expiry first. */
+/* Up to max live (active or checkout) holds whose expiry is at or before now_ms, oldest expiry first. */
 int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
 
-/* Append an event to the outbox (a random id is assigned). */
+/* Append an event to the outbox (a random id is assigned) and, in the same transaction, a
+ * pending delivery for every subscriber with a routing pattern matching its type. */
 int store_tx_outbox_append(store *s, const char *type, const char *event_id,
                            const char *aggregate_id, int64_t time_ms, const char *data_json);
 
 /* A small real write, to prove the store is writable. */
 int store_tx_ping(store *s, int64_t now_ms);
+
+/* Checkout freezes an active hold: status checkout, expiry moved to the checkout deadline. */
+int store_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
+
+/* Sell the seats held by hold_seq: `UPDATE seats SET status = 'sold' WHERE hold_seq = ? AND
+ * status = 'held'`. */
+int store_tx_seats_sell(store *s, int64_t hold_seq);
+
+/* Insert a booking (one per hold: the store refuses a second); sets booking->seq. */
+int store_tx_booking_insert(store *s, booking_record *booking);
+
+/* Read a booking by id (when not NULL) or seq, seeing this transaction's writes. */
+int store_tx_booking_get(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
+
+/* Move a booking from `from` to `to` (conditional on its status being `from`), recording a
+ * payment or refund id when not NULL. *changed tells whether it was in `from`. */
+int store_tx_booking_update(store *s, int64_t seq, booking_status from, booking_status to,
+                            const char *payment_id, const char *refund_id, int64_t now_ms,
+                            bool *changed);
+
+/* Add a subscriber and its routing patterns. */
+int store_tx_subscriber_insert(store *s, const subscriber_record *sub);
+
+/* Claim up to max deliveries that are due (pending, next attempt and lease passed), oldest
+ * event first, never one whose subscriber has an older pending delivery for the same
+ * aggregate (order per booking). Each claimed delivery gets the lease (owner, until) and one
+ * more attempt. Safe with several claimers: a delivery is leased by one at a time. */
+int store_tx_deliveries_claim(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
+                              delivery_record *out, uint32_t max, uint32_t *n);
+
+/* End a pending delivery as delivered or dead (dead-lettered, with the error). */
+int store_tx_delivery_finish(store *s, int64_t seq, delivery_status status, const char *error,
+                             int64_t now_ms, bool *changed);
+
+/* Give a delivery back for a later attempt at next_attempt_ms, recording the error. */
+int store_tx_delivery_retry(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
+                            int64_t now_ms);
+
+/* Move a dead delivery back to pending with its attempts reset. */
+int store_tx_delivery_redrive(store *s, int64_t seq, int64_t now_ms, bool *changed);
+
+/* Keep the response to an idempotency key (in the transaction of the change it answers). */
+int store_tx_idempotency_put(store *s, const char *key, const char *request_hash, unsigned status,
+                             const char *body, size_t body_len, int64_t now_ms);
+
+/* Forget idempotency keys stored before before_ms. */
+int store_tx_idempotency_purge(store *s, int64_t before_ms);
+
+/* Committed reads, from any thread. */
+int store_booking_get(store *s, const char *id, booking_record *out, bool *found);
+int store_bookings_by_user(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
+                           void *ctx);
+int store_subscribers_list(store *s, store_subscriber_cb cb, void *ctx);
+int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx);
+int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
+                          bool *found);
 
 /* Read a committed hold by id, from any thread. */
 int store_hold_get(store *s, const char *id, hold_record *out, bool *found);

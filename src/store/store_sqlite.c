@@ -30,7 +30,7 @@
 enum { STORE_READERS_MAX = 64, STORE_BUSY_TIMEOUT_MS = 10000, STORE_PATH_MAX = 4096 };
 
 static const char *const store__migrations[] = {
-    /* version 0 -> 1: events, seats, holds and the outbox */
+    /* version 0 -> 1: events, seats, holds, bookings, the outbox and its deliveries */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
     "  venue TEXT NOT NULL, starts_at_ms INTEGER NOT NULL, hold_ttl_s INTEGER NOT NULL,"
@@ -45,12 +45,48 @@ static const char *const store__migrations[] = {
     "CREATE INDEX seats_by_hold ON seats(hold_seq) WHERE hold_seq IS NOT NULL;"
     "CREATE TABLE holds(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
     "  event_id TEXT NOT NULL, user_id TEXT NOT NULL,"
-    "  status TEXT NOT NULL CHECK (status IN ('active','released','expired')),"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('active','released','expired','checkout','booked')),"
     "  seat_ids TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,"
     "  ended_at_ms INTEGER);"
-    "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status = 'active';"
+    "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status IN ('active','checkout');"
+    "CREATE TABLE bookings(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  hold_seq INTEGER NOT NULL UNIQUE, hold_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL, email TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('pending_payment','confirmed','payment_failed','cancelled')),"
+    "  amount_cents INTEGER NOT NULL, payment_token TEXT NOT NULL,"
+    "  payment_id TEXT NOT NULL DEFAULT '', refund_id TEXT NOT NULL DEFAULT '',"
+    "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
+    "  checkout_deadline_ms INTEGER NOT NULL, seat_ids TEXT NOT NULL);"
+    "CREATE INDEX bookings_by_user ON bookings(user_id, created_at_ms);"
     "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
-    "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);",
+    "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);"
+    "CREATE TABLE subscribers(id TEXT PRIMARY KEY, kind TEXT NOT NULL"
+    "    CHECK (kind IN ('payment','notification','webhook')),"
+    "  url TEXT NOT NULL DEFAULT '', secret TEXT NOT NULL DEFAULT '',"
+    "  created_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE subscriber_patterns(subscriber_id TEXT NOT NULL, pattern TEXT NOT NULL,"
+    "  PRIMARY KEY(subscriber_id, pattern)) WITHOUT ROWID;"
+    "INSERT INTO subscribers(id, kind, created_at_ms) VALUES"
+    "  ('payment', 'payment', 0), ('notification', 'notification', 0);"
+    "INSERT INTO subscriber_patterns VALUES ('payment', 'CheckoutStarted'),"
+    "  ('payment', 'RefundRequested'), ('notification', 'BookingConfirmed'),"
+    "  ('notification', 'PaymentFailed'), ('notification', 'BookingCancelled');"
+    "CREATE TABLE deliveries(seq INTEGER PRIMARY KEY, outbox_seq INTEGER NOT NULL,"
+    "  subscriber_id TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','delivered','dead')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,"
+    "  lease_owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '', updated_at_ms INTEGER NOT NULL,"
+    "  UNIQUE(outbox_seq, subscriber_id));"
+    "CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE status = 'pending';"
+    "CREATE INDEX deliveries_order ON deliveries(subscriber_id, aggregate_id, outbox_seq)"
+    "  WHERE status = 'pending';"
+    "CREATE INDEX deliveries_dead ON deliveries(updated_at_ms) WHERE status = 'dead';"
+    "CREATE TABLE idempotency(key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
+    "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at_ms INTEGER NOT NULL);"
+    "CREATE INDEX idempotency_age ON idempotency(created_at_ms);",
 };
 enum { STORE_SCHEMA_VERSION = sizeof(store__migrations) / sizeof(store__migrations[0]) };
 
@@ -60,8 +96,23 @@ typedef enum {
     SQL_EVENT_INSERT, SQL_SECTION_INSERT, SQL_SEAT_INSERT,
     SQL_HOLD_INSERT, SQL_HOLD_BY_ID, SQL_HOLD_BY_SEQ, SQL_HOLD_END,
     SQL_SEAT_TAKE, SQL_SEAT_HOLDER, SQL_SEATS_FREE, SQL_HOLDS_DUE, SQL_OUTBOX_INSERT, SQL_PING,
+    SQL_HOLD_CHECKOUT, SQL_SEATS_SELL, SQL_BOOKING_INSERT, SQL_BOOKING_BY_ID, SQL_BOOKING_BY_SEQ,
+    SQL_BOOKING_UPDATE, SQL_SUBSCRIBER_INSERT, SQL_PATTERN_INSERT, SQL_OUTBOX_FANOUT,
+    SQL_DELIVERIES_CLAIM, SQL_DELIVERY_BY_SEQ, SQL_DELIVERY_FINISH, SQL_DELIVERY_RETRY,
+    SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE,
     SQL_COUNT
 } store__sql;
+
+#define STORE_BOOKING_COLUMNS                                                                      \
+    "seq, id, hold_seq, hold_id, event_id, user_id, email, status, amount_cents, payment_token,"   \
+    " payment_id, refund_id, created_at_ms, updated_at_ms, checkout_deadline_ms, seat_ids"
+#define STORE_DELIVERY_SELECT                                                                      \
+    "SELECT d.seq, d.subscriber_id, d.status, d.attempts, d.next_attempt_ms, d.updated_at_ms,"     \
+    " d.last_error, o.seq, o.id, o.type, o.event_id, o.aggregate_id, o.time_ms, o.data"            \
+    " FROM deliveries d JOIN outbox o ON o.seq = d.outbox_seq"
+#define STORE_HOLD_SELECT                                                                          \
+    "SELECT seq, id, event_id, user_id, status, seat_ids, created_at_ms, expires_at_ms,"           \
+    " ended_at_ms FROM holds"
 
 static const char *const store__sql_text[SQL_COUNT] = {
     [SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -79,29 +130,89 @@ static const char *const store__sql_text[SQL_COUNT] = {
                         " VALUES (?,?,?,?,?)",
     [SQL_HOLD_INSERT] = "INSERT INTO holds(id, event_id, user_id, status, seat_ids,"
                         " created_at_ms, expires_at_ms) VALUES (?,?,?,'active',?,?,?)",
-    [SQL_HOLD_BY_ID] = "SELECT seq, id, event_id, user_id, status, seat_ids, created_at_ms,"
-                       " expires_at_ms, ended_at_ms FROM holds WHERE id = ?",
-    [SQL_HOLD_BY_SEQ] = "SELECT seq, id, event_id, user_id, status, seat_ids, created_at_ms,"
-                        " expires_at_ms, ended_at_ms FROM holds WHERE seq = ?",
+    [SQL_HOLD_BY_ID] = STORE_HOLD_SELECT " WHERE id = ?",
+    [SQL_HOLD_BY_SEQ] = STORE_HOLD_SELECT " WHERE seq = ?",
     [SQL_HOLD_END] = "UPDATE holds SET status = ?, ended_at_ms = ?"
-                     " WHERE seq = ? AND status = 'active'",
+                     " WHERE seq = ? AND status IN ('active', 'checkout')",
     [SQL_SEAT_TAKE] = "UPDATE seats SET status = 'held', hold_seq = ?"
                       " WHERE event_id = ? AND seat_id = ? AND status = 'available'",
     [SQL_SEAT_HOLDER] = "SELECT hold_seq FROM seats WHERE event_id = ? AND seat_id = ?"
                         " AND status = 'held'",
     [SQL_SEATS_FREE] = "UPDATE seats SET status = 'available', hold_seq = NULL"
-                       " WHERE hold_seq = ? AND status = 'held'",
-    [SQL_HOLDS_DUE] = "SELECT seq FROM holds WHERE status = 'active' AND expires_at_ms <= ?"
-                      " ORDER BY expires_at_ms LIMIT ?",
+                       " WHERE hold_seq = ? AND status <> 'available'",
+    [SQL_HOLDS_DUE] = "SELECT seq FROM holds WHERE status IN ('active', 'checkout')"
+                      " AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
     [SQL_OUTBOX_INSERT] = "INSERT INTO outbox(id, type, event_id, aggregate_id, time_ms, data)"
                           " VALUES (?,?,?,?,?,?)",
     [SQL_PING] = "INSERT INTO meta(key, value) VALUES ('last_write_ms', ?)"
                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [SQL_HOLD_CHECKOUT] = "UPDATE holds SET status = 'checkout', expires_at_ms = ?"
+                          " WHERE seq = ? AND status = 'active'",
+    [SQL_SEATS_SELL] = "UPDATE seats SET status = 'sold' WHERE hold_seq = ? AND status = 'held'",
+    [SQL_BOOKING_INSERT] = "INSERT INTO bookings(id, hold_seq, hold_id, event_id, user_id, email,"
+                           " status, amount_cents, payment_token, created_at_ms, updated_at_ms,"
+                           " checkout_deadline_ms, seat_ids)"
+                           " VALUES (?,?,?,?,?,?,'pending_payment',?,?,?,?,?,?)",
+    [SQL_BOOKING_BY_ID] = "SELECT " STORE_BOOKING_COLUMNS " FROM bookings WHERE id = ?",
+    [SQL_BOOKING_BY_SEQ] = "SELECT " STORE_BOOKING_COLUMNS " FROM bookings WHERE seq = ?",
+    [SQL_BOOKING_UPDATE] = "UPDATE bookings SET status = ?1, payment_id = COALESCE(?2, payment_id),"
+                           " refund_id = COALESCE(?3, refund_id), updated_at_ms = ?4"
+                           " WHERE seq = ?5 AND status = ?6",
+    [SQL_SUBSCRIBER_INSERT] = "INSERT INTO subscribers(id, kind, url, secret, created_at_ms)"
+                              " VALUES (?,?,?,?,?)",
+    [SQL_PATTERN_INSERT] = "INSERT OR IGNORE INTO subscriber_patterns(subscriber_id, pattern)"
+                           " VALUES (?,?)",
+    [SQL_OUTBOX_FANOUT] = "INSERT INTO deliveries(outbox_seq, subscriber_id, aggregate_id, status,"
+                          " next_attempt_ms, updated_at_ms)"
+                          " SELECT DISTINCT ?1, subscriber_id, ?2, 'pending', ?3, ?3"
+                          " FROM subscriber_patterns WHERE ?4 GLOB pattern",
+    [SQL_DELIVERIES_CLAIM] =
+        "UPDATE deliveries SET lease_owner = ?1, lease_until_ms = ?2, attempts = attempts + 1,"
+        " updated_at_ms = ?3 WHERE seq IN (SELECT d.seq FROM deliveries d"
+        "  WHERE d.status = 'pending' AND d.next_attempt_ms <= ?3 AND d.lease_until_ms <= ?3"
+        "  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending'"
+        "   AND e.subscriber_id = d.subscriber_id AND e.aggregate_id = d.aggregate_id"
+        "   AND e.outbox_seq < d.outbox_seq)"
+        "  ORDER BY d.outbox_seq LIMIT ?4) RETURNING seq",
+    [SQL_DELIVERY_BY_SEQ] = STORE_DELIVERY_SELECT " WHERE d.seq = ?",
+    [SQL_DELIVERY_FINISH] = "UPDATE deliveries SET status = ?1, last_error = ?2, updated_at_ms = ?3,"
+                            " lease_owner = '', lease_until_ms = 0"
+                            " WHERE seq = ?4 AND status = 'pending'",
+    [SQL_DELIVERY_RETRY] = "UPDATE deliveries SET next_attempt_ms = ?1, last_error = ?2,"
+                           " updated_at_ms = ?3, lease_owner = '', lease_until_ms = 0"
+                           " WHERE seq = ?4 AND status = 'pending'",
+    [SQL_DELIVERY_REDRIVE] = "UPDATE deliveries SET status = 'pending', attempts = 0,"
+                             " next_attempt_ms = ?1, updated_at_ms = ?1, lease_owner = '',"
+                             " lease_until_ms = 0 WHERE seq = ?2 AND status = 'dead'",
+    [SQL_IDEMPOTENCY_PUT] = "INSERT INTO idempotency(key, request_hash, status, body,"
+                            " created_at_ms) VALUES (?,?,?,?,?)"
+                            " ON CONFLICT(key) DO NOTHING",
+    [SQL_IDEMPOTENCY_PURGE] = "DELETE FROM idempotency WHERE created_at_ms < ?",
+};
+
+/* Statements of the read connections. */
+typedef enum {
+    RSQL_HOLD_BY_ID, RSQL_BOOKING_BY_ID, RSQL_BOOKINGS_BY_USER, RSQL_SUBSCRIBERS,
+    RSQL_DEAD_LETTERS, RSQL_IDEMPOTENCY, RSQL_COUNT
+} store__rsql;
+
+static const char *const store__rsql_text[RSQL_COUNT] = {
+    [RSQL_HOLD_BY_ID] = STORE_HOLD_SELECT " WHERE id = ?",
+    [RSQL_BOOKING_BY_ID] = "SELECT " STORE_BOOKING_COLUMNS " FROM bookings WHERE id = ?",
+    [RSQL_BOOKINGS_BY_USER] = "SELECT " STORE_BOOKING_COLUMNS " FROM bookings WHERE user_id = ?"
+                              " ORDER BY created_at_ms DESC, seq DESC LIMIT ?",
+    [RSQL_SUBSCRIBERS] = "SELECT s.id, s.kind, s.url, s.secret, s.created_at_ms,"
+                         " group_concat(p.pattern, ' ') FROM subscribers s"
+                         " JOIN subscriber_patterns p ON p.subscriber_id = s.id"
+                         " GROUP BY s.id ORDER BY s.created_at_ms, s.id",
+    [RSQL_DEAD_LETTERS] = STORE_DELIVERY_SELECT " WHERE d.status = 'dead'"
+                          " ORDER BY d.updated_at_ms DESC, d.seq DESC LIMIT ?",
+    [RSQL_IDEMPOTENCY] = "SELECT request_hash, status, body FROM idempotency WHERE key = ?",
 };
 
 typedef struct store_reader {
     sqlite3 *db;
-    sqlite3_stmt *hold_by_id;
+    sqlite3_stmt *stmt[RSQL_COUNT];
     bool busy;
 } store_reader;
 
@@ -216,7 +327,7 @@ static void store__sqlite_close(store *s)
     store_sqlite *ss = store__of(s);
     for (int i = 0; i < SQL_COUNT; i++) sqlite3_finalize(ss->stmt[i]);
     for (unsigned i = 0; i < ss->reader_count; i++) {
-        sqlite3_finalize(ss->readers[i].hold_by_id);
+        for (int k = 0; k < RSQL_COUNT; k++) sqlite3_finalize(ss->readers[i].stmt[k]);
         sqlite3_close(ss->readers[i].db);
     }
     if (ss->db && sqlite3_close(ss->db) != SQLITE_OK) store__fail(ss->db, "close");
@@ -258,15 +369,18 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
     }
     for (unsigned i = 0; i < readers; i++) {
         store_reader *r = &ss->readers[i];
-        if (store__connect(ss->path, true, &r->db) != 0 ||
-            sqlite3_prepare_v3(r->db, store__sql_text[SQL_HOLD_BY_ID], -1,
-                               SQLITE_PREPARE_PERSISTENT, &r->hold_by_id, NULL) != SQLITE_OK) {
+        if (store__connect(ss->path, true, &r->db) != 0) {
             snprintf(err, err_len, "cannot open a read connection to %s", ss->path);
-            if (r->db) sqlite3_close(r->db);
-            r->db = NULL;
             goto fail;
         }
         ss->reader_count = i + 1;
+        for (int k = 0; k < RSQL_COUNT; k++) {
+            if (sqlite3_prepare_v3(r->db, store__rsql_text[k], -1, SQLITE_PREPARE_PERSISTENT,
+                                   &r->stmt[k], NULL) != SQLITE_OK) {
+                snprintf(err, err_len, "prepare failed: %s", sqlite3_errmsg(r->db));
+                goto fail;
+            }
+        }
     }
     *out = &ss->base;
     return 0;
@@ -372,21 +486,45 @@ static int store__sqlite_tx_event_insert(store *s, const event_spec *spec, bool 
     return 0;
 }
 
+/* Encode seat ids as a JSON array into b (capped). Returns 0 or -1. */
+static int store__seat_ids_encode(char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n, buf *b)
+{
+    buf_init(b, (size_t)TIX_HOLD_SEATS_MAX * (TIX_SEAT_ID_LEN_MAX + 4) + 8);
+    buf_append_char(b, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_append_char(b, ',');
+        buf_append_json_str(b, ids[i]);
+    }
+    buf_append_char(b, ']');
+    if (!b->failed) return 0;
+    buf_free(b);
+    return log_error("store: out of memory"), -1;
+}
+
+/* Decode a JSON array of seat ids. Returns 0 or -1 when malformed. */
+static int store__seat_ids_decode(const char *json, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t *n)
+{
+    cJSON *array = cJSON_Parse(json ? json : "");
+    int rc = cJSON_IsArray(array) ? 0 : -1;
+    const cJSON *item;
+    *n = 0;
+    cJSON_ArrayForEach(item, array)
+    {
+        if (!cJSON_IsString(item) || *n == TIX_HOLD_SEATS_MAX) {
+            rc = -1;
+            break;
+        }
+        snprintf(ids[(*n)++], TIX_SEAT_ID_LEN_MAX, "%s", item->valuestring);
+    }
+    cJSON_Delete(array);
+    return rc;
+}
+
 static int store__sqlite_tx_hold_insert(store *s, hold_record *hold)
 {
     store_sqlite *ss = store__of(s);
     buf ids;
-    buf_init(&ids, (size_t)TIX_HOLD_SEATS_MAX * (TIX_SEAT_ID_LEN_MAX + 4) + 8);
-    buf_append_char(&ids, '[');
-    for (uint32_t i = 0; i < hold->seat_count; i++) {
-        if (i) buf_append_char(&ids, ',');
-        buf_append_json_str(&ids, hold->seat_ids[i]);
-    }
-    buf_append_char(&ids, ']');
-    if (ids.failed) {
-        buf_free(&ids);
-        return log_error("store: out of memory"), -1;
-    }
+    if (store__seat_ids_encode(hold->seat_ids, hold->seat_count, &ids) != 0) return -1;
     sqlite3_stmt *st = ss->stmt[SQL_HOLD_INSERT];
     store__bind_text(st, 1, hold->id);
     store__bind_text(st, 2, hold->event_id);
@@ -420,20 +558,10 @@ static int store__hold_decode(sqlite3_stmt *st, hold_record *out)
     out->created_at_ms = sqlite3_column_int64(st, 6);
     out->expires_at_ms = sqlite3_column_int64(st, 7);
     out->ended_at_ms = sqlite3_column_int64(st, 8);
-    cJSON *ids = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
-    int rc = cJSON_IsArray(ids) ? 0 : -1;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, ids)
-    {
-        if (!cJSON_IsString(item) || out->seat_count == TIX_HOLD_SEATS_MAX) {
-            rc = -1;
-            break;
-        }
-        snprintf(out->seat_ids[out->seat_count++], TIX_SEAT_ID_LEN_MAX, "%s", item->valuestring);
-    }
-    cJSON_Delete(ids);
-    if (rc != 0) log_error("store: hold %s has malformed seat_ids", out->id);
-    return rc;
+    if (store__seat_ids_decode((const char *)sqlite3_column_text(st, 5), out->seat_ids,
+                               &out->seat_count) != 0)
+        return log_error("store: hold %s has malformed seat_ids", out->id), -1;
+    return 0;
 }
 
 /* Step a hold query once and decode its row if there is one. */
@@ -539,7 +667,13 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
     store__bind_text(st, 4, aggregate_id);
     sqlite3_bind_int64(st, 5, time_ms);
     store__bind_text(st, 6, data_json);
-    return store__run(ss, SQL_OUTBOX_INSERT);
+    if (store__run(ss, SQL_OUTBOX_INSERT) != 0) return -1;
+    st = ss->stmt[SQL_OUTBOX_FANOUT];
+    sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(ss->db));
+    store__bind_text(st, 2, aggregate_id ? aggregate_id : "");
+    sqlite3_bind_int64(st, 3, time_ms);
+    store__bind_text(st, 4, type);
+    return store__run(ss, SQL_OUTBOX_FANOUT);
 }
 
 static int store__sqlite_tx_ping(store *s, int64_t now_ms)
@@ -576,8 +710,8 @@ static int store__sqlite_hold_get(store *s, const char *id, hold_record *out, bo
 {
     store_sqlite *ss = store__of(s);
     store_reader *r = store__reader_acquire(ss);
-    store__bind_text(r->hold_by_id, 1, id);
-    int rc = store__hold_fetch(r->db, r->hold_by_id, out, found);
+    store__bind_text(r->stmt[RSQL_HOLD_BY_ID], 1, id);
+    int rc = store__hold_fetch(r->db, r->stmt[RSQL_HOLD_BY_ID], out, found);
     store__reader_release(ss, r);
     return rc;
 }
@@ -660,9 +794,9 @@ static int store__sqlite_seats_load(store *s, const char *event_id, store_seat_c
 {
     store_sqlite *ss = store__of(s);
     sqlite3_stmt *st;
-    const char *sql = "SELECT s.seat_id, s.status, s.hold_seq, h.expires_at_ms FROM holds h"
-                      " JOIN seats s ON s.hold_seq = h.seq"
-                      " WHERE h.event_id = ? AND h.status = 'active' AND s.status <> 'available'";
+    const char *sql = "SELECT s.seat_id, s.status, s.hold_seq, h.expires_at_ms FROM seats s"
+                      " JOIN holds h ON h.seq = s.hold_seq"
+                      " WHERE s.event_id = ? AND s.status <> 'available'";
     if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
         return store__fail(ss->db, "load seats");
     store__bind_text(st, 1, event_id);
@@ -676,6 +810,350 @@ static int store__sqlite_seats_load(store *s, const char *event_id, store_seat_c
     }
     if (result == 0 && rc != SQLITE_DONE) result = store__fail(ss->db, "load seats");
     sqlite3_finalize(st);
+    return result;
+}
+
+static int store__sqlite_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms,
+                                          bool *changed)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_HOLD_CHECKOUT];
+    sqlite3_bind_int64(st, 1, expires_at_ms);
+    sqlite3_bind_int64(st, 2, seq);
+    if (store__run(ss, SQL_HOLD_CHECKOUT) != 0) return -1;
+    *changed = sqlite3_changes(ss->db) == 1;
+    return 0;
+}
+
+static int store__sqlite_tx_seats_sell(store *s, int64_t hold_seq)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_bind_int64(ss->stmt[SQL_SEATS_SELL], 1, hold_seq);
+    return store__run(ss, SQL_SEATS_SELL);
+}
+
+static int store__sqlite_tx_booking_insert(store *s, booking_record *b)
+{
+    store_sqlite *ss = store__of(s);
+    buf ids;
+    if (store__seat_ids_encode(b->seat_ids, b->seat_count, &ids) != 0) return -1;
+    sqlite3_stmt *st = ss->stmt[SQL_BOOKING_INSERT];
+    store__bind_text(st, 1, b->id);
+    sqlite3_bind_int64(st, 2, b->hold_seq);
+    store__bind_text(st, 3, b->hold_id);
+    store__bind_text(st, 4, b->event_id);
+    store__bind_text(st, 5, b->user_id);
+    store__bind_text(st, 6, b->email);
+    sqlite3_bind_int64(st, 7, b->amount_cents);
+    store__bind_text(st, 8, b->payment_token);
+    sqlite3_bind_int64(st, 9, b->created_at_ms);
+    sqlite3_bind_int64(st, 10, b->updated_at_ms);
+    sqlite3_bind_int64(st, 11, b->checkout_deadline_ms);
+    store__bind_text(st, 12, ids.data);
+    int rc = store__run(ss, SQL_BOOKING_INSERT);
+    buf_free(&ids);
+    if (rc != 0) return -1;
+    b->seq = sqlite3_last_insert_rowid(ss->db);
+    return 0;
+}
+
+/* Decode a row of STORE_BOOKING_COLUMNS. */
+static int store__booking_decode(sqlite3_stmt *st, booking_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->seq = sqlite3_column_int64(st, 0);
+    store__copy_text(out->id, sizeof(out->id), st, 1);
+    out->hold_seq = sqlite3_column_int64(st, 2);
+    store__copy_text(out->hold_id, sizeof(out->hold_id), st, 3);
+    store__copy_text(out->event_id, sizeof(out->event_id), st, 4);
+    store__copy_text(out->user_id, sizeof(out->user_id), st, 5);
+    store__copy_text(out->email, sizeof(out->email), st, 6);
+    if (model_booking_status_parse((const char *)sqlite3_column_text(st, 7), &out->status) != 0)
+        return log_error("store: booking %s has an unknown status", out->id), -1;
+    out->amount_cents = sqlite3_column_int64(st, 8);
+    store__copy_text(out->payment_token, sizeof(out->payment_token), st, 9);
+    store__copy_text(out->payment_id, sizeof(out->payment_id), st, 10);
+    store__copy_text(out->refund_id, sizeof(out->refund_id), st, 11);
+    out->created_at_ms = sqlite3_column_int64(st, 12);
+    out->updated_at_ms = sqlite3_column_int64(st, 13);
+    out->checkout_deadline_ms = sqlite3_column_int64(st, 14);
+    if (store__seat_ids_decode((const char *)sqlite3_column_text(st, 15), out->seat_ids,
+                               &out->seat_count) != 0)
+        return log_error("store: booking %s has malformed seat_ids", out->id), -1;
+    return 0;
+}
+
+/* Step a booking query once and decode its row if there is one. */
+static int store__booking_fetch(sqlite3 *db, sqlite3_stmt *st, booking_record *out, bool *found)
+{
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    int result = 0;
+    if (rc == SQLITE_ROW) result = store__booking_decode(st, out);
+    else if (rc != SQLITE_DONE) result = store__fail(db, "read booking");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return result;
+}
+
+static int store__sqlite_tx_booking_get(store *s, const char *id, int64_t seq,
+                                        booking_record *out, bool *found)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[id ? SQL_BOOKING_BY_ID : SQL_BOOKING_BY_SEQ];
+    if (id) store__bind_text(st, 1, id);
+    else sqlite3_bind_int64(st, 1, seq);
+    return store__booking_fetch(ss->db, st, out, found);
+}
+
+static int store__sqlite_tx_booking_update(store *s, int64_t seq, booking_status from,
+                                           booking_status to, const char *payment_id,
+                                           const char *refund_id, int64_t now_ms, bool *changed)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_BOOKING_UPDATE];
+    store__bind_text(st, 1, model_booking_status_name(to));
+    store__bind_text(st, 2, payment_id);
+    store__bind_text(st, 3, refund_id);
+    sqlite3_bind_int64(st, 4, now_ms);
+    sqlite3_bind_int64(st, 5, seq);
+    store__bind_text(st, 6, model_booking_status_name(from));
+    if (store__run(ss, SQL_BOOKING_UPDATE) != 0) return -1;
+    *changed = sqlite3_changes(ss->db) == 1;
+    return 0;
+}
+
+static const char *const store__kind_names[] = {"payment", "notification", "webhook"};
+
+static int store__sqlite_tx_subscriber_insert(store *s, const subscriber_record *sub)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_SUBSCRIBER_INSERT];
+    store__bind_text(st, 1, sub->id);
+    store__bind_text(st, 2, store__kind_names[sub->kind]);
+    store__bind_text(st, 3, sub->url);
+    store__bind_text(st, 4, sub->secret);
+    sqlite3_bind_int64(st, 5, sub->created_at_ms);
+    if (store__run(ss, SQL_SUBSCRIBER_INSERT) != 0) return -1;
+    for (uint32_t i = 0; i < sub->pattern_count; i++) {
+        st = ss->stmt[SQL_PATTERN_INSERT];
+        store__bind_text(st, 1, sub->id);
+        store__bind_text(st, 2, sub->patterns[i]);
+        if (store__run(ss, SQL_PATTERN_INSERT) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Decode a row of STORE_DELIVERY_SELECT. */
+static int store__delivery_decode(sqlite3_stmt *st, delivery_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->seq = sqlite3_column_int64(st, 0);
+    store__copy_text(out->subscriber_id, sizeof(out->subscriber_id), st, 1);
+    const char *status = (const char *)sqlite3_column_text(st, 2);
+    out->status = status && strcmp(status, "dead") == 0        ? DELIVERY_DEAD
+                  : status && strcmp(status, "delivered") == 0 ? DELIVERY_DELIVERED
+                                                               : DELIVERY_PENDING;
+    out->attempts = sqlite3_column_int(st, 3);
+    out->next_attempt_ms = sqlite3_column_int64(st, 4);
+    out->updated_at_ms = sqlite3_column_int64(st, 5);
+    store__copy_text(out->last_error, sizeof(out->last_error), st, 6);
+    outbox_record *e = &out->event;
+    e->seq = sqlite3_column_int64(st, 7);
+    store__copy_text(e->id, sizeof(e->id), st, 8);
+    store__copy_text(e->type, sizeof(e->type), st, 9);
+    store__copy_text(e->event_id, sizeof(e->event_id), st, 10);
+    store__copy_text(e->aggregate_id, sizeof(e->aggregate_id), st, 11);
+    e->time_ms = sqlite3_column_int64(st, 12);
+    store__copy_text(e->data, sizeof(e->data), st, 13);
+    return 0;
+}
+
+static int store__sqlite_tx_deliveries_claim(store *s, int64_t now_ms, const char *owner,
+                                             int64_t lease_until_ms, delivery_record *out,
+                                             uint32_t max, uint32_t *n)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_DELIVERIES_CLAIM];
+    store__bind_text(st, 1, owner);
+    sqlite3_bind_int64(st, 2, lease_until_ms);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, max);
+    int rc;
+    *n = 0;
+    /* RETURNING rows come while the statement runs: collect every one before reading more */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (*n < max) out[(*n)++].seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return store__fail(ss->db, "claim deliveries");
+    for (uint32_t i = 0; i < *n; i++) {
+        int64_t seq = out[i].seq;
+        st = ss->stmt[SQL_DELIVERY_BY_SEQ];
+        sqlite3_bind_int64(st, 1, seq);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) store__delivery_decode(st, &out[i]);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_ROW) return store__fail(ss->db, "read claimed delivery");
+    }
+    return 0;
+}
+
+static int store__sqlite_tx_delivery_finish(store *s, int64_t seq, delivery_status status,
+                                            const char *error, int64_t now_ms, bool *changed)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_DELIVERY_FINISH];
+    store__bind_text(st, 1, status == DELIVERY_DEAD ? "dead" : "delivered");
+    store__bind_text(st, 2, error ? error : "");
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, seq);
+    if (store__run(ss, SQL_DELIVERY_FINISH) != 0) return -1;
+    *changed = sqlite3_changes(ss->db) == 1;
+    return 0;
+}
+
+static int store__sqlite_tx_delivery_retry(store *s, int64_t seq, int64_t next_attempt_ms,
+                                           const char *error, int64_t now_ms)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_DELIVERY_RETRY];
+    sqlite3_bind_int64(st, 1, next_attempt_ms);
+    store__bind_text(st, 2, error ? error : "");
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, seq);
+    return store__run(ss, SQL_DELIVERY_RETRY);
+}
+
+static int store__sqlite_tx_delivery_redrive(store *s, int64_t seq, int64_t now_ms, bool *changed)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_DELIVERY_REDRIVE];
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, seq);
+    if (store__run(ss, SQL_DELIVERY_REDRIVE) != 0) return -1;
+    *changed = sqlite3_changes(ss->db) == 1;
+    return 0;
+}
+
+static int store__sqlite_tx_idempotency_put(store *s, const char *key, const char *request_hash,
+                                            unsigned status, const char *body, size_t body_len,
+                                            int64_t now_ms)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_IDEMPOTENCY_PUT];
+    store__bind_text(st, 1, key);
+    store__bind_text(st, 2, request_hash);
+    sqlite3_bind_int(st, 3, (int)status);
+    sqlite3_bind_blob64(st, 4, body ? body : "", body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return store__run(ss, SQL_IDEMPOTENCY_PUT);
+}
+
+static int store__sqlite_tx_idempotency_purge(store *s, int64_t before_ms)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_bind_int64(ss->stmt[SQL_IDEMPOTENCY_PURGE], 1, before_ms);
+    return store__run(ss, SQL_IDEMPOTENCY_PURGE);
+}
+
+static int store__sqlite_booking_get(store *s, const char *id, booking_record *out, bool *found)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st = r->stmt[RSQL_BOOKING_BY_ID];
+    store__bind_text(st, 1, id);
+    int rc = store__booking_fetch(r->db, st, out, found);
+    store__reader_release(ss, r);
+    return rc;
+}
+
+static int store__sqlite_bookings_by_user(store *s, const char *user_id, uint32_t max,
+                                          store_booking_cb cb, void *ctx)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st = r->stmt[RSQL_BOOKINGS_BY_USER];
+    store__bind_text(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, max);
+    booking_record *b = malloc(sizeof(*b));
+    int rc, result = b ? 0 : -1;
+    while (result == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (store__booking_decode(st, b) != 0 || cb(ctx, b) != 0) result = -1;
+    if (result == 0 && rc != SQLITE_DONE) result = store__fail(r->db, "list bookings");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(b);
+    store__reader_release(ss, r);
+    return result;
+}
+
+static int store__sqlite_subscribers_list(store *s, store_subscriber_cb cb, void *ctx)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st = r->stmt[RSQL_SUBSCRIBERS];
+    subscriber_record *sub = malloc(sizeof(*sub));
+    int rc, result = sub ? 0 : -1;
+    while (result == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(sub, 0, sizeof(*sub));
+        store__copy_text(sub->id, sizeof(sub->id), st, 0);
+        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        for (int k = 0; k < 3; k++)
+            if (kind && strcmp(kind, store__kind_names[k]) == 0) sub->kind = (subscriber_kind)k;
+        store__copy_text(sub->url, sizeof(sub->url), st, 2);
+        store__copy_text(sub->secret, sizeof(sub->secret), st, 3);
+        sub->created_at_ms = sqlite3_column_int64(st, 4);
+        char patterns[TIX_PATTERNS_MAX * (TIX_PATTERN_LEN_MAX + 1) + 1];
+        store__copy_text(patterns, sizeof(patterns), st, 5);
+        for (char *save = NULL, *p = strtok_r(patterns, " ", &save);
+             p && sub->pattern_count < TIX_PATTERNS_MAX; p = strtok_r(NULL, " ", &save))
+            snprintf(sub->patterns[sub->pattern_count++], TIX_PATTERN_LEN_MAX + 1, "%s", p);
+        if (cb(ctx, sub) != 0) result = -1;
+    }
+    if (result == 0 && rc != SQLITE_DONE) result = store__fail(r->db, "list subscribers");
+    sqlite3_reset(st);
+    free(sub);
+    store__reader_release(ss, r);
+    return result;
+}
+
+static int store__sqlite_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st = r->stmt[RSQL_DEAD_LETTERS];
+    sqlite3_bind_int64(st, 1, max);
+    delivery_record *d = malloc(sizeof(*d));
+    int rc, result = d ? 0 : -1;
+    while (result == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (store__delivery_decode(st, d) != 0 || cb(ctx, d) != 0) result = -1;
+    if (result == 0 && rc != SQLITE_DONE) result = store__fail(r->db, "list dead letters");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(d);
+    store__reader_release(ss, r);
+    return result;
+}
+
+static int store__sqlite_idempotency_get(store *s, const char *key, store_idempotency_cb cb,
+                                         void *ctx, bool *found)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st = r->stmt[RSQL_IDEMPOTENCY];
+    store__bind_text(st, 1, key);
+    int rc = sqlite3_step(st), result = 0;
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        result = cb(ctx, (const char *)sqlite3_column_text(st, 0),
+                    (unsigned)sqlite3_column_int(st, 1), sqlite3_column_blob(st, 2),
+                    (size_t)sqlite3_column_bytes(st, 2));
+    else if (rc != SQLITE_DONE) result = store__fail(r->db, "read idempotency key");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    store__reader_release(ss, r);
     return result;
 }
 
@@ -700,4 +1178,21 @@ static const store_ops store__sqlite_ops = {
     .hold_get = store__sqlite_hold_get,
     .events_load = store__sqlite_events_load,
     .seats_load = store__sqlite_seats_load,
+    .tx_hold_checkout = store__sqlite_tx_hold_checkout,
+    .tx_seats_sell = store__sqlite_tx_seats_sell,
+    .tx_booking_insert = store__sqlite_tx_booking_insert,
+    .tx_booking_get = store__sqlite_tx_booking_get,
+    .tx_booking_update = store__sqlite_tx_booking_update,
+    .tx_subscriber_insert = store__sqlite_tx_subscriber_insert,
+    .tx_deliveries_claim = store__sqlite_tx_deliveries_claim,
+    .tx_delivery_finish = store__sqlite_tx_delivery_finish,
+    .tx_delivery_retry = store__sqlite_tx_delivery_retry,
+    .tx_delivery_redrive = store__sqlite_tx_delivery_redrive,
+    .tx_idempotency_put = store__sqlite_tx_idempotency_put,
+    .tx_idempotency_purge = store__sqlite_tx_idempotency_purge,
+    .booking_get = store__sqlite_booking_get,
+    .bookings_by_user = store__sqlite_bookings_by_user,
+    .subscribers_list = store__sqlite_subscribers_list,
+    .dead_letters_list = store__sqlite_dead_letters_list,
+    .idempotency_get = store__sqlite_idempotency_get,
 };
