@@ -29,6 +29,7 @@ typedef struct http_request {
     buf body;
     bool body_too_large;
     bool pending; /* suspended, waiting for the writer */
+    bool counted; /* whole request received and handed to the API: counts as in flight */
 } http_request;
 
 static void http__log(void *cls, const char *fmt, va_list ap)
@@ -102,7 +103,6 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     api_response_init(&r->res);
     r->req.resume = http__resume;
     r->req.http_ctx = r;
-    atomic_fetch_add(&s->in_flight, 1);
     return r;
 }
 
@@ -143,6 +143,10 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
         return http__respond(r);
     }
     if (r->body_too_large) goto too_large;
+    /* in flight from here: a client still sending (or gone quiet mid-body) does not hold up
+     * a graceful stop; its connection is closed by the idle timeout or at the stop */
+    r->counted = true;
+    atomic_fetch_add(&s->in_flight, 1);
     api_request *req = &r->req;
     req->method = router_method(method);
     req->path = url;
@@ -174,11 +178,12 @@ static void http__on_completed(void *cls, struct MHD_Connection *conn, void **re
     http_request *r = *req_cls;
     if (!r) return;
     assert(!r->pending);
+    bool counted = r->counted;
     buf_free(&r->body);
     buf_free(&r->res.body);
     free(r);
     *req_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+    if (counted) atomic_fetch_sub(&s->in_flight, 1);
 }
 
 /* Parse config->host into an IPv4 or IPv6 socket address. */
