@@ -8,6 +8,7 @@
 #include "api/internal.h"
 
 #include "api/json_in.h"
+#include "core/json_out.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -106,12 +107,6 @@ void api__error_rc(api_response *res, tix_rc rc)
     }
 }
 
-void api__append_time(buf *b, const char *key, int64_t ms)
-{
-    char when[CLOCK_RFC3339_LEN_MAX];
-    clock_format_rfc3339(ms, when);
-    buf_appendf(b, ",\"%s\":\"%s\"", key, when);
-}
 
 /* The event object from its spec and counts. With detail, its sections too. */
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail)
@@ -152,75 +147,7 @@ void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail)
     api__write_event_spec(b, &ev->spec, inv_event_counts(ev, now_ms), detail);
 }
 
-static void api__append_seat_ids(buf *b, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
-{
-    buf_append_str(b, ",\"seat_ids\":[");
-    for (uint32_t i = 0; i < n; i++) {
-        if (i) buf_append_char(b, ',');
-        buf_append_json_str(b, ids[i]);
-    }
-    buf_append_char(b, ']');
-}
 
-void api__write_booking(buf *b, const booking_record *bk, bool with_booking_id)
-{
-    buf_append_str(b, "{\"id\":");
-    buf_append_json_str(b, bk->id);
-    if (with_booking_id) {
-        buf_append_str(b, ",\"booking_id\":");
-        buf_append_json_str(b, bk->id);
-    }
-    buf_append_str(b, ",\"hold_id\":");
-    buf_append_json_str(b, bk->hold_id);
-    buf_append_str(b, ",\"event_id\":");
-    buf_append_json_str(b, bk->event_id);
-    buf_append_str(b, ",\"user_id\":");
-    buf_append_json_str(b, bk->user_id);
-    if (bk->email[0]) {
-        buf_append_str(b, ",\"email\":");
-        buf_append_json_str(b, bk->email);
-    }
-    api__append_seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
-    buf_appendf(b, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)bk->amount_cents,
-                model_booking_status_name(bk->status));
-    if (bk->payment_id[0]) {
-        buf_append_str(b, ",\"payment_id\":");
-        buf_append_json_str(b, bk->payment_id);
-    }
-    if (bk->refund_id[0]) {
-        buf_append_str(b, ",\"refund_id\":");
-        buf_append_json_str(b, bk->refund_id);
-    }
-    api__append_time(b, "created_at", bk->created_at_ms);
-    api__append_time(b, "updated_at", bk->updated_at_ms);
-    if (bk->status == BOOKING_PENDING_PAYMENT)
-        api__append_time(b, "checkout_expires_at", bk->checkout_deadline_ms);
-    buf_append_char(b, '}');
-}
-
-/* The hold object, with the status it reads as at now_ms (a lapsed active hold is expired). */
-void api__write_hold(buf *b, const hold_record *h, int64_t now_ms)
-{
-    hold_status status = h->status;
-    int64_t ended_ms = h->ended_at_ms;
-    if (status == HOLD_ACTIVE && h->expires_at_ms <= now_ms) {
-        status = HOLD_EXPIRED;
-        ended_ms = h->expires_at_ms;
-    }
-    buf_append_str(b, "{\"id\":");
-    buf_append_json_str(b, h->id);
-    buf_append_str(b, ",\"event_id\":");
-    buf_append_json_str(b, h->event_id);
-    buf_append_str(b, ",\"user_id\":");
-    buf_append_json_str(b, h->user_id);
-    api__append_seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
-    buf_appendf(b, ",\"status\":\"%s\"", model_hold_status_name(status));
-    api__append_time(b, "created_at", h->created_at_ms);
-    api__append_time(b, "expires_at", h->expires_at_ms);
-    if (status == HOLD_RELEASED) api__append_time(b, "released_at", ended_ms);
-    if (status == HOLD_EXPIRED) api__append_time(b, "expired_at", ended_ms);
-    buf_append_char(b, '}');
-}
 
 void api__ok(api_response *res, unsigned status)
 {
@@ -329,6 +256,12 @@ api_result api_handle(api *a, api_request *req, api_response *res)
         res->allow = m->allow;
         return API_DONE;
     }
+    /* authorisation comes first: a kept response is never replayed to someone who may not
+     * make the request */
+    bool admin_only = m->route == ROUTE_DEAD_LETTERS || m->route == ROUTE_DEAD_LETTER_REDRIVE ||
+                      m->route == ROUTE_WEBHOOKS ||
+                      (m->route == ROUTE_EVENTS && req->method == HTTP_POST);
+    if (admin_only && !api__require_admin(a, req, res)) return API_DONE;
     if (req->idempotency_key && req->method == HTTP_POST &&
         api__idempotency_begin(a, req, res) == API_DONE)
         return API_DONE;
@@ -412,4 +345,19 @@ api_result api_healthz(api_request *req)
     memset(&req->cmd, 0, sizeof(req->cmd));
     req->cmd.type = COMMIT_PING;
     return API_COMMIT;
+}
+
+void api__append_time(buf *b, const char *key, int64_t ms)
+{
+    json_out_time(b, key, ms);
+}
+
+void api__write_hold(buf *b, const hold_record *h, int64_t now_ms)
+{
+    json_out_hold(b, h, now_ms, false);
+}
+
+void api__write_booking(buf *b, const booking_record *bk, bool with_booking_id)
+{
+    json_out_booking(b, bk, with_booking_id);
 }

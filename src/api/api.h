@@ -37,9 +37,9 @@ typedef struct api_request {
     void *http_ctx;
     /* owned by the API */
     route_match match;
-    commit_cmd cmd;
     bool idempotency_registered; /* the key is in flight: api_finish lets it go */
     char request_hash[65];
+    commit_cmd cmd; /* last: cleared only by the write paths that use it */
 } api_request;
 
 typedef struct api_response {

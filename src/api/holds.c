@@ -31,10 +31,20 @@ static void api__seats_unavailable(api_response *res, inv_event *ev, const uint3
     buf_append_str(b, "]}}");
 }
 
-/* Resolve one requested seat id into cmd. Returns 0, or -1 with res set. */
-static int api__add_seat(inv_event *ev, commit_cmd *cmd, const cJSON *item, const char *field,
+/* What a hold request asks for, parsed before anything else is touched: the common case
+ * (seats already taken) is answered from this alone. */
+typedef struct api__hold_input {
+    inv_event *event;
+    uint32_t seat_count;
+    uint32_t seat_index[TIX_HOLD_SEATS_MAX];
+    const char *user_id; /* points into the parsed body */
+} api__hold_input;
+
+/* Resolve one requested seat id into in. Returns 0, or -1 with res set. */
+static int api__add_seat(api__hold_input *in, const cJSON *item, const char *field,
                          api_response *res)
 {
+    inv_event *ev = in->event;
     if (!cJSON_IsString(item)) {
         api_error(res, 422, "invalid_request", "%s must contain seat id strings", field);
         return -1;
@@ -46,39 +56,37 @@ static int api__add_seat(inv_event *ev, commit_cmd *cmd, const cJSON *item, cons
                   seat_id);
         return -1;
     }
-    for (uint32_t i = 0; i < cmd->seat_count; i++) {
-        if (cmd->seat_index[i] == (uint32_t)index) {
+    for (uint32_t i = 0; i < in->seat_count; i++) {
+        if (in->seat_index[i] == (uint32_t)index) {
             api_error(res, 422, "invalid_request", "%s names seat '%s' twice", field, seat_id);
             return -1;
         }
     }
-    cmd->seat_index[cmd->seat_count++] = (uint32_t)index;
+    in->seat_index[in->seat_count++] = (uint32_t)index;
     return 0;
 }
 
-/* Fill cmd from the body: event, seats and user. Returns 0, or -1 with res set. */
-static int api__parse_hold(api *a, api_request *req, const cJSON *root, commit_cmd *cmd,
+/* Read the body into in: event, seats and user. Returns 0, or -1 with res set. */
+static int api__parse_hold(api *a, api_request *req, const cJSON *root, api__hold_input *in,
                            bool single_seat, api_response *res)
 {
     char err[API_JSON_ERR_LEN];
-    const char *user_id, *event_id = NULL, *seat_id;
+    const char *event_id = NULL, *seat_id;
     if ((single_seat &&
          api_json_string(root, "event_id", true, 1, TIX_EVENT_ID_LEN_MAX + 1, &event_id, err)) ||
-        api_json_string(root, "user_id", true, 1, TIX_USER_ID_LEN_MAX, &user_id, err) != 0) {
+        api_json_string(root, "user_id", true, 1, TIX_USER_ID_LEN_MAX, &in->user_id, err) != 0) {
         api_error(res, 422, "invalid_request", "%s", err);
         return -1;
     }
-    inv_event *ev = single_seat ? api__find_event(a, event_id, strlen(event_id), res)
-                                : api__find_event(a, req->match.param, req->match.param_len, res);
-    if (!ev) return -1;
-    cmd->event = ev;
-    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", user_id);
+    in->event = single_seat ? api__find_event(a, event_id, strlen(event_id), res)
+                            : api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!in->event) return -1;
     if (single_seat) {
         if (api_json_string(root, "seat_id", true, 1, TIX_SEAT_ID_LEN_MAX, &seat_id, err) != 0) {
             api_error(res, 422, "invalid_request", "%s", err);
             return -1;
         }
-        return api__add_seat(ev, cmd, cJSON_GetObjectItemCaseSensitive(root, "seat_id"),
+        return api__add_seat(in, cJSON_GetObjectItemCaseSensitive(root, "seat_id"),
                              "field 'seat_id'", res);
     }
     const cJSON *seats = cJSON_GetObjectItemCaseSensitive(root, "seat_ids");
@@ -88,15 +96,15 @@ static int api__parse_hold(api *a, api_request *req, const cJSON *root, commit_c
                   "field 'seat_ids' must be a non-empty array of seat ids");
         return -1;
     }
-    if (count > ev->spec.max_seats_per_hold) {
+    if (count > in->event->spec.max_seats_per_hold) {
         api_error(res, 422, "too_many_seats", "a hold on this event takes at most %d seats",
-                  ev->spec.max_seats_per_hold);
+                  in->event->spec.max_seats_per_hold);
         return -1;
     }
     const cJSON *item;
     cJSON_ArrayForEach(item, seats)
     {
-        if (api__add_seat(ev, cmd, item, "field 'seat_ids'", res) != 0) return -1;
+        if (api__add_seat(in, item, "field 'seat_ids'", res) != 0) return -1;
     }
     return 0;
 }
@@ -105,20 +113,28 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
 {
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
+    api__hold_input in = {0};
+    if (api__parse_hold(a, req, root, &in, single_seat, res) != 0) {
+        cJSON_Delete(root);
+        return API_DONE;
+    }
+    /* The flood's common case: reject from memory, without touching the store. */
+    uint32_t taken[TIX_HOLD_SEATS_MAX];
+    uint32_t n = inv_event_find_taken(in.event, in.seat_index, in.seat_count, clock_now_ms(),
+                                      taken);
+    if (n > 0) {
+        cJSON_Delete(root);
+        api__seats_unavailable(res, in.event, taken, n);
+        return API_DONE;
+    }
     commit_cmd *cmd = &req->cmd;
     memset(cmd, 0, sizeof(*cmd));
     cmd->type = COMMIT_HOLD;
-    int rc = api__parse_hold(a, req, root, cmd, single_seat, res);
+    cmd->event = in.event;
+    cmd->seat_count = in.seat_count;
+    memcpy(cmd->seat_index, in.seat_index, in.seat_count * sizeof(uint32_t));
+    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", in.user_id);
     cJSON_Delete(root);
-    if (rc != 0) return API_DONE;
-    /* The flood's common case: reject from memory, without touching the store. */
-    uint32_t taken[TIX_HOLD_SEATS_MAX];
-    uint32_t n = inv_event_find_taken(cmd->event, cmd->seat_index, cmd->seat_count,
-                                      clock_now_ms(), taken);
-    if (n > 0) {
-        api__seats_unavailable(res, cmd->event, taken, n);
-        return API_DONE;
-    }
     return API_COMMIT;
 }
 

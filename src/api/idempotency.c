@@ -222,7 +222,11 @@ static void api__render_for_writer(commit_cmd *cmd)
 
 void api__idempotency_attach(api_request *req, api_response *res, api_result result)
 {
-    commit_idempotency *idem = &req->cmd.idempotency;
+    commit_cmd *cmd = &req->cmd;
+    commit_idempotency *idem = &cmd->idempotency;
+    if (result == API_DONE) { /* the command was never built: start from a clean one */
+        memset(cmd, 0, sizeof(*cmd));
+    }
     memset(idem, 0, sizeof(*idem));
     idem->key = req->idempotency_key;
     memcpy(idem->request_hash, req->request_hash, sizeof(idem->request_hash));
@@ -232,8 +236,6 @@ void api__idempotency_attach(api_request *req, api_response *res, api_result res
         return;
     }
     /* answered without a state change: keep that answer through the writer all the same */
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->type == COMMIT_EVENT_CREATE) model_event_spec_free(&cmd->spec);
     cmd->type = COMMIT_RESPONSE_STORE;
     idem->rendered = true;
     idem->status = res->status;

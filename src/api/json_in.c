@@ -140,13 +140,14 @@ static bool api_json__value(api_json__scan *p)
     return ok;
 }
 
-size_t api_json_validate(const char *s, size_t len, bool *too_deep, bool *has_nul)
+bool api_json_validate(const char *s, size_t len, size_t *bad_at, bool *too_deep, bool *has_nul)
 {
     api_json__scan p = {s, len, 0, 0, false};
     bool ok = api_json__value(&p) && p.at == len;
-    *too_deep = p.depth > API_JSON_NESTING_MAX;
-    *has_nul = p.has_nul;
-    return ok ? len : p.at;
+    *too_deep = !ok && p.depth > API_JSON_NESTING_MAX;
+    *has_nul = ok && p.has_nul;
+    *bad_at = ok ? len : p.at;
+    return ok;
 }
 
 api_json_status api_json_parse_object(const char *body, size_t len, cJSON **out, char *err)
@@ -157,8 +158,8 @@ api_json_status api_json_parse_object(const char *body, size_t len, cJSON **out,
         return API_JSON_MALFORMED;
     }
     bool too_deep, has_nul;
-    size_t bad_at = api_json_validate(body, len, &too_deep, &has_nul);
-    if (bad_at != len) {
+    size_t bad_at;
+    if (!api_json_validate(body, len, &bad_at, &too_deep, &has_nul)) {
         if (too_deep)
             snprintf(err, API_JSON_ERR_LEN, "JSON nested deeper than %d levels",
                      API_JSON_NESTING_MAX);
@@ -216,7 +217,10 @@ int api_json_int(const cJSON *obj, const char *name, bool required, int64_t min,
         return -1;
     }
     double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
-    if (!isfinite(v) || v != floor(v) || v < (double)min || v > (double)max) {
+    /* within int64 first (2^63 would not convert), then within the bounds, as integers */
+    bool ok = isfinite(v) && v == floor(v) && v >= -0x1p63 && v < 0x1p63;
+    if (ok) ok = (int64_t)v >= min && (int64_t)v <= max;
+    if (!ok) {
         snprintf(err, API_JSON_ERR_LEN, "field '%s' must be an integer from %lld to %lld", name,
                  (long long)min, (long long)max);
         return -1;

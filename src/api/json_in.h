@@ -18,11 +18,12 @@ typedef enum api_json_status {
     API_JSON_NOT_OBJECT, /* 422 invalid_request: not an object, or a string with \u0000 */
 } api_json_status;
 
-/* Check that s (len bytes) is exactly one strict RFC 8259 JSON value (whitespace around it
- * allowed) with valid UTF-8 strings, nested at most API_JSON_NESTING_MAX deep. Returns len
- * when it is, else the offset of the first offending byte (*too_deep tells why). *has_nul
- * tells whether a string holds an escaped NUL (valid JSON that tix refuses: 422). */
-size_t api_json_validate(const char *s, size_t len, bool *too_deep, bool *has_nul);
+/* Is s (len bytes) exactly one strict RFC 8259 JSON value (whitespace around it allowed)
+ * with valid UTF-8 strings, nested at most API_JSON_NESTING_MAX deep? When not, *bad_at is
+ * the offset of the first offending byte and *too_deep tells whether nesting was the cause.
+ * When it is, *has_nul tells whether a string holds an escaped NUL (valid JSON that tix
+ * refuses: 422). */
+bool api_json_validate(const char *s, size_t len, size_t *bad_at, bool *too_deep, bool *has_nul);
 
 /* Parse body as one JSON object (nothing but whitespace after it, nesting bounded). */
 api_json_status api_json_parse_object(const char *body, size_t len, cJSON **out, char *err);

@@ -59,13 +59,15 @@ static void bus__payment(bus *b, const delivery_record *d)
         bus__done(b, d, true, false, NULL); /* nothing (more) to do */
         goto out;
     }
-    pay_result result;
-    if (refund) {
+    pay_result result = {.outcome = PAY_OK};
+    if (bk->amount_cents == 0) { /* free seats: nothing to charge or give back */
+        snprintf(result.payment_id, sizeof(result.payment_id), "free");
+    } else if (refund) {
         char key[TIX_BOOKING_ID_LEN + 16];
         snprintf(key, sizeof(key), "refund-%s", bk->id);
-        pay_refund(b->pay, key, bk->payment_id, bk->amount_cents, &result);
+        pay_refund(b->pay, key, bk->id, bk->payment_id, bk->amount_cents, &result);
     } else {
-        pay_charge(b->pay, bk->id, bk->payment_token, bk->amount_cents, &result);
+        pay_charge(b->pay, bk->id, bk->id, bk->payment_token, bk->amount_cents, &result);
     }
     if (result.outcome == PAY_TRANSIENT) {
         bus__done(b, d, false, false, result.message);

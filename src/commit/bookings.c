@@ -164,13 +164,19 @@ static int commit__delivered(commit *c, commit_cmd *cmd, int64_t now_ms)
                                     &changed);
 }
 
+/* Load the booking the command names (cmd->booking.id) into cmd->booking. */
+static int commit__booking_load(commit *c, commit_cmd *cmd, bool *found)
+{
+    char id[TIX_BOOKING_ID_LEN + 1];
+    snprintf(id, sizeof(id), "%s", cmd->booking.id);
+    return store_tx_booking_get(c->st, id, 0, &cmd->booking, found);
+}
+
 int commit__do_payment_result(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     booking_record *b = &cmd->booking;
-    char id[TIX_BOOKING_ID_LEN + 1];
     bool found;
-    snprintf(id, sizeof(id), "%s", b->id);
-    if (store_tx_booking_get(c->st, id, 0, b, &found) != 0) return -1;
+    if (commit__booking_load(c, cmd, &found) != 0) return -1;
     if (found) {
         int rc = cmd->payment.ok ? commit__payment_succeeded(c, b, cmd->payment.payment_id, now_ms)
                                  : commit__payment_declined(c, b, now_ms);
@@ -182,10 +188,8 @@ int commit__do_payment_result(commit *c, commit_cmd *cmd, int64_t now_ms)
 int commit__do_refund_result(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     booking_record *b = &cmd->booking;
-    char id[TIX_BOOKING_ID_LEN + 1];
     bool found;
-    snprintf(id, sizeof(id), "%s", b->id);
-    if (store_tx_booking_get(c->st, id, 0, b, &found) != 0) return -1;
+    if (commit__booking_load(c, cmd, &found) != 0) return -1;
     assert(cmd->payment.ok);
     if (found && !b->refund_id[0]) {
         if (commit__booking_move(c, b, b->status, NULL, cmd->payment.payment_id, now_ms) != 0 ||
@@ -198,10 +202,8 @@ int commit__do_refund_result(commit *c, commit_cmd *cmd, int64_t now_ms)
 int commit__do_cancel(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     booking_record *b = &cmd->booking;
-    char id[TIX_BOOKING_ID_LEN + 1];
     bool found;
-    snprintf(id, sizeof(id), "%s", b->id);
-    if (store_tx_booking_get(c->st, id, 0, b, &found) != 0) return -1;
+    if (commit__booking_load(c, cmd, &found) != 0) return -1;
     if (!found) return cmd->rc = TIX_RC_BOOKING_NOT_FOUND, 0;
     booking_status was = b->status;
     if (was != BOOKING_PENDING_PAYMENT && was != BOOKING_CONFIRMED)

@@ -7,6 +7,7 @@
  * The commands themselves live in holds.c, bookings.c and bus.c. */
 #include "commit/internal.h"
 
+#include "core/json_out.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -63,55 +64,17 @@ int commit__outbox(commit *c, const char *type, const char *event_id, const char
     return store_tx_outbox_append(c->st, type, event_id, aggregate_id, now_ms, c->data.data);
 }
 
-static void commit__append_seat_ids(buf *d, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
-{
-    buf_append_str(d, ",\"seat_ids\":[");
-    for (uint32_t i = 0; i < n; i++) {
-        if (i) buf_append_char(d, ',');
-        buf_append_json_str(d, ids[i]);
-    }
-    buf_append_char(d, ']');
-}
-
 int commit__outbox_hold(commit *c, const char *type, const hold_record *h, int64_t now_ms)
 {
-    buf *d = &c->data;
-    buf_reset(d);
-    char when[CLOCK_RFC3339_LEN_MAX];
-    buf_append_str(d, "{\"hold_id\":");
-    buf_append_json_str(d, h->id);
-    buf_append_str(d, ",\"user_id\":");
-    buf_append_json_str(d, h->user_id);
-    commit__append_seat_ids(d, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
-    clock_format_rfc3339(h->expires_at_ms, when);
-    buf_appendf(d, ",\"expires_at\":\"%s\"}", when);
+    buf_reset(&c->data);
+    json_out_hold(&c->data, h, now_ms, true);
     return commit__outbox(c, type, h->event_id, h->id, now_ms);
 }
 
 int commit__outbox_booking(commit *c, const char *type, const booking_record *b, int64_t now_ms)
 {
-    buf *d = &c->data;
-    buf_reset(d);
-    buf_append_str(d, "{\"booking_id\":");
-    buf_append_json_str(d, b->id);
-    buf_append_str(d, ",\"hold_id\":");
-    buf_append_json_str(d, b->hold_id);
-    buf_append_str(d, ",\"user_id\":");
-    buf_append_json_str(d, b->user_id);
-    buf_append_str(d, ",\"email\":");
-    buf_append_json_str(d, b->email);
-    commit__append_seat_ids(d, (char (*)[TIX_SEAT_ID_LEN_MAX])b->seat_ids, b->seat_count);
-    buf_appendf(d, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)b->amount_cents,
-                model_booking_status_name(b->status));
-    if (b->payment_id[0]) {
-        buf_append_str(d, ",\"payment_id\":");
-        buf_append_json_str(d, b->payment_id);
-    }
-    if (b->refund_id[0]) {
-        buf_append_str(d, ",\"refund_id\":");
-        buf_append_json_str(d, b->refund_id);
-    }
-    buf_append_char(d, '}');
+    buf_reset(&c->data);
+    json_out_booking(&c->data, b, true);
     return commit__outbox(c, type, b->event_id, b->id, now_ms);
 }
 

@@ -115,12 +115,29 @@ static int inv__event_build(inv_event *ev)
     return 0;
 }
 
+/* The event with this id; the caller holds inv->lock. */
+static inv_event *inv__find_locked(inventory *inv, const char *event_id, size_t len)
+{
+    for (uint32_t i = 0; i < inv->event_count; i++) {
+        const char *id = inv->events[i]->spec.id;
+        if (strlen(id) == len && memcmp(id, event_id, len) == 0) return inv->events[i];
+    }
+    return NULL;
+}
+
 tix_rc inventory_add_event(inventory *inv, event_spec *spec, inv_event **out)
 {
     if (inventory_find(inv, spec->id, strlen(spec->id))) return TIX_RC_EVENT_EXISTS;
     inv_event *ev = calloc(1, sizeof(*ev));
     if (!ev) return TIX_RC_STORE_ERROR;
-    if (pthread_rwlock_init(&ev->lock, NULL) != 0) {
+    /* Prefer the writer: a flood of seat-map reads must never starve the commit writer,
+     * which every write of the server waits on. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc_init = pthread_rwlock_init(&ev->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc_init != 0) {
         free(ev);
         return TIX_RC_STORE_ERROR;
     }
@@ -132,7 +149,8 @@ tix_rc inventory_add_event(inventory *inv, event_spec *spec, inv_event **out)
     }
     pthread_rwlock_wrlock(&inv->lock);
     tix_rc rc = TIX_RC_OK;
-    if (inv->event_count == TIX_EVENTS_MAX) rc = TIX_RC_TOO_MANY_EVENTS;
+    if (inv__find_locked(inv, spec->id, strlen(spec->id))) rc = TIX_RC_EVENT_EXISTS; /* raced */
+    else if (inv->event_count == TIX_EVENTS_MAX) rc = TIX_RC_TOO_MANY_EVENTS;
     else inv->events[inv->event_count++] = ev;
     pthread_rwlock_unlock(&inv->lock);
     if (rc != TIX_RC_OK) {
@@ -147,12 +165,8 @@ tix_rc inventory_add_event(inventory *inv, event_spec *spec, inv_event **out)
 
 inv_event *inventory_find(inventory *inv, const char *event_id, size_t len)
 {
-    inv_event *found = NULL;
     pthread_rwlock_rdlock(&inv->lock);
-    for (uint32_t i = 0; i < inv->event_count && !found; i++) {
-        const char *id = inv->events[i]->spec.id;
-        if (strlen(id) == len && memcmp(id, event_id, len) == 0) found = inv->events[i];
-    }
+    inv_event *found = inv__find_locked(inv, event_id, len);
     pthread_rwlock_unlock(&inv->lock);
     return found;
 }

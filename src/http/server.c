@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,12 @@ static bool http__framing_ambiguous(struct MHD_Connection *conn)
 
 static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
 {
-    http_request *r = calloc(1, sizeof(*r));
+    /* not calloc: the embedded commit command is large and is cleared by the API only on the
+     * write paths that use it (a request rejected from memory never touches it) */
+    http_request *r = malloc(sizeof(*r));
     if (!r) return NULL;
+    memset(&r->req, 0, offsetof(api_request, cmd));
+    r->body_too_large = r->pending = r->counted = false;
     r->conn = conn;
     buf_init(&r->body, s->config.body_len_max);
     api_response_init(&r->res);

@@ -13,9 +13,6 @@
  *   other 4xx                            PAY_DECLINED, with the body's error message if any
  *   timeouts, connection errors, 1xx/3xx PAY_TRANSIENT (redirects are never followed)
  *
- * The API has no booking id parameter: the idempotency key, which names the booking's
- * charge or refund, is sent as "booking_id".
- *
  * Each call uses its own easy handle (no shared state but the immutable configuration), is
  * bounded by timeout_ms, reads at most PAY_HTTP_RESPONSE_LEN_MAX bytes of answer and never
  * raises signals (CURLOPT_NOSIGNAL; names resolve in curl's resolver thread). */
@@ -209,41 +206,43 @@ fail_setup:
     pay_result_set(out, PAY_TRANSIENT, "payment: cannot set up the request (out of memory?)");
 }
 
-/* {"amount_cents":N,"<field>":"<value>","booking_id":"<key>"}, or -1 past the cap. */
+/* {"amount_cents":N,"<field>":"<value>","booking_id":"<booking>"}, or -1 past the cap. */
 static int pay_http__body(buf *body, int64_t amount_cents, const char *field, const char *value,
-                          const char *key)
+                          const char *booking_id)
 {
     buf_append_str(body, "{\"amount_cents\":");
     buf_append_i64(body, amount_cents);
     buf_appendf(body, ",\"%s\":", field);
     buf_append_json_str(body, value);
     buf_append_str(body, ",\"booking_id\":");
-    buf_append_json_str(body, key);
+    buf_append_json_str(body, booking_id);
     buf_append_char(body, '}');
     return body->failed ? -1 : 0;
 }
 
-static void pay_http__call(pay_http *h, const char *url, const char *key, const char *field,
-                           const char *value, int64_t amount_cents, pay_result *out)
+static void pay_http__call(pay_http *h, const char *url, const char *key, const char *booking_id,
+                           const char *field, const char *value, int64_t amount_cents,
+                           pay_result *out)
 {
     assert(h && key && value && out);
     buf body;
     buf_init(&body, PAY_HTTP_REQUEST_LEN_MAX);
-    if (pay_http__body(&body, amount_cents, field, value, key) != 0)
+    if (pay_http__body(&body, amount_cents, field, value, booking_id ? booking_id : key) != 0)
         pay_result_set(out, PAY_DECLINED, "%s too long", field);
     else
         pay_http__post(h, url, key, &body, out);
     buf_free(&body);
 }
 
-void pay_http_charge(pay_http *h, const char *key, const char *token, int64_t amount_cents,
-                     pay_result *out)
+void pay_http_charge(pay_http *h, const char *key, const char *booking_id, const char *token,
+                     int64_t amount_cents, pay_result *out)
 {
-    pay_http__call(h, h->url_charges, key, "token", token, amount_cents, out);
+    pay_http__call(h, h->url_charges, key, booking_id, "token", token, amount_cents, out);
 }
 
-void pay_http_refund(pay_http *h, const char *key, const char *payment_id, int64_t amount_cents,
-                     pay_result *out)
+void pay_http_refund(pay_http *h, const char *key, const char *booking_id,
+                     const char *payment_id, int64_t amount_cents, pay_result *out)
 {
-    pay_http__call(h, h->url_refunds, key, "payment_id", payment_id, amount_cents, out);
+    pay_http__call(h, h->url_refunds, key, booking_id, "payment_id", payment_id, amount_cents,
+                   out);
 }

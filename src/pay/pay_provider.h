@@ -36,9 +36,9 @@ unsigned pay_sim_count_charges(const pay_sim *s);
 /* The HTTP provider (pay_http.c). */
 pay_http *pay_http_create(const char *url, unsigned timeout_ms, char *err, size_t err_len);
 void pay_http_destroy(pay_http *h);
-void pay_http_charge(pay_http *h, const char *key, const char *token, int64_t amount_cents,
-                     pay_result *out);
-void pay_http_refund(pay_http *h, const char *key, const char *payment_id, int64_t amount_cents,
-                     pay_result *out);
+void pay_http_charge(pay_http *h, const char *key, const char *booking_id, const char *token,
+                     int64_t amount_cents, pay_result *out);
+void pay_http_refund(pay_http *h, const char *key, const char *booking_id,
+                     const char *payment_id, int64_t amount_cents, pay_result *out);
 
 #endif

@@ -103,27 +103,27 @@ static int pay__check_call(const char *key, const char *what, const char *value,
     return 0;
 }
 
-void pay_charge(pay_provider *p, const char *idempotency_key, const char *token,
-                int64_t amount_cents, pay_result *out)
+void pay_charge(pay_provider *p, const char *idempotency_key, const char *booking_id,
+                const char *token, int64_t amount_cents, pay_result *out)
 {
     assert(p && out);
     if (pay__check_call(idempotency_key, "token", token, amount_cents, out) != 0) return;
     if (p->kind == PAY_KIND_SIMULATED)
         pay_sim_charge(p->sim, idempotency_key, token, amount_cents, out);
     else
-        pay_http_charge(p->http, idempotency_key, token, amount_cents, out);
+        pay_http_charge(p->http, idempotency_key, booking_id, token, amount_cents, out);
     assert(out->outcome != PAY_OK || out->payment_id[0]);
 }
 
-void pay_refund(pay_provider *p, const char *idempotency_key, const char *payment_id,
-                int64_t amount_cents, pay_result *out)
+void pay_refund(pay_provider *p, const char *idempotency_key, const char *booking_id,
+                const char *payment_id, int64_t amount_cents, pay_result *out)
 {
     assert(p && out);
     if (pay__check_call(idempotency_key, "payment id", payment_id, amount_cents, out) != 0) return;
     if (p->kind == PAY_KIND_SIMULATED)
         pay_sim_refund(p->sim, idempotency_key, payment_id, amount_cents, out);
     else
-        pay_http_refund(p->http, idempotency_key, payment_id, amount_cents, out);
+        pay_http_refund(p->http, idempotency_key, booking_id, payment_id, amount_cents, out);
     assert(out->outcome != PAY_OK || out->payment_id[0]);
 }
 

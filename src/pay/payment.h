@@ -48,13 +48,13 @@ typedef struct pay_provider pay_provider;
 pay_provider *pay_create(const pay_config *config, char *err, size_t err_len);
 void pay_destroy(pay_provider *p);
 
-/* Charge amount_cents with token, once per idempotency_key. */
-void pay_charge(pay_provider *p, const char *idempotency_key, const char *token,
-                int64_t amount_cents, pay_result *out);
+/* Charge amount_cents (> 0) with token for booking_id, once per idempotency_key. */
+void pay_charge(pay_provider *p, const char *idempotency_key, const char *booking_id,
+                const char *token, int64_t amount_cents, pay_result *out);
 
-/* Refund amount_cents of payment_id, once per idempotency_key. */
-void pay_refund(pay_provider *p, const char *idempotency_key, const char *payment_id,
-                int64_t amount_cents, pay_result *out);
+/* Refund amount_cents (> 0) of payment_id for booking_id, once per idempotency_key. */
+void pay_refund(pay_provider *p, const char *idempotency_key, const char *booking_id,
+                const char *payment_id, int64_t amount_cents, pay_result *out);
 
 /* Simulated provider only: how many distinct successful charges it made (for tests). */
 unsigned pay_sim_charge_count(const pay_provider *p);

@@ -107,15 +107,26 @@ int buf_appendf(buf *b, const char *fmt, ...)
     return 0;
 }
 
+/* Undo a partial append: back to len_before, keeping `failed` set. Returns -1. */
+static int buf__rollback(buf *b, size_t len_before)
+{
+    b->len = len_before;
+    if (b->data) b->data[b->len] = '\0';
+    b->failed = true;
+    return -1;
+}
+
 int buf_append_json_string(buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    if (buf_append_char(b, '"') != 0) return -1;
+    size_t len_before = b->len;
+    if (b->failed) return -1;
+    if (buf_append_char(b, '"') != 0) return buf__rollback(b, len_before);
     size_t run = 0; /* start of the current run of bytes that need no escaping */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
-        if (buf_append(b, s + run, i - run) != 0) return -1;
+        if (buf_append(b, s + run, i - run) != 0) return buf__rollback(b, len_before);
         run = i + 1;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t esc_len = 2;
@@ -132,10 +143,11 @@ int buf_append_json_string(buf *b, const char *s, size_t len)
             esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
             esc_len = 6;
         }
-        if (buf_append(b, esc, esc_len) != 0) return -1;
+        if (buf_append(b, esc, esc_len) != 0) return buf__rollback(b, len_before);
     }
-    if (buf_append(b, s + run, len - run) != 0) return -1;
-    return buf_append_char(b, '"');
+    if (buf_append(b, s + run, len - run) != 0 || buf_append_char(b, '"') != 0)
+        return buf__rollback(b, len_before);
+    return 0;
 }
 
 int buf_append_json_str(buf *b, const char *s)

@@ -1,0 +1,84 @@
+/* json_out: see json_out.h. */
+#include "core/json_out.h"
+
+#include "util/clock.h"
+
+void json_out_time(buf *b, const char *key, int64_t ms)
+{
+    char when[CLOCK_RFC3339_LEN_MAX];
+    clock_format_rfc3339(ms, when);
+    buf_appendf(b, ",\"%s\":\"%s\"", key, when);
+}
+
+static void json_out__seat_ids(buf *b, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
+{
+    buf_append_str(b, ",\"seat_ids\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_append_char(b, ',');
+        buf_append_json_str(b, ids[i]);
+    }
+    buf_append_char(b, ']');
+}
+
+void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_id)
+{
+    hold_status status = h->status;
+    int64_t ended_ms = h->ended_at_ms;
+    if (status == HOLD_ACTIVE && h->expires_at_ms <= now_ms) {
+        status = HOLD_EXPIRED;
+        ended_ms = h->expires_at_ms;
+    }
+    buf_append_str(b, "{\"id\":");
+    buf_append_json_str(b, h->id);
+    if (with_hold_id) {
+        buf_append_str(b, ",\"hold_id\":");
+        buf_append_json_str(b, h->id);
+    }
+    buf_append_str(b, ",\"event_id\":");
+    buf_append_json_str(b, h->event_id);
+    buf_append_str(b, ",\"user_id\":");
+    buf_append_json_str(b, h->user_id);
+    json_out__seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
+    buf_appendf(b, ",\"status\":\"%s\"", model_hold_status_name(status));
+    json_out_time(b, "created_at", h->created_at_ms);
+    json_out_time(b, "expires_at", h->expires_at_ms);
+    if (status == HOLD_RELEASED) json_out_time(b, "released_at", ended_ms);
+    if (status == HOLD_EXPIRED) json_out_time(b, "expired_at", ended_ms);
+    buf_append_char(b, '}');
+}
+
+void json_out_booking(buf *b, const booking_record *bk, bool with_booking_id)
+{
+    buf_append_str(b, "{\"id\":");
+    buf_append_json_str(b, bk->id);
+    if (with_booking_id) {
+        buf_append_str(b, ",\"booking_id\":");
+        buf_append_json_str(b, bk->id);
+    }
+    buf_append_str(b, ",\"hold_id\":");
+    buf_append_json_str(b, bk->hold_id);
+    buf_append_str(b, ",\"event_id\":");
+    buf_append_json_str(b, bk->event_id);
+    buf_append_str(b, ",\"user_id\":");
+    buf_append_json_str(b, bk->user_id);
+    if (bk->email[0]) {
+        buf_append_str(b, ",\"email\":");
+        buf_append_json_str(b, bk->email);
+    }
+    json_out__seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
+    buf_appendf(b, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)bk->amount_cents,
+                model_booking_status_name(bk->status));
+    if (bk->payment_id[0]) {
+        buf_append_str(b, ",\"payment_id\":");
+        buf_append_json_str(b, bk->payment_id);
+    }
+    if (bk->refund_id[0]) {
+        buf_append_str(b, ",\"refund_id\":");
+        buf_append_json_str(b, bk->refund_id);
+    }
+    json_out_time(b, "created_at", bk->created_at_ms);
+    json_out_time(b, "updated_at", bk->updated_at_ms);
+    if (bk->status == BOOKING_PENDING_PAYMENT)
+        json_out_time(b, "checkout_expires_at", bk->checkout_deadline_ms);
+    buf_append_char(b, '}');
+}

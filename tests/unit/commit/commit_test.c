@@ -1,0 +1,1126 @@
+/* commit: the one write path, end to end on a temp store: holds, all-or-nothing, release,
+ * expiry by the sweeper and by a new hold, back-pressure, draining on stop, and a contention
+ * test whose invariants are checked against the database with plain SQLite. */
+#include "../test.h"
+
+#include "../fixtures.h"
+#include "commit/commit.h"
+#include "util/clock.h"
+#include "util/ids.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* ---- fixture: a store in the test's temp dir, an inventory, a running writer ---- */
+
+typedef struct fixture {
+    const char *dir;
+    store *st;
+    inventory *inv;
+    commit *c;
+} fixture;
+
+/* Stop the writer and close everything (idempotent), keeping the data dir. */
+static void fixture_shutdown(fixture *f)
+{
+    commit_destroy(f->c);
+    inventory_destroy(f->inv);
+    store_close(f->st);
+    f->c = NULL;
+    f->inv = NULL;
+    f->st = NULL;
+}
+
+static void fixture_close(void *arg)
+{
+    fixture_shutdown(arg);
+    free(arg);
+}
+
+static commit_config config_with(uint32_t sweep_interval_ms)
+{
+    commit_config config = commit_config_default();
+    config.batch_max = 64;
+    config.queue_max = 4096;
+    config.sweep_interval_ms = sweep_interval_ms;
+    config.sweep_holds_max = 64;
+    return config;
+}
+
+/* Open everything (closed when the test ends). NULL after a failed assertion. */
+static fixture *fixture_open(const commit_config *config)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    test_defer(fixture_close, f);
+    f->dir = test_tmpdir();
+    char err[256] = "";
+    if (store_sqlite_open(f->dir, 2, &f->st, err, sizeof(err)) != 0) {
+        test_fail(__FILE__, __LINE__, "store_sqlite_open: %s", err);
+        return NULL;
+    }
+    f->inv = inventory_create();
+    if (!f->inv || commit_load_inventory(f->st, f->inv) != 0) {
+        test_fail(__FILE__, __LINE__, "inventory");
+        return NULL;
+    }
+    f->c = commit_start(f->st, f->inv, config);
+    if (!f->c) test_fail(__FILE__, __LINE__, "commit_start failed");
+    return f->c ? f : NULL;
+}
+
+/* Create an event of rows A.. (row_count rows of seats_per_row) through the writer. */
+static inv_event *create_event(fixture *f, const char *id, int32_t hold_ttl_s, uint32_t row_count,
+                               uint32_t seats_per_row)
+{
+    commit_cmd *cmd = calloc(1, sizeof(*cmd));
+    cmd->type = COMMIT_EVENT_CREATE;
+    fx_spec_init(&cmd->spec, id, hold_ttl_s, 10);
+    fx_spec_add_rows(&cmd->spec, "Main", 1000, seats_per_row, 0, row_count);
+    tix_rc rc = commit_submit_wait(f->c, cmd);
+    inv_event *ev = rc == TIX_RC_OK ? cmd->created : NULL;
+    if (rc != TIX_RC_OK) test_fail(__FILE__, __LINE__, "creating %s: rc %d", id, rc);
+    model_event_spec_free(&cmd->spec);
+    free(cmd);
+    return ev;
+}
+
+/* Fill cmd as a hold of the given seats (NULL-terminated ids). */
+static void hold_cmd(commit_cmd *cmd, inv_event *ev, const char *user, const char *const *seats)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = COMMIT_HOLD;
+    cmd->event = ev;
+    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", user);
+    for (; seats[cmd->seat_count]; cmd->seat_count++) {
+        int64_t idx =
+            inv_event_seat_find(ev, seats[cmd->seat_count], strlen(seats[cmd->seat_count]));
+        if (idx < 0) {
+            fprintf(stderr, "commit_test: no seat %s\n", seats[cmd->seat_count]);
+            abort();
+        }
+        cmd->seat_index[cmd->seat_count] = (uint32_t)idx;
+    }
+}
+
+static tix_rc hold(fixture *f, inv_event *ev, const char *const *seats, commit_cmd *cmd)
+{
+    hold_cmd(cmd, ev, "user-1", seats);
+    return commit_submit_wait(f->c, cmd);
+}
+
+static tix_rc release(fixture *f, const char *hold_id, commit_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = COMMIT_RELEASE;
+    snprintf(cmd->hold.id, sizeof(cmd->hold.id), "%s", hold_id);
+    return commit_submit_wait(f->c, cmd);
+}
+
+static tix_rc ping(fixture *f)
+{
+    commit_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = COMMIT_PING;
+    return commit_submit_wait(f->c, &cmd);
+}
+
+static uint32_t seat_index(inv_event *ev, const char *id)
+{
+    return (uint32_t)inv_event_seat_find(ev, id, strlen(id));
+}
+
+/* The inventory's stored state of a seat (not what it reads as). */
+static void seat_raw(inv_event *ev, const char *id, seat_status *status, int64_t *hold_seq)
+{
+    uint32_t i = seat_index(ev, id);
+    pthread_rwlock_rdlock(&ev->lock);
+    *status = (seat_status)ev->seats[i].status;
+    *hold_seq = ev->seats[i].hold_seq;
+    pthread_rwlock_unlock(&ev->lock);
+}
+
+#define ASSERT_INV_SEAT(ev, id, want_status, want_seq)                                             \
+    do {                                                                                           \
+        seat_status st_;                                                                           \
+        int64_t seq_;                                                                              \
+        seat_raw((ev), (id), &st_, &seq_);                                                         \
+        if (st_ != (want_status) || seq_ != (want_seq)) {                                          \
+            test_fail(__FILE__, __LINE__, "inventory seat %s: status %d seq %lld, want %d %lld",   \
+                      (id), st_, (long long)seq_, (int)(want_status), (long long)(want_seq));      \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The store's holder of a seat: its hold_seq when held, 0 when available, -1 otherwise. */
+static int64_t store_seat(fixture *f, const char *event_id, const char *seat_id)
+{
+    return fx_sql_int(f->dir, -1,
+                      "SELECT CASE WHEN status = 'held' AND hold_seq IS NOT NULL THEN hold_seq"
+                      " WHEN status = 'available' AND hold_seq IS NULL THEN 0 ELSE -1 END"
+                      " FROM seats WHERE event_id = '%s' AND seat_id = '%s'",
+                      event_id, seat_id);
+}
+
+static bool store_hold_status_is(fixture *f, const char *hold_id, const char *status)
+{
+    char *got = fx_sql_text(f->dir, "SELECT status FROM holds WHERE id = '%s'", hold_id);
+    bool same = got && strcmp(got, status) == 0;
+    free(got);
+    return same;
+}
+
+static int64_t outbox_count(fixture *f, const char *type, const char *aggregate_id)
+{
+    return fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM outbox WHERE type = '%s'%s%s%s", type,
+                      aggregate_id ? " AND aggregate_id = '" : "", aggregate_id ? aggregate_id : "",
+                      aggregate_id ? "'" : "");
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* ---- a gate that holds the writer thread inside an on_done, to queue commands behind it ---- */
+
+typedef struct gate {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool entered, open;
+    unsigned done; /* on_done calls of the commands counted by gate_count_done */
+} gate;
+
+static gate the_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0};
+
+static void gate_reset(void)
+{
+    pthread_mutex_lock(&the_gate.mutex);
+    the_gate.entered = the_gate.open = false;
+    the_gate.done = 0;
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static void gate_block(commit_cmd *cmd) /* on_done: blocks the writer until the gate opens */
+{
+    (void)cmd;
+    pthread_mutex_lock(&the_gate.mutex);
+    the_gate.entered = true;
+    pthread_cond_broadcast(&the_gate.cond);
+    while (!the_gate.open)
+        pthread_cond_wait(&the_gate.cond, &the_gate.mutex);
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static void gate_count_done(commit_cmd *cmd) /* on_done: counts */
+{
+    (void)cmd;
+    pthread_mutex_lock(&the_gate.mutex);
+    the_gate.done++;
+    pthread_cond_broadcast(&the_gate.cond);
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static void gate_wait_entered(void)
+{
+    pthread_mutex_lock(&the_gate.mutex);
+    while (!the_gate.entered)
+        pthread_cond_wait(&the_gate.cond, &the_gate.mutex);
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&the_gate.mutex);
+    the_gate.open = true;
+    pthread_cond_broadcast(&the_gate.cond);
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static void gate_wait_done(unsigned n)
+{
+    pthread_mutex_lock(&the_gate.mutex);
+    while (the_gate.done < n)
+        pthread_cond_wait(&the_gate.cond, &the_gate.mutex);
+    pthread_mutex_unlock(&the_gate.mutex);
+}
+
+static unsigned gate_done(void)
+{
+    pthread_mutex_lock(&the_gate.mutex);
+    unsigned n = the_gate.done;
+    pthread_mutex_unlock(&the_gate.mutex);
+    return n;
+}
+
+static void gate_open_cb(void *arg)
+{
+    (void)arg;
+    gate_open();
+}
+
+/* Block the writer: a ping whose on_done waits for gate_open (opened at the latest when the
+ * test ends, before the fixture closes). */
+static void block_writer(fixture *f, commit_cmd *blocker)
+{
+    gate_reset();
+    test_defer(gate_open_cb, NULL);
+    memset(blocker, 0, sizeof(*blocker));
+    blocker->type = COMMIT_PING;
+    blocker->on_done = gate_block;
+    if (commit_submit(f->c, blocker) != TIX_RC_OK) {
+        test_fail(__FILE__, __LINE__, "cannot submit the blocker");
+        return;
+    }
+    gate_wait_entered();
+}
+
+/* ---- tests ---- */
+
+TEST(commit_creates_an_event_in_the_store_and_the_inventory_with_an_outbox_row)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    int64_t before = clock_now_ms();
+    commit_cmd *cmd = calloc(1, sizeof(*cmd));
+    cmd->type = COMMIT_EVENT_CREATE;
+    fx_spec_init(&cmd->spec, "show", 600, 10);
+    fx_spec_add_rows(&cmd->spec, "Main", 1000, 5, 0, 2);
+    tix_rc rc = commit_submit_wait(f->c, cmd);
+    inv_event *created = cmd->created;
+    bool moved = cmd->spec.name == NULL && cmd->spec.section_count == 0;
+    model_event_spec_free(&cmd->spec);
+    free(cmd);
+    ASSERT_EQ_INT(rc, TIX_RC_OK);
+    ASSERT_TRUE(moved); /* the spec went into the inventory */
+    ASSERT_NOT_NULL(created);
+    ASSERT_TRUE(inventory_find(f->inv, "show", 4) == created);
+    ASSERT_EQ_INT(created->seat_count, 10);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE event_id = 'show'"), 10);
+    ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT created_at_ms FROM events WHERE id = 'show'"), before);
+    ASSERT_EQ_INT(outbox_count(f, "EventCreated", "show"), 1);
+    char *data = fx_sql_text(f->dir, "SELECT data FROM outbox WHERE type = 'EventCreated'");
+    cJSON *json = cJSON_Parse(data);
+    free(data);
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(json, "seats_total");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(json, "name");
+    bool ok = cJSON_IsNumber(total) && total->valuedouble == 10 && cJSON_IsString(name) &&
+              strcmp(name->valuestring, "Event show") == 0;
+    cJSON_Delete(json);
+    ASSERT_TRUE(ok);
+}
+
+TEST(commit_refuses_a_second_event_with_the_same_id)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    ASSERT_NOT_NULL(create_event(f, "show", 600, 1, 4));
+    commit_cmd *cmd = calloc(1, sizeof(*cmd));
+    cmd->type = COMMIT_EVENT_CREATE;
+    fx_spec_init(&cmd->spec, "show", 600, 10);
+    fx_spec_add_rows(&cmd->spec, "Other", 1, 9, 0, 1);
+    tix_rc rc = commit_submit_wait(f->c, cmd);
+    bool kept = cmd->spec.name != NULL; /* still the caller's */
+    model_event_spec_free(&cmd->spec);
+    free(cmd);
+    ASSERT_EQ_INT(rc, TIX_RC_EVENT_EXISTS);
+    ASSERT_TRUE(kept);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE event_id = 'show'"), 4);
+    ASSERT_EQ_INT(outbox_count(f, "EventCreated", NULL), 1);
+}
+
+TEST(commit_hold_succeeds_and_the_inventory_shows_the_seats_held)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 2, 5);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd cmd;
+    static const char *const seats[] = {"A1", "B5", NULL};
+    int64_t before = clock_now_ms();
+    ASSERT_EQ_INT(hold(f, ev, seats, &cmd), TIX_RC_OK);
+    const hold_record *h = &cmd.hold;
+    ASSERT_TRUE(ids_is_valid_hex(h->id, strlen(h->id)));
+    ASSERT_GT(h->seq, 0);
+    ASSERT_EQ_STR(h->event_id, "show");
+    ASSERT_EQ_STR(h->user_id, "user-1");
+    ASSERT_EQ_INT(h->status, HOLD_ACTIVE);
+    ASSERT_GE(h->created_at_ms, before);
+    ASSERT_LE(h->created_at_ms, clock_now_ms());
+    ASSERT_EQ_INT(h->expires_at_ms, h->created_at_ms + 600 * 1000);
+    ASSERT_EQ_INT(h->seat_count, 2);
+    ASSERT_EQ_STR(h->seat_ids[0], "A1");
+    ASSERT_EQ_STR(h->seat_ids[1], "B5");
+    /* memory */
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, h->seq);
+    ASSERT_INV_SEAT(ev, "B5", SEAT_HELD, h->seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
+    inv_counts c = inv_event_counts(ev, clock_now_ms());
+    ASSERT_EQ_INT(c.held, 2);
+    ASSERT_EQ_INT(c.available, 8);
+    /* disk */
+    ASSERT_TRUE(store_hold_status_is(f, h->id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), h->seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "B5"), h->seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), 0);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", h->id), 1);
+    char *data = fx_sql_text(f->dir, "SELECT data FROM outbox WHERE aggregate_id = '%s'", h->id);
+    char *event_id =
+        fx_sql_text(f->dir, "SELECT event_id FROM outbox WHERE aggregate_id = '%s'", h->id);
+    cJSON *json = cJSON_Parse(data);
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(json, "seat_ids");
+    const cJSON *hid = cJSON_GetObjectItemCaseSensitive(json, "hold_id");
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(json, "user_id");
+    const cJSON *expires = cJSON_GetObjectItemCaseSensitive(json, "expires_at");
+    int64_t expires_ms = 0;
+    bool ok =
+        event_id && strcmp(event_id, "show") == 0 && cJSON_GetArraySize(ids) == 2 &&
+        strcmp(cJSON_GetArrayItem(ids, 1)->valuestring, "B5") == 0 && cJSON_IsString(hid) &&
+        strcmp(hid->valuestring, h->id) == 0 && cJSON_IsString(user) &&
+        strcmp(user->valuestring, "user-1") == 0 && cJSON_IsString(expires) &&
+        clock_parse_rfc3339(expires->valuestring, strlen(expires->valuestring), &expires_ms) == 0 &&
+        expires_ms == h->expires_at_ms;
+    cJSON_Delete(json);
+    free(data);
+    free(event_id);
+    ASSERT_TRUE(ok);
+    /* committed before on_done: the read pool sees it */
+    hold_record got;
+    bool found = false;
+    ASSERT_EQ_INT(store_hold_get(f->st, h->id, &got, &found), 0);
+    ASSERT_TRUE(found);
+    ASSERT_EQ_INT(got.seq, h->seq);
+}
+
+TEST(commit_second_hold_on_a_held_seat_is_refused_with_the_taken_seat)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 5);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd first, second;
+    static const char *const seats[] = {"A3", NULL};
+    ASSERT_EQ_INT(hold(f, ev, seats, &first), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, seats, &second), TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(second.rc, TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(second.taken_count, 1);
+    ASSERT_EQ_INT(second.taken_index[0], seat_index(ev, "A3"));
+    /* the refused hold left nothing behind */
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 1);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 1);
+    ASSERT_EQ_INT(store_seat(f, "show", "A3"), first.hold.seq);
+    ASSERT_INV_SEAT(ev, "A3", SEAT_HELD, first.hold.seq);
+}
+
+TEST(commit_multi_seat_hold_with_one_taken_seat_takes_none)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 6);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd first, second, third;
+    static const char *const a2[] = {"A2", NULL}, *const a5[] = {"A5", NULL},
+                             *const many[] = {"A1", "A2", "A3", "A4", "A5", "A6", NULL};
+    ASSERT_EQ_INT(hold(f, ev, a2, &first), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, a5, &second), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, many, &third), TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(third.taken_count, 2);
+    ASSERT_EQ_INT(third.taken_index[0], seat_index(ev, "A2"));
+    ASSERT_EQ_INT(third.taken_index[1], seat_index(ev, "A5"));
+    static const char *const free_seats[] = {"A1", "A3", "A4", "A6", NULL};
+    for (size_t i = 0; free_seats[i]; i++) {
+        ASSERT_EQ_INT(store_seat(f, "show", free_seats[i]), 0);
+        ASSERT_INV_SEAT(ev, free_seats[i], SEAT_AVAILABLE, 0);
+    }
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), first.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A5"), second.hold.seq);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 2);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 2);
+}
+
+TEST(commit_release_frees_the_seats_and_writes_hold_released)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 2, 2);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd h, r;
+    static const char *const seats[] = {"A1", "B2", NULL};
+    ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
+    int64_t before = clock_now_ms();
+    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(r.hold.status, HOLD_RELEASED);
+    ASSERT_EQ_INT(r.hold.seq, h.hold.seq);
+    ASSERT_GE(r.hold.ended_at_ms, before);
+    ASSERT_EQ_INT(r.hold.seat_count, 2);
+    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "released"));
+    ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", h.hold.id),
+              before);
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), 0);
+    ASSERT_EQ_INT(store_seat(f, "show", "B2"), 0);
+    ASSERT_EQ_INT(outbox_count(f, "HoldReleased", h.hold.id), 1);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+    ASSERT_INV_SEAT(ev, "B2", SEAT_AVAILABLE, 0);
+    inv_counts c = inv_event_counts(ev, 0); /* at time 0 nothing has lapsed: the stored state */
+    ASSERT_EQ_INT(c.available, 4);
+    /* the seats can be held again */
+    commit_cmd again;
+    ASSERT_EQ_INT(hold(f, ev, seats, &again), TIX_RC_OK);
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), again.hold.seq);
+}
+
+TEST(commit_release_twice_is_not_active_and_an_unknown_hold_is_not_found)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 2);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd h, r;
+    static const char *const seats[] = {"A1", NULL};
+    ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(r.hold.status, HOLD_RELEASED); /* the hold as it is */
+    char unknown[IDS_HEX_LEN + 1];
+    ids_random_hex(unknown);
+    ASSERT_EQ_INT(release(f, unknown, &r), TIX_RC_HOLD_NOT_FOUND);
+    ASSERT_EQ_INT(outbox_count(f, "HoldReleased", NULL), 1);
+    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "released"));
+}
+
+TEST(commit_sweeper_expires_a_lapsed_hold_with_an_outbox_row)
+{
+    commit_config cfg = config_with(50);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "short", 1, 1, 3);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd h;
+    static const char *const seats[] = {"A1", "A2", NULL};
+    ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
+    ASSERT_EQ_INT(h.hold.expires_at_ms - h.hold.created_at_ms, 1000);
+    int64_t started = clock_mono_ms();
+    while (!store_hold_status_is(f, h.hold.id, "expired") && clock_mono_ms() - started < 3000)
+        sleep_ms(50);
+    int64_t waited = clock_mono_ms() - started;
+    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "expired"));
+    test_note("expired after %lld ms (ttl 1000 ms, sweep every 50 ms)", (long long)waited);
+    ASSERT_LE(waited, 2000);
+    ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", h.hold.id),
+              h.hold.expires_at_ms);
+    ASSERT_EQ_INT(store_seat(f, "short", "A1"), 0);
+    ASSERT_EQ_INT(store_seat(f, "short", "A2"), 0);
+    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", h.hold.id), 1);
+    char *event_id = fx_sql_text(f->dir, "SELECT event_id FROM outbox WHERE type = 'HoldExpired'");
+    bool same = event_id && strcmp(event_id, "short") == 0;
+    free(event_id);
+    ASSERT_TRUE(same);
+    /* a command queued after the sweep's batch completes after its effects are applied */
+    ASSERT_EQ_INT(ping(f), TIX_RC_OK);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
+    /* releasing it now: not active */
+    commit_cmd r;
+    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", NULL), 1);
+}
+
+TEST(commit_hold_on_a_seat_whose_hold_lapsed_unswept_succeeds_and_expires_the_old_hold)
+{
+    commit_config cfg = config_with(60000); /* the sweeper will not run during the test */
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "short", 1, 2, 3);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd old, other;
+    static const char *const old_seats[] = {"A1", "A2", NULL}, *const other_seats[] = {"B1", NULL};
+    ASSERT_EQ_INT(hold(f, ev, old_seats, &old), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, other_seats, &other), TIX_RC_OK);
+    while (clock_now_ms() <= old.hold.expires_at_ms + 20 ||
+           clock_now_ms() <= other.hold.expires_at_ms + 20)
+        sleep_ms(20);
+    /* lapsed: memory reads the seats as available, the store still has the holds active */
+    uint32_t a1 = seat_index(ev, "A1"), taken[1];
+    ASSERT_EQ_INT(inv_event_find_taken(ev, &a1, 1, clock_now_ms(), taken), 0);
+    ASSERT_TRUE(store_hold_status_is(f, old.hold.id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "short", "A1"), old.hold.seq);
+
+    commit_cmd fresh;
+    static const char *const fresh_seats[] = {"A1", NULL};
+    ASSERT_EQ_INT(hold(f, ev, fresh_seats, &fresh), TIX_RC_OK);
+    ASSERT_TRUE(store_hold_status_is(f, old.hold.id, "expired"));
+    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", old.hold.id), 1);
+    ASSERT_EQ_INT(store_seat(f, "short", "A1"), fresh.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "short", "A2"), 0); /* the old hold's other seat is freed too */
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, fresh.hold.seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", fresh.hold.id), 1);
+
+    /* releasing a lapsed hold: not active any more */
+    commit_cmd r;
+    ASSERT_EQ_INT(release(f, other.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(outbox_count(f, "HoldReleased", NULL), 0);
+}
+
+TEST(commit_conflicting_holds_in_one_batch_are_decided_one_by_one)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 4);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd blocker, x, y, z;
+    TEST_CHECK(block_writer(f, &blocker));
+    static const char *const xs[] = {"A1", "A2", NULL}, *const ys[] = {"A2", "A3", NULL},
+                             *const zs[] = {"A4", NULL};
+    hold_cmd(&x, ev, "x", xs);
+    hold_cmd(&y, ev, "y", ys);
+    hold_cmd(&z, ev, "z", zs);
+    x.on_done = y.on_done = z.on_done = gate_count_done;
+    ASSERT_EQ_INT(commit_submit(f->c, &x), TIX_RC_OK);
+    ASSERT_EQ_INT(commit_submit(f->c, &y), TIX_RC_OK);
+    ASSERT_EQ_INT(commit_submit(f->c, &z), TIX_RC_OK);
+    gate_open(); /* the three run as one batch */
+    gate_wait_done(3);
+    ASSERT_EQ_INT(x.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(y.rc, TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(y.taken_count, 1);
+    ASSERT_EQ_INT(y.taken_index[0], seat_index(ev, "A2"));
+    ASSERT_EQ_INT(z.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), x.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A3"), 0);
+    ASSERT_EQ_INT(store_seat(f, "show", "A4"), z.hold.seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, x.hold.seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, x.hold.seq);
+    ASSERT_INV_SEAT(ev, "A3", SEAT_AVAILABLE, 0);
+    ASSERT_INV_SEAT(ev, "A4", SEAT_HELD, z.hold.seq);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 2);
+}
+
+TEST(commit_submit_answers_overloaded_when_the_queue_is_full)
+{
+    commit_config cfg = config_with(60000);
+    cfg.queue_max = 2;
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    commit_cmd blocker, q[3];
+    TEST_CHECK(block_writer(f, &blocker));
+    for (int i = 0; i < 3; i++) {
+        memset(&q[i], 0, sizeof(q[i]));
+        q[i].type = COMMIT_PING;
+        q[i].on_done = gate_count_done;
+    }
+    tix_rc rc0 = commit_submit(f->c, &q[0]);
+    tix_rc rc1 = commit_submit(f->c, &q[1]);
+    tix_rc rc2 = commit_submit(f->c, &q[2]);
+    gate_open();
+    if (rc0 == TIX_RC_OK && rc1 == TIX_RC_OK) gate_wait_done(2);
+    ASSERT_EQ_INT(rc0, TIX_RC_OK);
+    ASSERT_EQ_INT(rc1, TIX_RC_OK);
+    ASSERT_EQ_INT(rc2, TIX_RC_OVERLOADED);
+    ASSERT_EQ_INT(ping(f), TIX_RC_OK); /* drained: accepted again */
+    ASSERT_EQ_INT(gate_done(), 2);     /* the refused command's on_done never ran */
+}
+
+typedef struct stopper {
+    commit *c;
+    pthread_t thread;
+    atomic_bool returned;
+} stopper;
+
+static void *stop_thread(void *arg)
+{
+    stopper *s = arg;
+    commit_stop(s->c);
+    atomic_store(&s->returned, true);
+    return NULL;
+}
+
+static void stopper_join(void *arg)
+{
+    stopper *s = arg;
+    if (!pthread_equal(s->thread, pthread_self())) pthread_join(s->thread, NULL);
+}
+
+TEST(commit_stop_drains_queued_commands_then_refuses_new_ones)
+{
+    commit_config cfg = config_with(60000);
+    cfg.batch_max = 4; /* the queue drains over several batches */
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 2, 10);
+    ASSERT_NOT_NULL(ev);
+    enum { N = 20, PROBES_MAX = 200 };
+    commit_cmd *cmds = calloc(N, sizeof(commit_cmd)),
+               *probes = calloc(PROBES_MAX, sizeof(commit_cmd));
+    test_defer(free, cmds);
+    test_defer(free, probes);
+    commit_cmd blocker;
+    TEST_CHECK(block_writer(f, &blocker));
+    for (int i = 0; i < N; i++) {
+        char seat[8];
+        snprintf(seat, sizeof(seat), "%c%d", 'A' + i / 10, i % 10 + 1);
+        const char *seats[] = {seat, NULL};
+        hold_cmd(&cmds[i], ev, "drain", seats);
+        cmds[i].on_done = gate_count_done;
+        ASSERT_EQ_INT(commit_submit(f->c, &cmds[i]), TIX_RC_OK);
+    }
+    stopper *s = calloc(1, sizeof(*s));
+    test_defer(free, s);
+    s->c = f->c;
+    pthread_create(&s->thread, NULL, stop_thread, s);
+    test_defer(stopper_join, s);
+    test_defer(gate_open_cb, NULL); /* runs first: lets the writer, then the stopper, finish */
+    /* Probe until commit_stop has begun: pings queued before that are drained too. */
+    unsigned probes_queued = 0;
+    tix_rc rc = TIX_RC_OK;
+    while (probes_queued < PROBES_MAX) {
+        commit_cmd *p = &probes[probes_queued];
+        p->type = COMMIT_PING;
+        p->on_done = gate_count_done;
+        if ((rc = commit_submit(f->c, p)) != TIX_RC_OK) break;
+        probes_queued++;
+        sleep_ms(1);
+    }
+    ASSERT_EQ_INT(rc, TIX_RC_SHUTTING_DOWN);
+    ASSERT_FALSE(atomic_load(&s->returned)); /* still draining, behind the gate */
+    gate_open();
+    pthread_join(s->thread, NULL);
+    s->thread = pthread_self(); /* joined: the deferred join must not join it again */
+    ASSERT_TRUE(atomic_load(&s->returned));
+    ASSERT_EQ_INT(gate_done(), N + probes_queued); /* every queued command finished */
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_INT(cmds[i].rc, TIX_RC_OK);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds WHERE status = 'active'"), N);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), N);
+    /* after stop: refused at once, on_done never called */
+    commit_cmd late;
+    memset(&late, 0, sizeof(late));
+    late.type = COMMIT_PING;
+    late.on_done = gate_count_done;
+    ASSERT_EQ_INT(commit_submit(f->c, &late), TIX_RC_SHUTTING_DOWN);
+    ASSERT_EQ_INT(commit_submit_wait(f->c, &late), TIX_RC_SHUTTING_DOWN);
+    ASSERT_EQ_INT(gate_done(), N + probes_queued);
+    commit_stop(f->c); /* a second stop is harmless */
+}
+
+TEST(commit_load_inventory_rebuilds_events_and_held_seats_after_a_restart)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 2, 3);
+    ASSERT_NOT_NULL(ev);
+    ASSERT_NOT_NULL(create_event(f, "other", 600, 1, 1));
+    commit_cmd h1, h2, h3, r;
+    static const char *const s1[] = {"A1", "A2", NULL}, *const s2[] = {"A3", NULL},
+                             *const s3[] = {"B1", NULL};
+    ASSERT_EQ_INT(hold(f, ev, s1, &h1), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, s2, &h2), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, s3, &h3), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, h2.hold.id, &r), TIX_RC_OK);
+    fixture_shutdown(f);
+
+    f->st = NULL;
+    char err[256] = "";
+    ASSERT_EQ_INT(store_sqlite_open(f->dir, 2, &f->st, err, sizeof(err)), 0);
+    f->inv = inventory_create();
+    ASSERT_EQ_INT(commit_load_inventory(f->st, f->inv), 0);
+    inv_event *list[4];
+    ASSERT_EQ_INT(inventory_list(f->inv, list, 4), 2);
+    ASSERT_EQ_STR(list[0]->spec.id, "show");
+    ASSERT_EQ_STR(list[1]->spec.id, "other");
+    ev = list[0];
+    ASSERT_EQ_INT(ev->seat_count, 6);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, h1.hold.seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, h1.hold.seq);
+    ASSERT_INV_SEAT(ev, "A3", SEAT_AVAILABLE, 0);
+    ASSERT_INV_SEAT(ev, "B1", SEAT_HELD, h3.hold.seq);
+    ASSERT_EQ_INT(ev->seats[seat_index(ev, "A1")].hold_expires_ms, h1.hold.expires_at_ms);
+    inv_counts c = inv_event_counts(ev, clock_now_ms());
+    ASSERT_EQ_INT(c.held, 3);
+    /* and the writer goes on from there */
+    f->c = commit_start(f->st, f->inv, &cfg);
+    ASSERT_NOT_NULL(f->c);
+    commit_cmd again;
+    ASSERT_EQ_INT(hold(f, ev, s1, &again), TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(hold(f, ev, s2, &again), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, h1.hold.id, &r), TIX_RC_OK);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+}
+
+/* ---- store failures, injected with a trigger that makes one kind of outbox row fail ---- */
+
+static int fail_outbox_rows(fixture *f, const char *type)
+{
+    return fx_sql_exec(f->dir,
+                       "CREATE TRIGGER inject_failure BEFORE INSERT ON outbox"
+                       " WHEN NEW.type = '%s' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                       type);
+}
+
+static int stop_failing(fixture *f)
+{
+    return fx_sql_exec(f->dir, "DROP TRIGGER IF EXISTS inject_failure");
+}
+
+TEST(commit_store_failure_fails_the_whole_batch_and_changes_neither_memory_nor_disk)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 4);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd held, blocker, x, e, r;
+    static const char *const a1[] = {"A1", NULL}, *const a2[] = {"A2", NULL};
+    ASSERT_EQ_INT(hold(f, ev, a1, &held), TIX_RC_OK);
+
+    /* one batch: a hold and an event that would succeed, then a release that fails */
+    TEST_CHECK(block_writer(f, &blocker));
+    ASSERT_EQ_INT(fail_outbox_rows(f, "HoldReleased"), 0);
+    hold_cmd(&x, ev, "x", a2);
+    memset(&e, 0, sizeof(e));
+    e.type = COMMIT_EVENT_CREATE;
+    fx_spec_init(&e.spec, "never", 600, 10);
+    fx_spec_add_rows(&e.spec, "Main", 1, 2, 0, 1);
+    memset(&r, 0, sizeof(r));
+    r.type = COMMIT_RELEASE;
+    memcpy(r.hold.id, held.hold.id, sizeof(r.hold.id));
+    x.on_done = e.on_done = r.on_done = gate_count_done;
+    tix_rc rx = commit_submit(f->c, &x), re = commit_submit(f->c, &e), rr = commit_submit(f->c, &r);
+    gate_open();
+    if (rx == TIX_RC_OK && re == TIX_RC_OK && rr == TIX_RC_OK) gate_wait_done(3);
+    bool spec_kept = e.spec.name != NULL;
+    model_event_spec_free(&e.spec);
+    ASSERT_TRUE(rx == TIX_RC_OK && re == TIX_RC_OK && rr == TIX_RC_OK);
+    ASSERT_EQ_INT(x.rc, TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(e.rc, TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(r.rc, TIX_RC_STORE_ERROR);
+    ASSERT_TRUE(spec_kept); /* not moved into the inventory */
+    /* disk: as before the batch */
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 1);
+    ASSERT_TRUE(store_hold_status_is(f, held.hold.id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), held.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), 0);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM events WHERE id = 'never'"), 0);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 1);
+    ASSERT_EQ_INT(outbox_count(f, "EventCreated", NULL), 1);
+    /* memory: as before the batch */
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, held.hold.seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
+    ASSERT_NULL(inventory_find(f->inv, "never", 5));
+    /* the writer recovers once the store does */
+    ASSERT_EQ_INT(stop_failing(f), 0);
+    commit_cmd again;
+    ASSERT_EQ_INT(hold(f, ev, a2, &again), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, held.hold.id, &again), TIX_RC_OK);
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), 0);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+}
+
+TEST(commit_hold_whose_outbox_row_cannot_be_written_keeps_nothing)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 4);
+    ASSERT_NOT_NULL(ev);
+    ASSERT_EQ_INT(fail_outbox_rows(f, "HoldCreated"), 0);
+    commit_cmd x;
+    static const char *const seats[] = {"A1", "A2", NULL};
+    ASSERT_EQ_INT(hold(f, ev, seats, &x), TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 0);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 0);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
+    ASSERT_EQ_INT(stop_failing(f), 0);
+    ASSERT_EQ_INT(hold(f, ev, seats, &x), TIX_RC_OK);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, x.hold.seq);
+}
+
+/* ---- contention: 16 threads x 200 holds on a 64-seat event ---- */
+
+enum { CT_THREADS = 16, CT_HOLDS = 200, CT_ROWS = 8, CT_SEATS_PER_ROW = 8 };
+
+typedef struct ct_hold {
+    char id[TIX_HOLD_ID_LEN + 1];
+    int64_t seq;
+    uint32_t seat_count;
+    uint32_t seats[4];
+    bool released;
+} ct_hold;
+
+typedef struct ct_thread {
+    fixture *f;
+    inv_event *ev;
+    unsigned seed;
+    uint32_t ok, unavailable, skipped, released, errors;
+    uint32_t count;
+    ct_hold holds[CT_HOLDS];
+} ct_thread;
+
+static void ct_error(ct_thread *t, const char *fmt, int a, int b)
+{
+    if (t->errors++ < 5) test_fail(__FILE__, __LINE__, fmt, a, b);
+}
+
+static void *ct_run(void *arg)
+{
+    ct_thread *t = arg;
+    commit_cmd *cmd = malloc(sizeof(*cmd));
+    uint32_t attempts = 0;
+    while (attempts < CT_HOLDS) {
+        /* now and then, release one of our active holds: it must succeed */
+        uint32_t active[CT_HOLDS], n_active = 0;
+        for (uint32_t i = 0; i < t->count; i++)
+            if (!t->holds[i].released) active[n_active++] = i;
+        if (n_active > 0 && rand_r(&t->seed) % 100 < 35) {
+            ct_hold *h = &t->holds[active[(uint32_t)rand_r(&t->seed) % n_active]];
+            memset(cmd, 0, sizeof(*cmd));
+            cmd->type = COMMIT_RELEASE;
+            memcpy(cmd->hold.id, h->id, sizeof(h->id));
+            tix_rc rc = commit_submit_wait(t->f->c, cmd);
+            if (rc != TIX_RC_OK)
+                ct_error(t, "release of an own active hold: rc %d (%d)", rc, 0);
+            else if (cmd->hold.seq != h->seq)
+                ct_error(t, "released seq mismatch %d %d", 0, 0);
+            h->released = true;
+            t->released++;
+            continue;
+        }
+        attempts++;
+        uint32_t k = 1 + (uint32_t)rand_r(&t->seed) % 4, seats[4];
+        for (uint32_t i = 0; i < k; i++) {
+            bool again;
+            do {
+                seats[i] = (uint32_t)rand_r(&t->seed) % t->ev->seat_count;
+                again = false;
+                for (uint32_t j = 0; j < i; j++)
+                    again |= seats[j] == seats[i];
+            } while (again);
+        }
+        /* half the time, check memory first as the API does (and skip a hopeless request) */
+        if (rand_r(&t->seed) % 2) {
+            uint32_t taken[4];
+            if (inv_event_find_taken(t->ev, seats, k, clock_now_ms(), taken) > 0) {
+                t->skipped++;
+                continue;
+            }
+        }
+        memset(cmd, 0, sizeof(*cmd));
+        cmd->type = COMMIT_HOLD;
+        cmd->event = t->ev;
+        cmd->seat_count = k;
+        memcpy(cmd->seat_index, seats, sizeof(uint32_t) * k);
+        snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "user-%u", t->seed % 1000);
+        tix_rc rc = commit_submit_wait(t->f->c, cmd);
+        if (rc == TIX_RC_OK) {
+            ct_hold *h = &t->holds[t->count++];
+            memcpy(h->id, cmd->hold.id, sizeof(h->id));
+            h->seq = cmd->hold.seq;
+            h->seat_count = k;
+            memcpy(h->seats, seats, sizeof(uint32_t) * k);
+            h->released = false;
+            t->ok++;
+            if (cmd->hold.seat_count != k)
+                ct_error(t, "hold has %d seats, want %d", (int)cmd->hold.seat_count, (int)k);
+        } else if (rc == TIX_RC_SEAT_UNAVAILABLE) {
+            t->unavailable++;
+            if (cmd->taken_count < 1 || cmd->taken_count > k)
+                ct_error(t, "taken_count %d of %d", (int)cmd->taken_count, (int)k);
+            for (uint32_t i = 0; i < cmd->taken_count; i++) {
+                bool asked = false;
+                for (uint32_t j = 0; j < k; j++)
+                    asked |= cmd->taken_index[i] == seats[j];
+                if (!asked)
+                    ct_error(t, "taken seat %d was not asked for (%d)", (int)cmd->taken_index[i],
+                             0);
+            }
+        } else {
+            ct_error(t, "hold: unexpected rc %d (%d)", rc, 0);
+        }
+    }
+    free(cmd);
+    return NULL;
+}
+
+/* One integer from the database (an open connection); -1 on error. */
+static int64_t ct_sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        fprintf(stderr, "commit_test: %s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void ct_threads_free(void *arg)
+{
+    free(arg);
+}
+
+static void ct_db_close(void *arg)
+{
+    sqlite3_close(arg);
+}
+
+TEST(commit_contention_keeps_every_invariant_between_holds_store_and_inventory)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "arena", 600, CT_ROWS, CT_SEATS_PER_ROW);
+    ASSERT_NOT_NULL(ev);
+    ASSERT_EQ_INT(ev->seat_count, 64);
+    ct_thread *threads = calloc(CT_THREADS, sizeof(*threads));
+    test_defer(ct_threads_free, threads);
+    pthread_t ids[CT_THREADS];
+    int64_t started = clock_mono_ms();
+    for (int i = 0; i < CT_THREADS; i++) {
+        threads[i].f = f;
+        threads[i].ev = ev;
+        threads[i].seed = 7919u * (unsigned)(i + 1);
+        pthread_create(&ids[i], NULL, ct_run, &threads[i]);
+    }
+    for (int i = 0; i < CT_THREADS; i++)
+        pthread_join(ids[i], NULL);
+    int64_t took = clock_mono_ms() - started;
+    commit_stop(f->c); /* everything committed; memory and disk are quiet from here */
+
+    uint32_t ok = 0, unavailable = 0, skipped = 0, released = 0, errors = 0;
+    for (int i = 0; i < CT_THREADS; i++) {
+        ok += threads[i].ok;
+        unavailable += threads[i].unavailable;
+        skipped += threads[i].skipped;
+        released += threads[i].released;
+        errors += threads[i].errors;
+    }
+    test_note("%d threads x %d holds in %lld ms: %u ok, %u refused by the store, %u refused "
+              "from memory, %u released",
+              CT_THREADS, CT_HOLDS, (long long)took, ok, unavailable, skipped, released);
+    ASSERT_EQ_INT(errors, 0);
+    ASSERT_GT(ok, 0);
+    ASSERT_GT(unavailable, 0); /* the store had to decide some races */
+
+    char path[300];
+    snprintf(path, sizeof(path), "%s/tix.db", f->dir);
+    sqlite3 *db = NULL;
+    ASSERT_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    test_defer(ct_db_close, db);
+
+    /* 1. no seat is listed by two active holds */
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM (SELECT j.value FROM holds h,"
+                                 " json_each(h.seat_ids) j WHERE h.status = 'active'"
+                                 " GROUP BY j.value HAVING COUNT(*) > 1)"),
+                  0);
+    /* 2. every active hold's seats are held, by it */
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM holds h, json_each(h.seat_ids) j"
+                                 " LEFT JOIN seats s ON s.event_id = h.event_id"
+                                 " AND s.seat_id = j.value WHERE h.status = 'active'"
+                                 " AND (s.status IS NOT 'held' OR s.hold_seq IS NOT h.seq)"),
+                  0);
+    /* 3. every held seat belongs to an active hold that lists it; free seats have no holder */
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM seats s WHERE s.status <> 'available'"
+                                 " AND NOT EXISTS (SELECT 1 FROM holds h, json_each(h.seat_ids) j"
+                                 " WHERE h.seq = s.hold_seq AND h.status = 'active'"
+                                 " AND j.value = s.seat_id)"),
+                  0);
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM seats WHERE status = 'available'"
+                                 " AND hold_seq IS NOT NULL"),
+                  0);
+    /* 4. refused holds left nothing; every change has its outbox row */
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM holds"), ok);
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM holds WHERE status = 'released'"), released);
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM holds WHERE status NOT IN"
+                                 " ('active', 'released')"),
+                  0);
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM outbox WHERE type = 'HoldCreated'"), ok);
+    ASSERT_EQ_INT(ct_sql_int(db, "SELECT COUNT(*) FROM outbox WHERE type = 'HoldReleased'"),
+                  released);
+
+    /* 5. every OK hold is in the store with exactly its seats, and the right status */
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ_INT(sqlite3_prepare_v2(db, "SELECT seq, status, seat_ids FROM holds WHERE id = ?", -1,
+                                     &st, NULL),
+                  SQLITE_OK);
+    for (int i = 0; i < CT_THREADS; i++) {
+        for (uint32_t k = 0; k < threads[i].count; k++) {
+            const ct_hold *h = &threads[i].holds[k];
+            char want[160] = "[";
+            for (uint32_t s = 0; s < h->seat_count; s++) {
+                char id[TIX_SEAT_ID_LEN_MAX];
+                inv_event_seat_id(ev, h->seats[s], id);
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s\"%s\"", s ? "," : "",
+                         id);
+            }
+            strcat(want, "]");
+            sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
+            bool row = sqlite3_step(st) == SQLITE_ROW;
+            int64_t seq = row ? sqlite3_column_int64(st, 0) : -1;
+            char status[16] = "", seat_ids[160] = "";
+            if (row) {
+                snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 1));
+                snprintf(seat_ids, sizeof(seat_ids), "%s",
+                         (const char *)sqlite3_column_text(st, 2));
+            }
+            sqlite3_reset(st);
+            if (!row || seq != h->seq || strcmp(seat_ids, want) != 0 ||
+                strcmp(status, h->released ? "released" : "active") != 0) {
+                test_fail(__FILE__, __LINE__,
+                          "hold %s: row %d seq %lld/%lld status %s seats %s"
+                          " (want %s)",
+                          h->id, row, (long long)seq, (long long)h->seq, status, seat_ids, want);
+                sqlite3_finalize(st);
+                return;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+
+    /* 6. the inventory agrees with the store, seat by seat */
+    ASSERT_EQ_INT(sqlite3_prepare_v2(db,
+                                     "SELECT status, COALESCE(hold_seq, 0) FROM seats"
+                                     " WHERE event_id = 'arena' AND seat_id = ?",
+                                     -1, &st, NULL),
+                  SQLITE_OK);
+    uint32_t held = 0;
+    for (uint32_t i = 0; i < ev->seat_count; i++) {
+        char id[TIX_SEAT_ID_LEN_MAX];
+        inv_event_seat_id(ev, i, id);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        bool row = sqlite3_step(st) == SQLITE_ROW;
+        seat_status want = SEAT_AVAILABLE;
+        if (row) model_seat_status_parse((const char *)sqlite3_column_text(st, 0), &want);
+        int64_t want_seq = row ? sqlite3_column_int64(st, 1) : -1;
+        sqlite3_reset(st);
+        if (!row || ev->seats[i].status != want || ev->seats[i].hold_seq != want_seq) {
+            test_fail(__FILE__, __LINE__, "seat %s: inventory %d/%lld, store %d/%lld", id,
+                      ev->seats[i].status, (long long)ev->seats[i].hold_seq, want,
+                      (long long)want_seq);
+            sqlite3_finalize(st);
+            return;
+        }
+        held += want == SEAT_HELD;
+    }
+    sqlite3_finalize(st);
+    inv_counts c = inv_event_counts(ev, clock_now_ms());
+    ASSERT_EQ_INT(c.held, held);
+    ASSERT_EQ_INT(c.held + c.available, 64);
+}
