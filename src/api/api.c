@@ -26,8 +26,14 @@ api *api_create(inventory *inv, commit *writer, store *st, const char *admin_tok
 {
     api *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
-    *a = (api){inv, writer, st, admin_token, api__inflight_create()};
-    if (!a->inflight) {
+    a->inv = inv;
+    a->writer = writer;
+    a->st = st;
+    a->admin_token = admin_token;
+    a->inflight = api__inflight_create();
+    a->etag_salt = randombytes_random();
+    if (!a->inflight || pthread_mutex_init(&a->seatmaps_mutex, NULL) != 0) {
+        api__inflight_destroy(a->inflight);
         free(a);
         return NULL;
     }
@@ -38,6 +44,8 @@ void api_destroy(api *a)
 {
     if (!a) return;
     api__inflight_destroy(a->inflight);
+    api__seatmaps_clear(a);
+    pthread_mutex_destroy(&a->seatmaps_mutex);
     free(a);
 }
 

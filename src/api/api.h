@@ -31,6 +31,7 @@ typedef struct api_request {
     const char *content_type;   /* or NULL */
     const char *authorization;  /* or NULL */
     const char *idempotency_key; /* Idempotency-Key header, or NULL */
+    const char *if_none_match;   /* If-None-Match header, or NULL */
     const char *body;
     size_t body_len;
     void (*resume)(struct api_request *req); /* called from the writer thread */
@@ -47,6 +48,13 @@ typedef struct api_response {
     buf body;
     const char *allow;      /* Allow header, for 405 */
     unsigned retry_after_s; /* Retry-After header when > 0 */
+    char etag[48];          /* ETag header when not empty */
+    /* a shared, immutable body (a cached seat map) used instead of `body` when not NULL;
+     * the HTTP layer calls shared_release(shared_cls) once it has been sent */
+    const char *shared_data;
+    size_t shared_len;
+    void (*shared_release)(void *cls);
+    void *shared_cls;
 } api_response;
 
 typedef enum api_result { API_DONE, API_COMMIT } api_result;

@@ -36,6 +36,73 @@ api_result api_event_get(api *a, api_request *req, api_response *res)
     return API_DONE;
 }
 
+/* A seat map as built once and sent many times (until the event's seats change, or a hold
+ * it shows lapses). Reference-counted: the cache holds one reference, each response being
+ * sent holds one. */
+struct api_seatmap {
+    int refs;
+    inv_snapshot snap;
+    char etag[48];
+    size_t len;
+    char *data;
+};
+
+static void api__seatmap_release(void *cls)
+{
+    api_seatmap *m = cls;
+    if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    free(m->data);
+    free(m);
+}
+
+void api__seatmaps_clear(api *a)
+{
+    for (uint32_t i = 0; i < TIX_EVENTS_MAX; i++)
+        for (int f = 0; f < API_SEATMAP_FILTERS; f++)
+            if (a->seatmaps[i][f]) api__seatmap_release(a->seatmaps[i][f]);
+}
+
+/* The seat map of ev with filter at now_ms, from the cache when still true, else built and
+ * cached. The caller owns one reference. NULL when it cannot be built. */
+static api_seatmap *api__seatmap_get(api *a, inv_event *ev, int filter, int64_t now_ms)
+{
+    api_seatmap **slot = &a->seatmaps[ev->index][filter + 1];
+    uint64_t version = inv_event_version(ev);
+    pthread_mutex_lock(&a->seatmaps_mutex);
+    api_seatmap *m = *slot;
+    bool fresh = m && m->snap.version == version && now_ms < m->snap.valid_until_ms;
+    if (fresh) __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&a->seatmaps_mutex);
+    if (fresh) return m;
+    m = calloc(1, sizeof(*m));
+    buf b;
+    buf_init(&b, API_RESPONSE_LEN_MAX);
+    if (!m || inv_event_write_seat_map(ev, filter, now_ms, &b, &m->snap) != 0) {
+        buf_free(&b);
+        free(m);
+        return NULL;
+    }
+    m->data = buf_detach(&b, &m->len);
+    m->refs = 2; /* the cache's and the caller's */
+    snprintf(m->etag, sizeof(m->etag), "\"%08x-%llx-%llx-%d\"", a->etag_salt,
+             (unsigned long long)m->snap.version, (unsigned long long)m->snap.valid_until_ms,
+             filter + 1);
+    pthread_mutex_lock(&a->seatmaps_mutex);
+    api_seatmap *old = *slot;
+    *slot = m;
+    pthread_mutex_unlock(&a->seatmaps_mutex);
+    if (old) api__seatmap_release(old);
+    return m;
+}
+
+/* Does an If-None-Match header name this ETag (or "*")? */
+static bool api__etag_matches(const char *if_none_match, const char *etag)
+{
+    if (!if_none_match) return false;
+    if (strcmp(if_none_match, "*") == 0) return true;
+    return strstr(if_none_match, etag) != NULL;
+}
+
 api_result api_event_seats(api *a, api_request *req, api_response *res)
 {
     inv_event *ev = api__find_event(a, req->match.param, req->match.param_len, res);
@@ -50,8 +117,22 @@ api_result api_event_seats(api *a, api_request *req, api_response *res)
         }
         filter = (int)status;
     }
-    inv_event_write_seat_map(ev, filter, clock_now_ms(), &res->body);
-    api__ok(res, 200);
+    api_seatmap *m = api__seatmap_get(a, ev, filter, clock_now_ms());
+    if (!m) {
+        api_error(res, 500, "internal", "the seat map could not be built");
+        return API_DONE;
+    }
+    snprintf(res->etag, sizeof(res->etag), "%s", m->etag);
+    if (api__etag_matches(req->if_none_match, m->etag)) {
+        res->status = 304; /* not modified: nothing built, nothing sent */
+        api__seatmap_release(m);
+        return API_DONE;
+    }
+    res->status = 200;
+    res->shared_data = m->data;
+    res->shared_len = m->len;
+    res->shared_release = api__seatmap_release;
+    res->shared_cls = m;
     return API_DONE;
 }
 

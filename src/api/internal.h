@@ -6,7 +6,12 @@
 
 #include <cjson/cJSON.h>
 
+#include <pthread.h>
+
 typedef struct api_inflight api_inflight;
+typedef struct api_seatmap api_seatmap;
+
+enum { API_SEATMAP_FILTERS = 4 }; /* all, available, held, sold */
 
 struct api {
     inventory *inv;
@@ -14,7 +19,14 @@ struct api {
     store *st;
     const char *admin_token;
     api_inflight *inflight; /* idempotency keys whose first request is still running */
+    /* seat maps as last built, per event and filter, shared by the responses that send them */
+    pthread_mutex_t seatmaps_mutex;
+    uint32_t etag_salt; /* versions restart with the process; ETags must not */
+    api_seatmap *seatmaps[TIX_EVENTS_MAX][API_SEATMAP_FILTERS];
 };
+
+/* Drop every cached seat map (api_destroy). */
+void api__seatmaps_clear(api *a);
 
 /* Shared helpers (api.c). */
 void api__error_rc(api_response *res, tix_rc rc);

@@ -151,7 +151,10 @@ tix_rc inventory_add_event(inventory *inv, event_spec *spec, inv_event **out)
     tix_rc rc = TIX_RC_OK;
     if (inv__find_locked(inv, spec->id, strlen(spec->id))) rc = TIX_RC_EVENT_EXISTS; /* raced */
     else if (inv->event_count == TIX_EVENTS_MAX) rc = TIX_RC_TOO_MANY_EVENTS;
-    else inv->events[inv->event_count++] = ev;
+    else {
+        ev->index = inv->event_count;
+        inv->events[inv->event_count++] = ev;
+    }
     pthread_rwlock_unlock(&inv->lock);
     if (rc != TIX_RC_OK) {
         memset(&ev->spec, 0, sizeof(ev->spec));
@@ -235,7 +238,7 @@ void inv_event_apply_hold(inv_event *ev, const uint32_t *seat_index, uint32_t n,
         seat->hold_seq = hold_seq;
         seat->hold_expires_ms = status == SEAT_SOLD ? INT64_MAX : expires_ms;
     }
-    ev->version++;
+    __atomic_add_fetch(&ev->version, 1, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&ev->lock);
 }
 
@@ -250,37 +253,79 @@ void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n,
         seat->hold_seq = 0;
         seat->hold_expires_ms = 0;
     }
-    ev->version++;
+    __atomic_add_fetch(&ev->version, 1, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&ev->lock);
 }
 
-int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out)
+uint64_t inv_event_version(const inv_event *ev)
 {
+    return __atomic_load_n(&ev->version, __ATOMIC_ACQUIRE);
+}
+
+/* Per section, the constant parts of a seat's JSON around its row label and number. */
+typedef struct inv__section_json {
+    char head[TIX_EVENT_NAME_LEN_MAX * 6 + 64]; /* "\",\"section\":\"<name>\",\"row\":\"" */
+    size_t head_len;
+    char tail[64]; /* "\",\"number\":" is separate; this is ",\"price_cents\":N,\"status\":\"" */
+    size_t tail_len;
+} inv__section_json;
+
+static void inv__section_json_make(const section_spec *sec, inv__section_json *out)
+{
+    buf b;
+    buf_init(&b, sizeof(out->head) - 1);
+    buf_append_str(&b, "\",\"section\":");
+    buf_append_json_str(&b, sec->name);
+    buf_append_str(&b, ",\"row\":\"");
+    out->head_len = b.failed ? 0 : b.len;
+    if (!b.failed) memcpy(out->head, b.data, b.len);
+    buf_free(&b);
+    out->tail_len = (size_t)snprintf(out->tail, sizeof(out->tail),
+                                     ",\"price_cents\":%lld,\"status\":\"",
+                                     (long long)sec->price_cents);
+}
+
+int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out,
+                             inv_snapshot *snap)
+{
+    static const char *const statuses[] = {"available\"}", "held\"}", "sold\"}"};
+    static const size_t status_len[] = {11, 6, 6};
+    const event_spec *spec = &ev->spec;
+    inv__section_json *sections = calloc(spec->section_count ? spec->section_count : 1,
+                                         sizeof(*sections));
+    if (!sections) return -1;
+    for (uint32_t s = 0; s < spec->section_count; s++)
+        inv__section_json_make(&spec->sections[s], &sections[s]);
     pthread_rwlock_rdlock(&ev->lock);
     inv_counts counts = inv__counts_locked(ev, now_ms);
+    int64_t valid_until_ms = INT64_MAX;
     buf_append_str(out, "{\"event_id\":");
-    buf_append_json_str(out, ev->spec.id);
+    buf_append_json_str(out, spec->id);
     buf_appendf(out, ",\"total_seats\":%u,\"available_seats\":%u,\"seats\":[", counts.total,
                 counts.available);
     bool first = true;
     for (uint32_t i = 0; i < ev->seat_count && !out->failed; i++) {
-        seat_status status = inv_event_seat_status(ev, i, now_ms);
-        if (filter >= 0 && (int)status != filter) continue;
         const inv_seat *seat = &ev->seats[i];
+        seat_status status = inv_event_seat_status(ev, i, now_ms);
+        if (status == SEAT_HELD && seat->hold_expires_ms < valid_until_ms)
+            valid_until_ms = seat->hold_expires_ms;
+        if (filter >= 0 && (int)status != filter) continue;
         const inv_row *row = &ev->rows[seat->row_index];
-        const section_spec *sec = &ev->spec.sections[row->section_index];
-        buf_append_str(out, first ? "{\"id\":\"" : ",{\"id\":\"");
+        const inv__section_json *sj = &sections[row->section_index];
+        buf_append(out, first ? "{\"id\":\"" : ",{\"id\":\"", first ? 7 : 8);
         first = false;
         buf_append(out, row->label, row->label_len);
-        buf_appendf(out, "%u\",\"section\":", (unsigned)seat->number);
-        buf_append_json_str(out, sec->name);
-        buf_append_str(out, ",\"row\":\"");
+        buf_append_u32(out, seat->number);
+        buf_append(out, sj->head, sj->head_len);
         buf_append(out, row->label, row->label_len);
-        buf_appendf(out, "\",\"number\":%u,\"price_cents\":%lld,\"status\":\"%s\"}",
-                    (unsigned)seat->number, (long long)sec->price_cents,
-                    model_seat_status_name(status));
+        buf_append(out, "\",\"number\":", 11);
+        buf_append_u32(out, seat->number);
+        buf_append(out, sj->tail, sj->tail_len);
+        buf_append(out, statuses[status], status_len[status]);
     }
+    if (snap) *snap = (inv_snapshot){inv_event_version(ev), valid_until_ms};
     pthread_rwlock_unlock(&ev->lock);
+    free(sections);
     buf_append_str(out, "]}");
     return out->failed ? -1 : 0;
 }

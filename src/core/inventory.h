@@ -44,7 +44,8 @@ typedef struct inv_event {
     inv_row *rows;
     uint32_t *slots; /* seat index + 1; 0 = empty */
     uint32_t slot_mask;
-    uint64_t version; /* bumped on every change of seat state */
+    uint64_t version; /* bumped on every change of seat state (read with inv_event_version) */
+    uint32_t index;   /* position in the inventory: 0 .. TIX_EVENTS_MAX - 1 */
 } inv_event;
 
 typedef struct inventory inventory;
@@ -97,9 +98,20 @@ void inv_event_apply_hold(inv_event *ev, const uint32_t *seat_index, uint32_t n,
  * available. Takes the write lock. */
 void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq);
 
+/* The event's version: it changes whenever a committed change touches its seats. */
+uint64_t inv_event_version(const inv_event *ev);
+
+/* What a seat map depends on: the version it was built at, and the first moment after which
+ * a hold it shows as held lapses (INT64_MAX if none), so that it reads differently after. */
+typedef struct inv_snapshot {
+    uint64_t version;
+    int64_t valid_until_ms;
+} inv_snapshot;
+
 /* Append the seat map JSON object of the event to out, keeping only seats whose status at
- * now_ms is `filter` (or all when filter < 0). Takes the read lock. Returns 0 or -1 when out
- * exceeded its cap. */
-int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out);
+ * now_ms is `filter` (or all when filter < 0). Takes the read lock. Fills *snap (may be
+ * NULL). Returns 0 or -1 when out exceeded its cap. */
+int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out,
+                             inv_snapshot *snap);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct http_request {
     bool body_too_large;
     bool pending; /* suspended, waiting for the writer */
     bool counted; /* whole request received and handed to the API: counts as in flight */
+    atomic_bool resumed; /* the writer has answered the parked request */
 } http_request;
 
 static void http__log(void *cls, const char *fmt, va_list ap)
@@ -47,16 +48,25 @@ static enum MHD_Result http__respond(http_request *r)
 {
     api_response *res = &r->res;
     size_t len = 0;
-    char *data = buf_detach(&res->body, &len);
-    struct MHD_Response *resp =
-        data ? MHD_create_response_from_buffer_with_free_callback(len, data, free)
-             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(data);
-        return MHD_NO;
+    struct MHD_Response *resp;
+    if (res->shared_data) { /* a cached body: released by MHD once sent */
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            res->shared_len, (void *)res->shared_data, res->shared_release, res->shared_cls);
+        if (!resp) res->shared_release(res->shared_cls);
+        res->shared_data = NULL;
+    } else {
+        char *data = buf_detach(&res->body, &len);
+        resp = data ? MHD_create_response_from_buffer_with_free_callback(len, data, free)
+                    : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp) free(data);
     }
+    if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (res->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->etag[0]) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, res->etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
     if (res->retry_after_s) {
         char value[16];
         snprintf(value, sizeof(value), "%u", res->retry_after_s);
@@ -71,6 +81,7 @@ static enum MHD_Result http__respond(http_request *r)
 static void http__resume(api_request *req)
 {
     http_request *r = req->http_ctx;
+    atomic_store(&r->resumed, true);
     MHD_resume_connection(r->conn);
 }
 
@@ -103,6 +114,7 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     if (!r) return NULL;
     memset(&r->req, 0, offsetof(api_request, cmd));
     r->body_too_large = r->pending = r->counted = false;
+    atomic_init(&r->resumed, false);
     r->conn = conn;
     buf_init(&r->body, s->config.body_len_max);
     api_response_init(&r->res);
@@ -144,6 +156,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     }
     if (r->pending) { /* resumed by the writer */
         r->pending = false;
+        atomic_store(&r->resumed, false);
         api_finish(s->api, &r->req, &r->res);
         return http__respond(r);
     }
@@ -161,6 +174,8 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_AUTHORIZATION);
     req->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    req->if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
     if (api_handle(s->api, req, &r->res) == API_DONE) return http__respond(r);
@@ -182,7 +197,18 @@ static void http__on_completed(void *cls, struct MHD_Connection *conn, void **re
     http_server *s = cls;
     http_request *r = *req_cls;
     if (!r) return;
-    assert(!r->pending);
+    if (r->pending) {
+        /* The writer resumed the request (only it does), then the client was found gone
+         * before the answer could be sent: the outcome stands (it is committed), the answer
+         * is dropped, and what the API holds for the request (an idempotency key in flight,
+         * say) is let go by finishing it into the void. */
+        if (!atomic_load(&r->resumed)) {
+            log_error("http: a parked request ended before the writer answered it; leaking it");
+            return; /* the writer still owns its command: freeing it would be worse */
+        }
+        api_finish(s->api, &r->req, &r->res);
+        if (r->res.shared_data) r->res.shared_release(r->res.shared_cls);
+    }
     bool counted = r->counted;
     buf_free(&r->body);
     buf_free(&r->res.body);

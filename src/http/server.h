@@ -27,7 +27,7 @@ typedef struct http_config {
 enum {
     HTTP_CONNECTIONS_MAX_DEFAULT = 10000,
     HTTP_TIMEOUT_S_DEFAULT = 30,
-    HTTP_CONNECTION_MEMORY_DEFAULT = 32 * 1024,
+    HTTP_CONNECTION_MEMORY_DEFAULT = 8 * 1024,
 };
 
 typedef struct http_server http_server;

@@ -90,6 +90,17 @@ int buf_append_i64(buf *b, int64_t v)
     return buf_append(b, tmp, (size_t)n);
 }
 
+int buf_append_u32(buf *b, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, tmp + sizeof(tmp) - n, n);
+}
+
 int buf_appendf(buf *b, const char *fmt, ...)
 {
     va_list ap;

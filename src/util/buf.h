@@ -35,6 +35,7 @@ int buf_append(buf *b, const void *data, size_t len);
 int buf_append_str(buf *b, const char *s);
 int buf_append_char(buf *b, char c);
 int buf_append_i64(buf *b, int64_t v);
+int buf_append_u32(buf *b, uint32_t v); /* decimal, without printf */
 
 /* printf-style append. Returns 0 or -1 as above. */
 int buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -50,7 +50,7 @@ static cJSON *seat_map(inv_event *ev, int filter, int64_t now_ms)
     buf b;
     buf_init(&b, 1 << 26);
     cJSON *root = NULL;
-    if (inv_event_write_seat_map(ev, filter, now_ms, &b) == 0)
+    if (inv_event_write_seat_map(ev, filter, now_ms, &b, NULL) == 0)
         root = cJSON_ParseWithLength(b.data, b.len);
     buf_free(&b);
     return root;
@@ -466,7 +466,7 @@ TEST(seat_map_json_past_the_buffer_cap_fails)
     ASSERT_NOT_NULL(ev);
     buf b;
     buf_init(&b, 300);
-    ASSERT_EQ_INT(inv_event_write_seat_map(ev, -1, 0, &b), -1);
+    ASSERT_EQ_INT(inv_event_write_seat_map(ev, -1, 0, &b, NULL), -1);
     ASSERT_TRUE(b.failed);
     buf_free(&b);
     inventory_destroy(inv);
@@ -494,7 +494,7 @@ static void *race_reader(void *arg)
         uint32_t taken[4];
         inv_event_find_taken(r->ev, asked, 4, 0, taken);
         buf_reset(&b);
-        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, &b) != 0) atomic_fetch_add(&r->bad, 1);
+        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, &b, NULL) != 0) atomic_fetch_add(&r->bad, 1);
     }
     buf_free(&b);
     return NULL;
