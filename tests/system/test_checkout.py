@@ -8,11 +8,11 @@ import time
 import pytest
 
 import invariants
-from checkoutlib import (FINAL_BOOKING_STATUSES, all_delivered, assert_booking_shape,
-                         assert_rfc5322, book, bus_report, checkout, deliveries, get_booking,
+from checkoutlib import (all_delivered, assert_booking_shape,
+                         assert_rfc5322, book, bus_report, checkout, get_booking,
                          make_hold, new_event, outbox_rows, register_webhook, start_bus_server,
                          wait_booking, wait_deliveries, wait_mail_file)
-from fakes import FakePaymentProvider, WebhookReceiver, poll_until, verify_signature
+from fakes import FakePaymentProvider, WebhookReceiver, verify_signature
 from tixhttp import (assert_error, assert_json_content_type, create_event, hold_seats,
                      make_sections, parse_time, poll, reserve, seat_map, seat_statuses)
 
@@ -108,9 +108,18 @@ def test_happy_path_hold_checkout_confirm_sell_email_and_signed_webhook(server_f
     # a signature made with another secret does not verify
     assert not verify_signature("wrong", d.headers.get("tix-signature"), d.body)[0]
 
-    assert invariants.checkout_snapshot(srv.db_path).outbox_types(b["id"]) == [
+    snap = invariants.checkout_snapshot(srv.db_path)
+    assert snap.outbox_types(b["id"]) == [
         "CheckoutStarted", "PaymentSucceeded", "BookingConfirmed"]
-    wait_deliveries(srv, all_delivered, aggregate_id=b["id"], what="deliveries of the booking")
+    # the built-in routing of the contract
+    assert sorted(snap.patterns.get("payment", [])) == ["CheckoutStarted", "RefundRequested"]
+    assert sorted(snap.patterns.get("notification", [])) == [
+        "BookingCancelled", "BookingConfirmed", "PaymentFailed"]
+    ds = wait_deliveries(srv, all_delivered, aggregate_id=b["id"],
+                         what="deliveries of the booking")
+    assert sorted((d["type"], d["subscriber_id"]) for d in ds) == sorted([
+        ("CheckoutStarted", "payment"), ("BookingConfirmed", "notification"),
+        ("BookingConfirmed", wh["id"])]), ds
     invariants.assert_checkout_consistent(srv.db_path, require_delivered=True)
 
 
@@ -276,7 +285,7 @@ def test_unknown_simulated_token_is_declined(server_factory):
 def test_processing_error_is_retried_until_the_payment_succeeds(server_factory):
     srv = start_bus_server(server_factory)
     eid, seats, _ = new_event(srv)
-    hold, b = book(srv, eid, ["C1"], "tok_processingError", "pat@example.com")
+    hold, b = book(srv, eid, ["C1"], "tok_processingError")
     done = wait_booking(srv, b["id"], "confirmed")
     assert done["payment_id"]
     pay = wait_deliveries(srv, all_delivered, aggregate_id=b["id"], subscriber_id="payment",
@@ -284,6 +293,10 @@ def test_processing_error_is_retried_until_the_payment_succeeds(server_factory):
     assert len(pay) == 1 and pay[0]["attempts"] == 3, \
         f"tok_processingError fails twice then succeeds: expected 3 attempts, got {pay}"
     assert sold(srv, eid) == {"C1"}
+    # no email address, no email (the notification is still done)
+    wait_deliveries(srv, all_delivered, aggregate_id=b["id"], subscriber_id="notification")
+    [row] = outbox_rows(srv, b["id"], "BookingConfirmed")
+    assert not (srv.data_dir / "mail" / f"{row['id']}.eml").exists()
     invariants.assert_checkout_consistent(srv.db_path)
 
 
@@ -421,6 +434,27 @@ def test_cancel_while_the_charge_is_in_flight_refunds_the_late_payment(server_fa
     assert done["payment_id"] == provider.settled_id("charge", b["id"]), done
     assert provider.refund(f"refund-{b['id']}").performed == 1
     assert sold(srv, eid) == set()
+    invariants.assert_checkout_consistent(srv.db_path)
+
+
+def test_cancel_during_payment_retries_charges_nothing(server_factory, provider):
+    provider.fail_first["tok_down"] = 1000  # the provider is down for this token
+    srv = start_bus_server(server_factory, provider=provider)
+    eid, seats, _ = new_event(srv)
+    hold, b = book(srv, eid, ["B2"], "tok_down")
+    assert provider.wait_for_requests(2, timeout_s=10) >= 2, bus_report(srv, b["id"])
+    r = srv.post(f"/bookings/{b['id']}/cancel", {})
+    assert r.status == 200 and r.json["status"] == "cancelled", r
+    assert seat_statuses(srv, eid)["B2"] == "available"
+    pay = wait_deliveries(srv, all_delivered, aggregate_id=b["id"], subscriber_id="payment",
+                          what="the payment delivery of the cancelled booking")
+    assert len(pay) == 1, pay
+    n = len(provider.requests_of("charge"))
+    time.sleep(0.3)
+    assert len(provider.requests_of("charge")) == n, "charges continued after the cancel"
+    got = get_booking(srv, b["id"])
+    assert got["status"] == "cancelled" and "payment_id" not in got and "refund_id" not in got
+    assert provider.charge(b["id"]).performed == 0 and not provider.key_states("refund")
     invariants.assert_checkout_consistent(srv.db_path)
 
 
