@@ -39,6 +39,7 @@ static void bus__wait_ms(bus *b, unsigned ms)
 static void *bus__dispatch_loop(void *arg)
 {
     bus *b = arg;
+    pthread_setname_np(pthread_self(), "tix-dispatch");
     uint32_t cap = b->worker_count;
     delivery_record *claimed = calloc(cap, sizeof(*claimed));
     pthread_mutex_lock(&b->mutex);
@@ -73,6 +74,7 @@ static void *bus__dispatch_loop(void *arg)
 static void *bus__work_loop(void *arg)
 {
     bus *b = arg;
+    pthread_setname_np(pthread_self(), "tix-delivery");
     pthread_mutex_lock(&b->mutex);
     for (;;) {
         while (!b->head && !b->stopping) pthread_cond_wait(&b->work, &b->mutex);

@@ -126,18 +126,21 @@ static int commit__keep_response(commit *c, commit_cmd *cmd, int64_t now_ms)
 
 /* Run one command inside its own savepoint. Returns -1 when the store failed (the batch is
  * then lost); a refusal (seat taken, hold not found) is a success with cmd->rc set, and
- * undoes whatever the command wrote. */
+ * undoes whatever the command wrote. A hold, the hot path, runs without a savepoint (two
+ * statements fewer): it undoes itself when refused (commit__do_hold), and the expiries of
+ * lapsed holds it made on the way stand, with their effects, as the sweeper's would. */
 static int commit__run_cmd(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     uint32_t effects_before = c->effect_count;
+    bool savepoint = cmd->type != COMMIT_HOLD;
     assert(cmd->type < sizeof(commit__handlers) / sizeof(commit__handlers[0]));
-    if (store_savepoint(c->st) != 0) return -1;
+    if (savepoint && store_savepoint(c->st) != 0) return -1;
     cmd->rc = TIX_RC_OK;
     if (commit__handlers[cmd->type](c, cmd, now_ms) != 0) return -1;
-    if (cmd->rc != TIX_RC_OK) {
+    if (savepoint && cmd->rc != TIX_RC_OK) {
         c->effect_count = effects_before;
         if (store_savepoint_rollback(c->st) != 0) return -1;
-    } else if (store_savepoint_release(c->st) != 0) {
+    } else if (savepoint && store_savepoint_release(c->st) != 0) {
         return -1;
     }
     return cmd->idempotency.key ? commit__keep_response(c, cmd, now_ms) : 0;
@@ -213,6 +216,7 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
 static void *commit__writer(void *arg)
 {
     commit *c = arg;
+    pthread_setname_np(pthread_self(), "tix-writer");
     pthread_mutex_lock(&c->mutex);
     for (;;) {
         int64_t now = clock_mono_ms();

@@ -79,9 +79,10 @@ int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
         if (commit__take_seat(c, h, h->seat_ids[i], now_ms, &taken) != 0) return -1;
         if (!taken) cmd->taken_index[cmd->taken_count++] = cmd->seat_index[i];
     }
-    if (cmd->taken_count > 0) {
+    if (cmd->taken_count > 0) { /* undo this hold by hand (no savepoint, see commit.c) */
         cmd->rc = TIX_RC_SEAT_UNAVAILABLE;
-        return 0;
+        if (store_tx_seats_free(c->st, h->seq) != 0) return -1;
+        return store_tx_hold_delete(c->st, h->seq);
     }
     if (commit__outbox_hold(c, "HoldCreated", h, now_ms) != 0) return -1;
     if (commit__effect_ids(c, h->event_id, h->seat_ids, h->seat_count, h->seq, h->expires_at_ms,

@@ -208,3 +208,9 @@ int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, vo
 {
     return s->ops->idempotency_get(s, key, cb, ctx, found);
 }
+
+int store_tx_hold_delete(store *s, int64_t seq)
+{
+    assert(seq > 0);
+    return s->ops->tx_hold_delete(s, seq);
+}

@@ -58,6 +58,7 @@ typedef struct store_ops {
                             const char *aggregate_id, int64_t time_ms, const char *data_json);
     int (*tx_ping)(store *s, int64_t now_ms);
     int (*tx_hold_checkout)(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
+    int (*tx_hold_delete)(store *s, int64_t seq);
     int (*tx_seats_sell)(store *s, int64_t hold_seq);
     int (*tx_booking_insert)(store *s, booking_record *booking);
     int (*tx_booking_get)(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
@@ -144,6 +145,9 @@ int store_tx_outbox_append(store *s, const char *type, const char *event_id,
 
 /* A small real write, to prove the store is writable. */
 int store_tx_ping(store *s, int64_t now_ms);
+
+/* Delete a hold inserted by this transaction (a hold refused before it was kept). */
+int store_tx_hold_delete(store *s, int64_t seq);
 
 /* Checkout freezes an active hold: status checkout, expiry moved to the checkout deadline. */
 int store_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);

@@ -26,8 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-enum { STORE_READERS_MAX = 64, STORE_BUSY_TIMEOUT_MS = 10000, STORE_PATH_MAX = 4096 };
+enum {
+    STORE_READERS_MAX = 64,
+    STORE_BUSY_TIMEOUT_MS = 10000,
+    STORE_PATH_MAX = 4096,
+    STORE_CHECKPOINT_FRAMES = 1000, /* checkpoint once the WAL holds this many frames */
+    STORE_CHECKPOINT_INTERVAL_MS = 1000,
+};
 
 static const char *const store__migrations[] = {
     /* version 0 -> 1: events, seats, holds, bookings, the outbox and its deliveries */
@@ -60,7 +67,8 @@ static const char *const store__migrations[] = {
     "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
     "  checkout_deadline_ms INTEGER NOT NULL, seat_ids TEXT NOT NULL);"
     "CREATE INDEX bookings_by_user ON bookings(user_id, created_at_ms);"
-    "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+    /* outbox ids are 128 random bits: unique without an index to keep up */
+    "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
     "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);"
     "CREATE TABLE subscribers(id TEXT PRIMARY KEY, kind TEXT NOT NULL"
     "    CHECK (kind IN ('payment','notification','webhook')),"
@@ -99,7 +107,8 @@ typedef enum {
     SQL_HOLD_CHECKOUT, SQL_SEATS_SELL, SQL_BOOKING_INSERT, SQL_BOOKING_BY_ID, SQL_BOOKING_BY_SEQ,
     SQL_BOOKING_UPDATE, SQL_SUBSCRIBER_INSERT, SQL_PATTERN_INSERT, SQL_OUTBOX_FANOUT,
     SQL_DELIVERIES_CLAIM, SQL_DELIVERY_BY_SEQ, SQL_DELIVERY_FINISH, SQL_DELIVERY_RETRY,
-    SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE,
+    SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE, SQL_HOLD_DELETE,
+    SQL_ROUTED,
     SQL_COUNT
 } store__sql;
 
@@ -188,6 +197,8 @@ static const char *const store__sql_text[SQL_COUNT] = {
                             " created_at_ms) VALUES (?,?,?,?,?)"
                             " ON CONFLICT(key) DO NOTHING",
     [SQL_IDEMPOTENCY_PURGE] = "DELETE FROM idempotency WHERE created_at_ms < ?",
+    [SQL_HOLD_DELETE] = "DELETE FROM holds WHERE seq = ?",
+    [SQL_ROUTED] = "SELECT 1 FROM subscriber_patterns WHERE ? GLOB pattern LIMIT 1",
 };
 
 /* Statements of the read connections. */
@@ -216,13 +227,31 @@ typedef struct store_reader {
     bool busy;
 } store_reader;
 
+enum { STORE_ROUTES_MAX = 64 };
+
+/* Whether an event type has any subscriber: asked once per type, forgotten when a
+ * subscriber is added, so that events nobody listens to skip the fan-out statement. */
+typedef struct store_route {
+    char type[TIX_EVENT_TYPE_LEN_MAX + 1];
+    bool routed;
+} store_route;
+
 typedef struct store_sqlite {
     store base;
+    uint32_t route_count;
+    store_route routes[STORE_ROUTES_MAX];
     sqlite3 *db; /* the writer connection */
     sqlite3_stmt *stmt[SQL_COUNT];
     char path[STORE_PATH_MAX];
     pthread_mutex_t readers_mutex;
     pthread_cond_t readers_cond;
+    /* Checkpoints run on their own connection and thread, off the writer's path (the
+     * writer's automatic checkpoint is off): the writer only signals when the WAL grew. */
+    sqlite3 *checkpoint_db;
+    pthread_t checkpoint_thread;
+    bool checkpoint_running, checkpoint_stop, checkpoint_due;
+    pthread_mutex_t checkpoint_mutex;
+    pthread_cond_t checkpoint_cond;
     unsigned reader_count;
     store_reader readers[STORE_READERS_MAX];
 } store_sqlite;
@@ -322,9 +351,66 @@ fail:
 
 static const store_ops store__sqlite_ops;
 
+static void *store__checkpointer(void *arg)
+{
+    store_sqlite *ss = arg;
+    pthread_setname_np(pthread_self(), "tix-checkpoint");
+    pthread_mutex_lock(&ss->checkpoint_mutex);
+    while (!ss->checkpoint_stop) {
+        if (!ss->checkpoint_due) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += STORE_CHECKPOINT_INTERVAL_MS / 1000;
+            pthread_cond_timedwait(&ss->checkpoint_cond, &ss->checkpoint_mutex, &ts);
+            if (ss->checkpoint_stop) break;
+        }
+        ss->checkpoint_due = false;
+        pthread_mutex_unlock(&ss->checkpoint_mutex);
+        int log_frames = 0, done_frames = 0;
+        int rc = sqlite3_wal_checkpoint_v2(ss->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                           &log_frames, &done_frames);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) store__fail(ss->checkpoint_db, "checkpoint");
+        pthread_mutex_lock(&ss->checkpoint_mutex);
+    }
+    pthread_mutex_unlock(&ss->checkpoint_mutex);
+    return NULL;
+}
+
+/* The writer connection's WAL hook: called after each commit with the WAL's size. */
+static int store__wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db, (void)name;
+    store_sqlite *ss = arg;
+    if (frames < STORE_CHECKPOINT_FRAMES) return SQLITE_OK;
+    pthread_mutex_lock(&ss->checkpoint_mutex);
+    ss->checkpoint_due = true;
+    pthread_cond_signal(&ss->checkpoint_cond);
+    pthread_mutex_unlock(&ss->checkpoint_mutex);
+    return SQLITE_OK;
+}
+
+static int store__checkpointer_start(store_sqlite *ss)
+{
+    if (store__connect(ss->path, false, &ss->checkpoint_db) != 0) return -1;
+    if (pthread_create(&ss->checkpoint_thread, NULL, store__checkpointer, ss) != 0) return -1;
+    ss->checkpoint_running = true;
+    sqlite3_wal_hook(ss->db, store__wal_hook, ss);
+    return store__exec(ss->db, "PRAGMA wal_autocheckpoint=0");
+}
+
 static void store__sqlite_close(store *s)
 {
     store_sqlite *ss = store__of(s);
+    if (ss->checkpoint_running) {
+        pthread_mutex_lock(&ss->checkpoint_mutex);
+        ss->checkpoint_stop = true;
+        pthread_cond_signal(&ss->checkpoint_cond);
+        pthread_mutex_unlock(&ss->checkpoint_mutex);
+        pthread_join(ss->checkpoint_thread, NULL);
+    }
+    if (ss->checkpoint_db) sqlite3_close(ss->checkpoint_db);
+    pthread_mutex_destroy(&ss->checkpoint_mutex);
+    pthread_cond_destroy(&ss->checkpoint_cond);
     for (int i = 0; i < SQL_COUNT; i++) sqlite3_finalize(ss->stmt[i]);
     for (unsigned i = 0; i < ss->reader_count; i++) {
         for (int k = 0; k < RSQL_COUNT; k++) sqlite3_finalize(ss->readers[i].stmt[k]);
@@ -350,6 +436,8 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
     ss->base.ops = &store__sqlite_ops;
     pthread_mutex_init(&ss->readers_mutex, NULL);
     pthread_cond_init(&ss->readers_cond, NULL);
+    pthread_mutex_init(&ss->checkpoint_mutex, NULL);
+    pthread_cond_init(&ss->checkpoint_cond, NULL);
     if ((size_t)snprintf(ss->path, sizeof(ss->path), "%s/tix.db", data_dir) >= sizeof(ss->path)) {
         snprintf(err, err_len, "data dir path too long");
         goto fail;
@@ -360,6 +448,10 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
     }
     chmod(ss->path, 0600);
     if (store__migrate(ss->db, err, err_len) != 0) goto fail;
+    if (store__checkpointer_start(ss) != 0) {
+        snprintf(err, err_len, "cannot start the checkpointer of %s", ss->path);
+        goto fail;
+    }
     for (int i = 0; i < SQL_COUNT; i++) {
         if (sqlite3_prepare_v3(ss->db, store__sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &ss->stmt[i], NULL) != SQLITE_OK) {
@@ -653,6 +745,30 @@ static int store__sqlite_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, u
     return 0;
 }
 
+/* Does any subscriber pattern match event type `type`? Cached per type. */
+static int store__routed(store_sqlite *ss, const char *type, bool *routed)
+{
+    for (uint32_t i = 0; i < ss->route_count; i++) {
+        if (strcmp(ss->routes[i].type, type) == 0) {
+            *routed = ss->routes[i].routed;
+            return 0;
+        }
+    }
+    sqlite3_stmt *st = ss->stmt[SQL_ROUTED];
+    store__bind_text(st, 1, type);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store__fail(ss->db, "route event");
+    *routed = rc == SQLITE_ROW;
+    if (ss->route_count < STORE_ROUTES_MAX && strlen(type) <= TIX_EVENT_TYPE_LEN_MAX) {
+        store_route *r = &ss->routes[ss->route_count++];
+        snprintf(r->type, sizeof(r->type), "%s", type);
+        r->routed = *routed;
+    }
+    return 0;
+}
+
 static int store__sqlite_tx_outbox_append(store *s, const char *type, const char *event_id,
                                           const char *aggregate_id, int64_t time_ms,
                                           const char *data_json)
@@ -668,6 +784,9 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
     sqlite3_bind_int64(st, 5, time_ms);
     store__bind_text(st, 6, data_json);
     if (store__run(ss, SQL_OUTBOX_INSERT) != 0) return -1;
+    bool routed;
+    if (store__routed(ss, type, &routed) != 0) return -1;
+    if (!routed) return 0;
     st = ss->stmt[SQL_OUTBOX_FANOUT];
     sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(ss->db));
     store__bind_text(st, 2, aggregate_id ? aggregate_id : "");
@@ -813,6 +932,13 @@ static int store__sqlite_seats_load(store *s, const char *event_id, store_seat_c
     return result;
 }
 
+static int store__sqlite_tx_hold_delete(store *s, int64_t seq)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_bind_int64(ss->stmt[SQL_HOLD_DELETE], 1, seq);
+    return store__run(ss, SQL_HOLD_DELETE);
+}
+
 static int store__sqlite_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms,
                                           bool *changed)
 {
@@ -928,6 +1054,7 @@ static const char *const store__kind_names[] = {"payment", "notification", "webh
 static int store__sqlite_tx_subscriber_insert(store *s, const subscriber_record *sub)
 {
     store_sqlite *ss = store__of(s);
+    ss->route_count = 0; /* routes may change: ask again */
     sqlite3_stmt *st = ss->stmt[SQL_SUBSCRIBER_INSERT];
     store__bind_text(st, 1, sub->id);
     store__bind_text(st, 2, store__kind_names[sub->kind]);
@@ -1179,6 +1306,7 @@ static const store_ops store__sqlite_ops = {
     .events_load = store__sqlite_events_load,
     .seats_load = store__sqlite_seats_load,
     .tx_hold_checkout = store__sqlite_tx_hold_checkout,
+    .tx_hold_delete = store__sqlite_tx_hold_delete,
     .tx_seats_sell = store__sqlite_tx_seats_sell,
     .tx_booking_insert = store__sqlite_tx_booking_insert,
     .tx_booking_get = store__sqlite_tx_booking_get,

@@ -2,9 +2,13 @@
 #include "util/ids.h"
 
 #include <sodium.h>
+#include <sodium/randombytes_internal_random.h>
 
 int ids_init(void)
 {
+    /* libsodium's own ChaCha20 generator, seeded from the kernel and kept per thread: ids
+     * cost no system call (the default asks getrandom(2) for every one) */
+    randombytes_set_implementation(&randombytes_internal_implementation);
     return sodium_init() < 0 ? -1 : 0;
 }
 
