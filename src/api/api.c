@@ -105,6 +105,11 @@ void api__error_rc(api_response *res, tix_rc rc)
                   "only a pending or confirmed booking can be cancelled");
         break;
     case TIX_RC_NOT_FOUND: api_error(res, 404, "not_found", "no such resource"); break;
+    case TIX_RC_USER_LIMIT:
+        api_error(res, 429, "limit_exceeded",
+                  "this buyer already holds as many seats of this event as allowed; release a "
+                  "hold or let it expire first");
+        break;
     case TIX_RC_SEAT_UNAVAILABLE: /* rendered with the seat list by api__hold_finish */
     case TIX_RC_STORE_ERROR:
     default:

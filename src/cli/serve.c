@@ -9,6 +9,7 @@
 #include "http/server.h"
 #include "notify/mailer.h"
 #include "pay/payment.h"
+#include "store/fault_vfs.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -47,6 +48,8 @@ typedef struct serve_options {
     unsigned max_attempts;
     unsigned retry_base_ms;
     unsigned lease_ms;
+    unsigned max_seats_per_user;
+    char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/fault_vfs.h */
 } serve_options;
 
 /* Split "HOST:PORT" (or "[v6]:PORT") into config. Returns 0 or -1. */
@@ -162,6 +165,7 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
     if (serve__admin_token(o) != 0) return CLI_EXIT_RUNTIME;
     cli_core core;
     serve_bus sb;
+    if (o->test_fault_dir[0]) store_sqlite_set_fault_dir(o->test_fault_dir); /* tests only */
     if (cli_core_open(o->data_dir, o->threads + 1, cc, &core) != 0) return CLI_EXIT_RUNTIME;
     if (serve__bus_start(o, &core, &sb) != 0) {
         cli_core_close(&core);
@@ -217,6 +221,7 @@ int cli_serve(int argc, char **argv)
         .max_attempts = COMMIT_MAX_ATTEMPTS_DEFAULT,
         .retry_base_ms = COMMIT_RETRY_BASE_MS_DEFAULT,
         .lease_ms = COMMIT_LEASE_MS_DEFAULT,
+        .max_seats_per_user = TIX_USER_SEATS_DEFAULT,
     };
     const cli_option options[] = {
         {"listen", "TIX_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; "
@@ -266,6 +271,12 @@ int cli_serve(int argc, char **argv)
          "(default 1000)", CLI_UINT, &o.retry_base_ms, 0, 1, 3600000},
         {"lease-ms", "TIX_LEASE_MS", "MS", "a claimed delivery is retried after this if its "
          "worker vanished (default 30000)", CLI_UINT, &o.lease_ms, 0, 100, 3600000},
+        {"max-seats-per-user", "TIX_MAX_SEATS_PER_USER", "N", "seats one buyer may hold at once "
+         "in an event, across holds (default 10; 0: no limit)", CLI_UINT, &o.max_seats_per_user,
+         0, 0, 1000000},
+        {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR", "FOR TESTS ONLY: inject storage faults "
+         "while DIR/fail-fsync or DIR/fail-write exists", CLI_STRING, o.test_fault_dir,
+         sizeof(o.test_fault_dir), 0, 0},
     };
     cli_result r = cli_parse("serve", "Serve the tix HTTP API on the embedded store.", options,
                              sizeof(options) / sizeof(options[0]), argc, argv, 2);
@@ -290,6 +301,7 @@ int cli_serve(int argc, char **argv)
     cc.max_attempts = o.max_attempts;
     cc.retry_base_ms = o.retry_base_ms;
     cc.lease_ms = o.lease_ms;
+    cc.user_seats_max = o.max_seats_per_user;
     if (o.payment_timeout_ms >= o.lease_ms)
         log_warn("--payment-timeout-ms should be below --lease-ms, or a slow charge is retried "
                  "while it is still running (it is idempotent, but wasteful)");

@@ -31,6 +31,7 @@ commit_config commit_config_default(void)
         .retry_max_ms = COMMIT_RETRY_MAX_MS_DEFAULT,
         .lease_ms = COMMIT_LEASE_MS_DEFAULT,
         .idempotency_ttl_s = COMMIT_IDEMPOTENCY_TTL_S_DEFAULT,
+        .user_seats_max = TIX_USER_SEATS_DEFAULT,
     };
 }
 

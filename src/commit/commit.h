@@ -116,6 +116,7 @@ typedef struct commit_config {
     uint32_t retry_max_ms;       /* cap of the retry delay */
     uint32_t lease_ms;           /* how long a claimed delivery is its claimer's */
     uint32_t idempotency_ttl_s;  /* how long responses to idempotency keys are kept */
+    uint32_t user_seats_max;     /* seats one buyer may hold at once in an event; 0: no limit */
 } commit_config;
 
 enum {

@@ -72,6 +72,12 @@ int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
     h->seat_count = cmd->seat_count;
     for (uint32_t i = 0; i < cmd->seat_count; i++)
         inv_event_seat_id(ev, cmd->seat_index[i], h->seat_ids[i]);
+    if (c->config.user_seats_max > 0) { /* decided here, in order with the buyer's other holds */
+        uint32_t held;
+        if (store_tx_user_seats(c->st, h->event_id, h->user_id, now_ms, &held) != 0) return -1;
+        if (held + cmd->seat_count > c->config.user_seats_max)
+            return cmd->rc = TIX_RC_USER_LIMIT, 0;
+    }
     if (store_tx_hold_insert(c->st, h) != 0) return -1;
     cmd->taken_count = 0;
     for (uint32_t i = 0; i < cmd->seat_count; i++) {

@@ -31,6 +31,7 @@ enum {
     TIX_PAYMENT_TOKEN_LEN_MAX = 255,
     TIX_PAYMENT_ID_LEN_MAX = 127,
     TIX_CHECKOUT_TIMEOUT_S_DEFAULT = 900,
+    TIX_USER_SEATS_DEFAULT = 10, /* seats one buyer may hold at once in an event */
 };
 
 /* The outcome of a command. Each maps to one HTTP status and one stable error code. */
@@ -49,6 +50,7 @@ typedef enum tix_rc {
     TIX_RC_BOOKING_NOT_FOUND,
     TIX_RC_BOOKING_NOT_CANCELLABLE,
     TIX_RC_NOT_FOUND,    /* a generic resource (webhook, dead letter) */
+    TIX_RC_USER_LIMIT,   /* the buyer would hold more seats of the event than allowed */
 } tix_rc;
 
 typedef enum seat_status {

@@ -214,3 +214,9 @@ int store_tx_hold_delete(store *s, int64_t seq)
     assert(seq > 0);
     return s->ops->tx_hold_delete(s, seq);
 }
+
+int store_tx_user_seats(store *s, const char *event_id, const char *user_id, int64_t now_ms,
+                        uint32_t *seats)
+{
+    return s->ops->tx_user_seats(s, event_id, user_id, now_ms, seats);
+}

@@ -59,6 +59,8 @@ typedef struct store_ops {
     int (*tx_ping)(store *s, int64_t now_ms);
     int (*tx_hold_checkout)(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
     int (*tx_hold_delete)(store *s, int64_t seq);
+    int (*tx_user_seats)(store *s, const char *event_id, const char *user_id, int64_t now_ms,
+                         uint32_t *seats);
     int (*tx_seats_sell)(store *s, int64_t hold_seq);
     int (*tx_booking_insert)(store *s, booking_record *booking);
     int (*tx_booking_get)(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
@@ -145,6 +147,10 @@ int store_tx_outbox_append(store *s, const char *type, const char *event_id,
 
 /* A small real write, to prove the store is writable. */
 int store_tx_ping(store *s, int64_t now_ms);
+
+/* How many seats user_id holds in event_id at now_ms (live, unexpired holds). */
+int store_tx_user_seats(store *s, const char *event_id, const char *user_id, int64_t now_ms,
+                        uint32_t *seats);
 
 /* Delete a hold inserted by this transaction (a hold refused before it was kept). */
 int store_tx_hold_delete(store *s, int64_t seq);

@@ -13,6 +13,7 @@
  * each in its own transaction. */
 #include "store/store.h"
 
+#include "store/fault_vfs.h" /* test-only fault shim */
 #include "util/buf.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -57,6 +58,7 @@ static const char *const store__migrations[] = {
     "  seat_ids TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,"
     "  ended_at_ms INTEGER);"
     "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status IN ('active','checkout');"
+    "CREATE INDEX holds_by_user ON holds(event_id, user_id) WHERE status IN ('active','checkout');"
     "CREATE TABLE bookings(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
     "  hold_seq INTEGER NOT NULL UNIQUE, hold_id TEXT NOT NULL, event_id TEXT NOT NULL,"
     "  user_id TEXT NOT NULL, email TEXT NOT NULL,"
@@ -108,7 +110,7 @@ typedef enum {
     SQL_BOOKING_UPDATE, SQL_SUBSCRIBER_INSERT, SQL_PATTERN_INSERT, SQL_OUTBOX_FANOUT,
     SQL_DELIVERIES_CLAIM, SQL_DELIVERY_BY_SEQ, SQL_DELIVERY_FINISH, SQL_DELIVERY_RETRY,
     SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE, SQL_HOLD_DELETE,
-    SQL_ROUTED,
+    SQL_ROUTED, SQL_USER_SEATS,
     SQL_COUNT
 } store__sql;
 
@@ -199,6 +201,9 @@ static const char *const store__sql_text[SQL_COUNT] = {
     [SQL_IDEMPOTENCY_PURGE] = "DELETE FROM idempotency WHERE created_at_ms < ?",
     [SQL_HOLD_DELETE] = "DELETE FROM holds WHERE seq = ?",
     [SQL_ROUTED] = "SELECT 1 FROM subscriber_patterns WHERE ? GLOB pattern LIMIT 1",
+    [SQL_USER_SEATS] = "SELECT COALESCE(SUM(json_array_length(seat_ids)), 0) FROM holds"
+                       " WHERE event_id = ? AND user_id = ? AND status IN ('active', 'checkout')"
+                       " AND expires_at_ms > ?",
 };
 
 /* Statements of the read connections. */
@@ -256,6 +261,16 @@ typedef struct store_sqlite {
     store_reader readers[STORE_READERS_MAX];
 } store_sqlite;
 
+/* ---- test-only fault shim (store/fault_vfs.h): empty unless `--test-fault-dir` was given;
+ * then every connection goes through the fault VFS. ---- */
+static char store__fault_dir[STORE_PATH_MAX];
+
+void store_sqlite_set_fault_dir(const char *fault_dir)
+{
+    snprintf(store__fault_dir, sizeof(store__fault_dir), "%s", fault_dir ? fault_dir : "");
+}
+/* ---- end of the test-only fault shim ---- */
+
 static store_sqlite *store__of(store *s)
 {
     return (store_sqlite *)s;
@@ -303,7 +318,8 @@ static int store__connect(const char *path, bool read_only, sqlite3 **out)
     int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                 SQLITE_OPEN_NOMUTEX;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+    const char *vfs = store__fault_dir[0] ? FAULT_VFS_NAME : NULL; /* test-only fault shim */
+    if (sqlite3_open_v2(path, &db, flags, vfs) != SQLITE_OK) {
         log_error("store: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return -1;
@@ -429,6 +445,10 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
     if (readers > STORE_READERS_MAX) readers = STORE_READERS_MAX;
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create data dir %s: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    if (store__fault_dir[0] && fault_vfs_register(store__fault_dir) != 0) { /* test-only */
+        snprintf(err, err_len, "cannot install the test fault VFS on %s", store__fault_dir);
         return -1;
     }
     store_sqlite *ss = calloc(1, sizeof(*ss));
@@ -932,6 +952,22 @@ static int store__sqlite_seats_load(store *s, const char *event_id, store_seat_c
     return result;
 }
 
+static int store__sqlite_tx_user_seats(store *s, const char *event_id, const char *user_id,
+                                       int64_t now_ms, uint32_t *seats)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_USER_SEATS];
+    store__bind_text(st, 1, event_id);
+    store__bind_text(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int rc = sqlite3_step(st);
+    *seats = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW) return store__fail(ss->db, "count a buyer's seats");
+    return 0;
+}
+
 static int store__sqlite_tx_hold_delete(store *s, int64_t seq)
 {
     store_sqlite *ss = store__of(s);
@@ -1307,6 +1343,7 @@ static const store_ops store__sqlite_ops = {
     .seats_load = store__sqlite_seats_load,
     .tx_hold_checkout = store__sqlite_tx_hold_checkout,
     .tx_hold_delete = store__sqlite_tx_hold_delete,
+    .tx_user_seats = store__sqlite_tx_user_seats,
     .tx_seats_sell = store__sqlite_tx_seats_sell,
     .tx_booking_insert = store__sqlite_tx_booking_insert,
     .tx_booking_get = store__sqlite_tx_booking_get,
