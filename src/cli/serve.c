@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,9 @@ typedef struct serve_options {
     unsigned retry_base_ms;
     unsigned lease_ms;
     unsigned max_seats_per_user;
+    unsigned request_timeout_s;
+    unsigned write_rate_limit;
+    unsigned trust_proxy;
     char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/fault_vfs.h */
 } serve_options;
 
@@ -149,8 +153,23 @@ static void serve__bus_stop(cli_core *core, serve_bus *sb)
     pay_destroy(sb->pay);
 }
 
+/* Let the process open a file per connection it may accept, plus its own files. */
+static void serve__raise_fd_limit(unsigned connections_max)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    rlim_t want = (rlim_t)connections_max + 1024;
+    if (lim.rlim_cur >= want) return;
+    lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
+        log_warn("only %llu file descriptors: fewer connections than --max-connections %u fit",
+                 (unsigned long long)lim.rlim_cur, connections_max);
+}
+
 static int serve__run(serve_options *o, const http_config *http_cfg, const commit_config *cc)
 {
+    umask(077); /* everything tix creates is its own: data dir 0700, files 0600 */
+    serve__raise_fd_limit(http_cfg->connections_max);
     if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
     sigset_t signals;
     sigemptyset(&signals);
@@ -222,6 +241,7 @@ int cli_serve(int argc, char **argv)
         .retry_base_ms = COMMIT_RETRY_BASE_MS_DEFAULT,
         .lease_ms = COMMIT_LEASE_MS_DEFAULT,
         .max_seats_per_user = TIX_USER_SEATS_DEFAULT,
+        .request_timeout_s = HTTP_REQUEST_TIMEOUT_S_DEFAULT,
     };
     const cli_option options[] = {
         {"listen", "TIX_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; "
@@ -235,7 +255,7 @@ int cli_serve(int argc, char **argv)
          sizeof(o.admin_token), 0, 0},
         {"max-body-bytes", "TIX_MAX_BODY_BYTES", "N", "largest request body (default 65536)",
          CLI_UINT, &o.max_body_bytes, 0, 1024, 64u << 20},
-        {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 10000)",
+        {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 20000)",
          CLI_UINT, &o.max_connections, 0, 1, 1000000},
         {"max-connections-per-ip", "TIX_MAX_CONNECTIONS_PER_IP", "N",
          "open connections per client address (default 0: no limit)", CLI_UINT,
@@ -274,6 +294,13 @@ int cli_serve(int argc, char **argv)
         {"max-seats-per-user", "TIX_MAX_SEATS_PER_USER", "N", "seats one buyer may hold at once "
          "in an event, across holds (default 10; 0: no limit)", CLI_UINT, &o.max_seats_per_user,
          0, 0, 1000000},
+        {"request-timeout", "TIX_REQUEST_TIMEOUT", "S", "time to receive a whole request, head "
+         "and body, before the connection is cut (default 10; 0: none)", CLI_UINT,
+         &o.request_timeout_s, 0, 0, 3600},
+        {"write-rate-limit", "TIX_WRITE_RATE_LIMIT", "N", "write requests per second per client "
+         "address, bursts of 2N (default 0: off)", CLI_UINT, &o.write_rate_limit, 0, 0, 1000000},
+        {"trust-proxy", "TIX_TRUST_PROXY", "0|1", "take the client address from X-Forwarded-For "
+         "(only behind a proxy that sets it; default 0)", CLI_UINT, &o.trust_proxy, 0, 0, 1},
         {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR", "FOR TESTS ONLY: inject storage faults "
          "while DIR/fail-fsync or DIR/fail-write exists", CLI_STRING, o.test_fault_dir,
          sizeof(o.test_fault_dir), 0, 0},
@@ -288,6 +315,9 @@ int cli_serve(int argc, char **argv)
         .connections_per_ip_max = o.max_connections_per_ip,
         .timeout_s = o.idle_timeout_s,
         .connection_memory = HTTP_CONNECTION_MEMORY_DEFAULT,
+        .request_timeout_s = o.request_timeout_s,
+        .write_rate_per_s = o.write_rate_limit,
+        .trust_proxy = o.trust_proxy != 0,
     };
     if (serve__parse_listen(o.listen, &http_cfg) != 0) {
         fprintf(stderr, "tix serve: --listen '%s' is not HOST:PORT\n", o.listen);

@@ -1,6 +1,8 @@
 /* http server: see server.h. */
 #include "http/server.h"
 
+#include "http/conn_watch.h"
+#include "http/rate_limit.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -20,6 +22,8 @@ struct http_server {
     api *api;
     struct MHD_Daemon *daemon;
     atomic_int in_flight;
+    conn_watch *watch;  /* NULL: no request timeout */
+    rate_limit *writes; /* NULL: writes not rate limited */
 };
 
 /* One request, from its first header to its completion. */
@@ -106,6 +110,83 @@ static bool http__framing_ambiguous(struct MHD_Connection *conn)
     return counts[0] > 1 || (counts[0] == 1 && counts[1] > 0);
 }
 
+/* The watch entry of a connection (its socket context), or NULL. */
+static conn_watch_entry *http__watch_entry(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void http__on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *s = cls;
+    if (!s->watch) return;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? conn_watch_add(s->watch, info->connect_fd) : NULL;
+    } else {
+        conn_watch_remove(s->watch, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* Called when a request line has arrived: its request's clock starts. */
+static void *http__on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)uri;
+    http_server *s = cls;
+    if (s->watch) conn_watch_request_started(s->watch, http__watch_entry(conn));
+    return NULL; /* keeps *req_cls NULL for the first call of the handler */
+}
+
+/* The client's address as text: the socket's peer, or with trust_proxy the rightmost entry
+ * of X-Forwarded-For (the one the trusted proxy appended). */
+static void http__client_address(http_server *s, struct MHD_Connection *conn, char *out,
+                                 size_t cap)
+{
+    snprintf(out, cap, "?");
+    const char *xff = s->config.trust_proxy ? MHD_lookup_connection_value(
+                                                  conn, MHD_HEADER_KIND, "X-Forwarded-For")
+                                            : NULL;
+    if (xff) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ') last++;
+        size_t len = strcspn(last, " \t");
+        if (len > 0 && len < cap) {
+            memcpy(out, last, len);
+            out[len] = '\0';
+            return;
+        }
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+/* Refuse a write over the client's rate (429 rate_limited). Returns true when refused. */
+static bool http__rate_limited(http_server *s, http_request *r, const char *method)
+{
+    if (!s->writes || (strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0))
+        return false;
+    char client[RATE_LIMIT_KEY_LEN_MAX + 1];
+    http__client_address(s, r->conn, client, sizeof(client));
+    uint32_t retry_after_s = 1;
+    if (rate_limit_take(s->writes, client, clock_mono_ms(), &retry_after_s)) return false;
+    api_error(&r->res, 429, "rate_limited",
+              "too many write requests from this address; retry after %u s", retry_after_s);
+    r->res.retry_after_s = retry_after_s;
+    return true;
+}
+
 static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
 {
     /* not calloc: the embedded commit command is large and is cleared by the API only on the
@@ -144,6 +225,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > s->config.body_len_max) {
             r->body_too_large = true; /* answer before reading the body */
+            if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
             goto too_large;
         }
         return MHD_YES;
@@ -160,7 +242,9 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
         api_finish(s->api, &r->req, &r->res);
         return http__respond(r);
     }
+    if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
     if (r->body_too_large) goto too_large;
+    if (http__rate_limited(s, r, method)) return http__respond(r);
     /* in flight from here: a client still sending (or gone quiet mid-body) does not hold up
      * a graceful stop; its connection is closed by the idle timeout or at the stop */
     r->counted = true;
@@ -251,6 +335,17 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
     if (!s) return snprintf(err, err_len, "out of memory"), NULL;
     s->config = *config;
     s->api = a;
+    if (config->request_timeout_s &&
+        !(s->watch = conn_watch_start((int64_t)config->request_timeout_s * 1000))) {
+        free(s);
+        return snprintf(err, err_len, "cannot start the connection watcher"), NULL;
+    }
+    if (config->write_rate_per_s &&
+        !(s->writes = rate_limit_create(config->write_rate_per_s, 2 * config->write_rate_per_s))) {
+        conn_watch_stop(s->watch);
+        free(s);
+        return snprintf(err, err_len, "out of memory"), NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
@@ -260,10 +355,14 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
         MHD_OPTION_CONNECTION_LIMIT, config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         config->connections_per_ip_max, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->connection_memory,
-        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        http__on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, http__on_request_line, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u (address in use, or not allowed?)",
                  config->host, (unsigned)config->port);
+        conn_watch_stop(s->watch);
+        rate_limit_destroy(s->writes);
         free(s);
         return NULL;
     }
@@ -297,5 +396,7 @@ void http_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->daemon);
+    conn_watch_stop(s->watch);
+    rate_limit_destroy(s->writes);
     free(s);
 }

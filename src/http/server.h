@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,10 +23,14 @@ typedef struct http_config {
     unsigned connections_per_ip_max; /* 0: no limit */
     unsigned timeout_s;    /* idle connections are closed after this */
     size_t connection_memory; /* per connection: request line and headers must fit (431) */
+    unsigned request_timeout_s; /* to receive a whole request, head and body; 0: none */
+    unsigned write_rate_per_s;  /* write requests per second per client address; 0: off */
+    bool trust_proxy;           /* client address from X-Forwarded-For (rightmost entry) */
 } http_config;
 
 enum {
-    HTTP_CONNECTIONS_MAX_DEFAULT = 10000,
+    HTTP_CONNECTIONS_MAX_DEFAULT = 20000,
+    HTTP_REQUEST_TIMEOUT_S_DEFAULT = 10,
     HTTP_TIMEOUT_S_DEFAULT = 30,
     HTTP_CONNECTION_MEMORY_DEFAULT = 8 * 1024,
 };
