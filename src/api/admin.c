@@ -186,3 +186,38 @@ api_result api_webhooks_list(api *a, api_request *req, api_response *res)
     api__ok(res, 200);
     return API_DONE;
 }
+
+api_result api_buyer_token_create(api *a, api_request *req, api_response *res)
+{
+    cJSON *root = api__parse_body(req, res);
+    if (!root) return API_DONE;
+    char err[API_JSON_ERR_LEN];
+    const char *user_id;
+    int64_t ttl_s = BUYER_TOKEN_TTL_S_DEFAULT;
+    int rc = api_json_string(root, "user_id", true, 1, TIX_USER_ID_LEN_MAX, &user_id, err);
+    if (rc == 0) rc = api_json_int(root, "ttl_s", false, 1, BUYER_TOKEN_TTL_S_MAX, &ttl_s, err);
+    if (rc == 0 && !a->buyer_secret[0]) {
+        snprintf(err, sizeof(err), "buyer tokens are not configured on this server");
+        rc = -1;
+    }
+    char token[BUYER_TOKEN_LEN_MAX + 1];
+    int64_t expires_ms = (clock_now_ms() / 1000 + ttl_s) * 1000;
+    if (rc == 0 && buyer_token_make(a->buyer_secret, user_id, expires_ms / 1000, token) != 0) {
+        snprintf(err, sizeof(err), "field 'user_id' is too long for a token");
+        rc = -1;
+    }
+    if (rc != 0) {
+        cJSON_Delete(root);
+        api_error(res, 422, "invalid_request", "%s", err);
+        return API_DONE;
+    }
+    buf_append_str(&res->body, "{\"token\":");
+    buf_append_json_str(&res->body, token);
+    buf_append_str(&res->body, ",\"user_id\":");
+    buf_append_json_str(&res->body, user_id);
+    api__append_time(&res->body, "expires_at", expires_ms);
+    buf_append_char(&res->body, '}');
+    cJSON_Delete(root);
+    api__ok(res, 201);
+    return API_DONE;
+}

@@ -63,6 +63,10 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    /* Messages quote the request (a path segment, a seat id cut at %.24s), which may hold
+     * bytes that are not UTF-8 or end inside a character: the body must stay valid JSON
+     * (found by fuzz/fuzz_router, fuzz/fuzz_json_body). */
+    text_make_utf8(message);
     res->status = status;
     buf_reset(&res->body);
     buf_append_str(&res->body, "{\"error\":{\"code\":");
@@ -105,6 +109,9 @@ void api__error_rc(api_response *res, tix_rc rc)
                   "only a pending or confirmed booking can be cancelled");
         break;
     case TIX_RC_NOT_FOUND: api_error(res, 404, "not_found", "no such resource"); break;
+    case TIX_RC_FORBIDDEN:
+        api_error(res, 403, "forbidden", "the buyer token belongs to another buyer");
+        break;
     case TIX_RC_USER_LIMIT:
         api_error(res, 429, "limit_exceeded",
                   "this buyer already holds as many seats of this event as allowed; release a "
@@ -212,6 +219,41 @@ bool api__require_admin(api *a, const api_request *req, api_response *res)
     return false;
 }
 
+void api_set_buyer_auth(api *a, const char *secret, bool required)
+{
+    snprintf(a->buyer_secret, sizeof(a->buyer_secret), "%s", secret ? secret : "");
+    a->buyer_token_required = required;
+}
+
+/* Who is acting on a buyer endpoint: the admin (its token), a buyer (a valid buyer token:
+ * req->actor), or anyone (no token, unless tokens are required). Answers 401 otherwise. */
+static bool api__buyer_auth(api *a, api_request *req, api_response *res)
+{
+    req->actor[0] = '\0';
+    const char *auth = req->authorization;
+    if (!auth) {
+        if (!a->buyer_token_required) return true;
+        api_error(res, 401, "unauthorized",
+                  "this endpoint needs a buyer token: Authorization: Bearer <token>");
+        return false;
+    }
+    if (api__is_admin(a, req)) return true;
+    int64_t now_s = clock_now_ms() / 1000;
+    if (strncmp(auth, "Bearer ", 7) == 0 && a->buyer_secret[0] &&
+        buyer_token_verify(a->buyer_secret, auth + 7, now_s, req->actor))
+        return true;
+    req->actor[0] = '\0';
+    api_error(res, 401, "invalid_token", "the buyer token is not valid (or has expired)");
+    return false;
+}
+
+bool api__owns(const api_request *req, const char *user_id, api_response *res)
+{
+    if (!req->actor[0] || strcmp(req->actor, user_id) == 0) return true;
+    api__error_rc(res, TIX_RC_FORBIDDEN);
+    return false;
+}
+
 bool api__param_id(const api_request *req, char *out, size_t cap)
 {
     const route_match *m = &req->match;
@@ -250,6 +292,7 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
     case ROUTE_DEAD_LETTER_REDRIVE: return api_dead_letter_redrive(a, req, res);
     case ROUTE_WEBHOOKS:
         return write ? api_webhook_create(a, req, res) : api_webhooks_list(a, req, res);
+    case ROUTE_BUYER_TOKENS: return api_buyer_token_create(a, req, res);
     case ROUTE_NONE: break;
     }
     assert(!"unreachable");
@@ -272,9 +315,14 @@ api_result api_handle(api *a, api_request *req, api_response *res)
     /* authorisation comes first: a kept response is never replayed to someone who may not
      * make the request */
     bool admin_only = m->route == ROUTE_DEAD_LETTERS || m->route == ROUTE_DEAD_LETTER_REDRIVE ||
-                      m->route == ROUTE_WEBHOOKS ||
+                      m->route == ROUTE_WEBHOOKS || m->route == ROUTE_BUYER_TOKENS ||
                       (m->route == ROUTE_EVENTS && req->method == HTTP_POST);
     if (admin_only && !api__require_admin(a, req, res)) return API_DONE;
+    bool buyer_route = m->route == ROUTE_EVENT_HOLDS || m->route == ROUTE_RESERVE ||
+                       m->route == ROUTE_HOLD || m->route == ROUTE_HOLD_CHECKOUT ||
+                       m->route == ROUTE_BOOKING || m->route == ROUTE_BOOKING_CANCEL ||
+                       m->route == ROUTE_USER_BOOKINGS;
+    if (buyer_route && !api__buyer_auth(a, req, res)) return API_DONE;
     if (req->idempotency_key && req->method == HTTP_POST &&
         api__idempotency_begin(a, req, res) == API_DONE)
         return API_DONE;

@@ -39,6 +39,7 @@ typedef struct api_request {
     /* owned by the API */
     route_match match;
     bool idempotency_registered; /* the key is in flight: api_finish lets it go */
+    char actor[TIX_USER_ID_LEN_MAX + 1]; /* the buyer of a valid buyer token, or "" */
     char request_hash[65];
     commit_cmd cmd; /* last: cleared only by the write paths that use it */
 } api_request;
@@ -62,6 +63,10 @@ typedef enum api_result { API_DONE, API_COMMIT } api_result;
 /* Create the API over its collaborators (not owned). admin_token must stay alive. */
 api *api_create(inventory *inv, commit *writer, store *st, const char *admin_token);
 void api_destroy(api *a);
+
+/* Buyer tokens (see buyer_token.h): verify them with secret (NULL or "": none can be
+ * valid), and, when required, refuse buyer endpoints without one. Call before traffic. */
+void api_set_buyer_auth(api *a, const char *secret, bool required);
 
 /* Initialise res (status 500, empty body with the response cap). */
 void api_response_init(api_response *res);

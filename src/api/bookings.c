@@ -49,6 +49,7 @@ api_result api_checkout(api *a, api_request *req, api_response *res)
     commit_cmd *cmd = &req->cmd;
     memset(cmd, 0, sizeof(*cmd));
     cmd->type = COMMIT_CHECKOUT;
+    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->hold.id, hold_id, sizeof(hold_id));
     snprintf(cmd->booking.payment_token, sizeof(cmd->booking.payment_token), "%s", token);
     snprintf(cmd->booking.email, sizeof(cmd->booking.email), "%s", email ? email : "");
@@ -77,6 +78,7 @@ api_result api_booking_get(api *a, api_request *req, api_response *res)
         api__error_rc(res, TIX_RC_BOOKING_NOT_FOUND);
         return API_DONE;
     }
+    if (!api__owns(req, b->user_id, res)) return API_DONE;
     api__write_booking(&res->body, b, false);
     api__ok(res, 200);
     return API_DONE;
@@ -93,6 +95,7 @@ api_result api_booking_cancel(api *a, api_request *req, api_response *res)
     commit_cmd *cmd = &req->cmd;
     memset(cmd, 0, sizeof(*cmd));
     cmd->type = COMMIT_CANCEL;
+    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->booking.id, id, sizeof(id));
     return API_COMMIT;
 }
@@ -120,6 +123,7 @@ api_result api_user_bookings(api *a, api_request *req, api_response *res)
     }
     memcpy(user_id, m->param, m->param_len);
     user_id[m->param_len] = '\0';
+    if (!api__owns(req, user_id, res)) return API_DONE;
     buf_append_str(&res->body, "{\"user_id\":");
     buf_append_json_str(&res->body, user_id);
     buf_append_str(&res->body, ",\"bookings\":[");

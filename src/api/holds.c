@@ -114,7 +114,8 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
     api__hold_input in = {0};
-    if (api__parse_hold(a, req, root, &in, single_seat, res) != 0) {
+    if (api__parse_hold(a, req, root, &in, single_seat, res) != 0 ||
+        !api__owns(req, in.user_id, res)) { /* a buyer token holds only for its buyer */
         cJSON_Delete(root);
         return API_DONE;
     }
@@ -168,6 +169,7 @@ api_result api_hold_get(api *a, api_request *req, api_response *res)
         api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
         return API_DONE;
     }
+    if (!api__owns(req, h->user_id, res)) return API_DONE;
     api__write_hold(&res->body, h, clock_now_ms());
     api__ok(res, 200);
     return API_DONE;
@@ -184,6 +186,7 @@ api_result api_hold_release(api *a, api_request *req, api_response *res)
     commit_cmd *cmd = &req->cmd;
     memset(cmd, 0, sizeof(*cmd));
     cmd->type = COMMIT_RELEASE;
+    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->hold.id, m->param, TIX_HOLD_ID_LEN);
     cmd->hold.id[TIX_HOLD_ID_LEN] = '\0';
     return API_COMMIT;

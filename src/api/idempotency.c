@@ -127,7 +127,7 @@ static void api__inflight_remove(api_inflight *f, const char *key)
     pthread_mutex_unlock(&f->mutex);
 }
 
-/* SHA-256 of method, path and body, as hex. */
+/* SHA-256 of method, path, acting buyer and body, as hex. */
 static void api__request_hash(const api_request *req, char out[65])
 {
     static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "OTHER"};
@@ -139,6 +139,9 @@ static void api__request_hash(const api_request *req, char out[65])
     crypto_hash_sha256_update(&st, (const unsigned char *)methods[m], strlen(methods[m]));
     crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
     crypto_hash_sha256_update(&st, (const unsigned char *)req->path, strlen(req->path));
+    crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+    /* the buyer acting is part of the request: a key is never replayed to another buyer */
+    crypto_hash_sha256_update(&st, (const unsigned char *)req->actor, strlen(req->actor));
     crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
     crypto_hash_sha256_update(&st, (const unsigned char *)req->body, req->body_len);
     crypto_hash_sha256_final(&st, digest);

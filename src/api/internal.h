@@ -3,6 +3,7 @@
 #define TIX_API_INTERNAL_H
 
 #include "api/api.h"
+#include "api/buyer_token.h"
 
 #include <cjson/cJSON.h>
 
@@ -19,6 +20,8 @@ struct api {
     store *st;
     const char *admin_token;
     api_inflight *inflight; /* idempotency keys whose first request is still running */
+    char buyer_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
+    bool buyer_token_required;
     /* seat maps as last built, per event and filter, shared by the responses that send them */
     pthread_mutex_t seatmaps_mutex;
     uint32_t etag_salt; /* versions restart with the process; ETags must not */
@@ -35,6 +38,9 @@ void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail);
 void api__write_booking(buf *b, const booking_record *bk, bool with_booking_id);
 bool api__require_admin(api *a, const api_request *req, api_response *res);
+/* With a buyer token, is `user_id` its buyer? Answers 403 forbidden when not. */
+bool api__owns(const api_request *req, const char *user_id, api_response *res);
+api_result api_buyer_token_create(api *a, api_request *req, api_response *res);
 /* Copy the {param} of the route into out (cap bytes) if it has the shape of an id. */
 bool api__param_id(const api_request *req, char *out, size_t cap);
 void api__write_hold(buf *b, const hold_record *h, int64_t now_ms);

@@ -25,6 +25,7 @@ static const router__route router__routes[] = {
     {ROUTE_DEAD_LETTERS, "/admin/dead-letters", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {ROUTE_DEAD_LETTER_REDRIVE, "/admin/dead-letters/*/redrive", HTTP_POST, "POST"},
     {ROUTE_WEBHOOKS, "/admin/webhooks", HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
+    {ROUTE_BUYER_TOKENS, "/admin/buyer-tokens", HTTP_POST, "POST"},
 };
 
 http_method router_method(const char *method)

@@ -34,6 +34,7 @@ typedef enum route_id {
     ROUTE_DEAD_LETTERS,      /* /admin/dead-letters */
     ROUTE_DEAD_LETTER_REDRIVE, /* /admin/dead-letters/{id}/redrive */
     ROUTE_WEBHOOKS,          /* /admin/webhooks */
+    ROUTE_BUYER_TOKENS,      /* /admin/buyer-tokens */
 } route_id;
 
 typedef struct route_match {

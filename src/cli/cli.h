@@ -13,6 +13,8 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2, CLI_PATH_MAX =
 
 int cli_serve(int argc, char **argv);
 int cli_seed(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_loadtest(int argc, char **argv);
 
 /* The store, its in-memory index and the writer, opened together. */
 typedef struct cli_core {

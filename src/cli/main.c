@@ -15,6 +15,8 @@ static void main__usage(FILE *out)
                  "Commands:\n"
                  "  serve     serve the HTTP API (see tix serve --help)\n"
                  "  seed      create the demo events (see tix seed --help)\n"
+                 "  check     check the invariants of a store, read-only (see tix check --help)\n"
+                 "  loadtest  simulate a flash sale against a server (see tix loadtest --help)\n"
                  "  version   print the version\n"
                  "  help      show this help\n\n"
                  "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
@@ -30,6 +32,8 @@ int main(int argc, char **argv)
     const char *command = argv[1];
     if (strcmp(command, "serve") == 0) return cli_serve(argc, argv);
     if (strcmp(command, "seed") == 0) return cli_seed(argc, argv);
+    if (strcmp(command, "check") == 0) return cli_check(argc, argv);
+    if (strcmp(command, "loadtest") == 0) return cli_loadtest(argc, argv);
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
         printf("tix %s\n", TIX_VERSION);
         return CLI_EXIT_OK;

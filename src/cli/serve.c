@@ -5,6 +5,7 @@
 #include "cli/options.h"
 
 #include "api/api.h"
+#include "api/buyer_token.h"
 #include "bus/dispatcher.h"
 #include "http/server.h"
 #include "notify/mailer.h"
@@ -53,6 +54,8 @@ typedef struct serve_options {
     unsigned request_timeout_s;
     unsigned write_rate_limit;
     unsigned trust_proxy;
+    char buyer_token_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
+    unsigned require_buyer_token;
     char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/fault_vfs.h */
 } serve_options;
 
@@ -78,31 +81,35 @@ static int serve__parse_listen(const char *listen, http_config *config)
     return 0;
 }
 
-/* Use the given admin token, else the one in DATA/admin-token, else make one there (0600). */
-static int serve__admin_token(serve_options *o)
+/* Use the secret given (value, cap bytes), else the one in DATA/name, else make one there
+ * (0600). The secret itself is never logged. */
+static int serve__secret(const serve_options *o, const char *name, char *value, size_t cap)
 {
-    if (o->admin_token[0]) return 0;
+    if (value[0]) return 0;
     char path[CLI_PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/admin-token", o->data_dir);
+    snprintf(path, sizeof(path), "%s/%s", o->data_dir, name);
     FILE *f = fopen(path, "r");
     if (f) {
-        bool ok = fgets(o->admin_token, sizeof(o->admin_token), f) != NULL;
+        bool ok = fgets(value, (int)cap, f) != NULL;
         fclose(f);
-        o->admin_token[strcspn(o->admin_token, "\r\n")] = '\0';
-        if (ok && o->admin_token[0]) {
-            log_info("admin token read from %s", path);
+        value[strcspn(value, "\r\n")] = '\0';
+        if (ok && value[0]) {
+            log_info("%s read from %s", name, path);
             return 0;
         }
     }
-    ids_random_hex(o->admin_token);
+    char random_hex[2][IDS_HEX_LEN + 1];
+    ids_random_hex(random_hex[0]);
+    ids_random_hex(random_hex[1]);
+    snprintf(value, cap, "%s%s", random_hex[0], random_hex[1]); /* 256 bits */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) return log_error("cannot write %s: %s", path, strerror(errno)), -1;
-    size_t len = strlen(o->admin_token);
-    bool ok = write(fd, o->admin_token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+    size_t len = strlen(value);
+    bool ok = write(fd, value, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
               fsync(fd) == 0;
     close(fd);
     if (!ok) return log_error("cannot write %s", path), -1;
-    log_info("admin token generated and stored in %s", path);
+    log_info("%s generated and stored in %s", name, path);
     return 0;
 }
 
@@ -181,7 +188,10 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
         log_error("cannot create data dir %s: %s", o->data_dir, strerror(errno));
         return CLI_EXIT_RUNTIME;
     }
-    if (serve__admin_token(o) != 0) return CLI_EXIT_RUNTIME;
+    if (serve__secret(o, "admin-token", o->admin_token, sizeof(o->admin_token)) != 0 ||
+        serve__secret(o, "buyer-token-secret", o->buyer_token_secret,
+                      sizeof(o->buyer_token_secret)) != 0)
+        return CLI_EXIT_RUNTIME;
     cli_core core;
     serve_bus sb;
     if (o->test_fault_dir[0]) store_sqlite_set_fault_dir(o->test_fault_dir); /* tests only */
@@ -191,6 +201,7 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
         return CLI_EXIT_RUNTIME;
     }
     api *a = api_create(core.inv, core.writer, core.st, o->admin_token);
+    if (a) api_set_buyer_auth(a, o->buyer_token_secret, o->require_buyer_token != 0);
     char err[256];
     http_server *http = a ? http_start(http_cfg, a, err, sizeof(err)) : NULL;
     if (!http) {
@@ -299,6 +310,12 @@ int cli_serve(int argc, char **argv)
          &o.request_timeout_s, 0, 0, 3600},
         {"write-rate-limit", "TIX_WRITE_RATE_LIMIT", "N", "write requests per second per client "
          "address, bursts of 2N (default 0: off)", CLI_UINT, &o.write_rate_limit, 0, 0, 1000000},
+        {"buyer-token-secret", "TIX_BUYER_TOKEN_SECRET", "SECRET", "key of buyer tokens "
+         "(default: DIR/buyer-token-secret, generated if missing)", CLI_STRING,
+         o.buyer_token_secret, sizeof(o.buyer_token_secret), 0, 0},
+        {"require-buyer-token", "TIX_REQUIRE_BUYER_TOKEN", "0|1", "buyer endpoints need a buyer "
+         "token (default 0: a token is checked when given)", CLI_UINT, &o.require_buyer_token, 0,
+         0, 1},
         {"trust-proxy", "TIX_TRUST_PROXY", "0|1", "take the client address from X-Forwarded-For "
          "(only behind a proxy that sets it; default 0)", CLI_UINT, &o.trust_proxy, 0, 0, 1},
         {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR", "FOR TESTS ONLY: inject storage faults "

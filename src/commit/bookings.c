@@ -43,6 +43,7 @@ int commit__do_checkout(commit *c, commit_cmd *cmd, int64_t now_ms)
     snprintf(id, sizeof(id), "%s", h->id);
     if (store_tx_hold_get(c->st, id, 0, h, &found) != 0) return -1;
     if (!found) return cmd->rc = TIX_RC_HOLD_NOT_FOUND, 0;
+    if (cmd->actor[0] && strcmp(h->user_id, cmd->actor) != 0) return cmd->rc = TIX_RC_FORBIDDEN, 0;
     if (h->status != HOLD_ACTIVE || h->expires_at_ms <= now_ms)
         return cmd->rc = TIX_RC_HOLD_NOT_ACTIVE, 0;
     ids_random_hex(b->id);
@@ -205,6 +206,7 @@ int commit__do_cancel(commit *c, commit_cmd *cmd, int64_t now_ms)
     bool found;
     if (commit__booking_load(c, cmd, &found) != 0) return -1;
     if (!found) return cmd->rc = TIX_RC_BOOKING_NOT_FOUND, 0;
+    if (cmd->actor[0] && strcmp(b->user_id, cmd->actor) != 0) return cmd->rc = TIX_RC_FORBIDDEN, 0;
     booking_status was = b->status;
     if (was != BOOKING_PENDING_PAYMENT && was != BOOKING_CONFIRMED)
         return cmd->rc = TIX_RC_BOOKING_NOT_CANCELLABLE, 0;

@@ -87,6 +87,8 @@ struct commit_cmd {
     uint32_t seat_count;
     uint32_t seat_index[TIX_HOLD_SEATS_MAX];
     event_spec spec;
+    char actor[TIX_USER_ID_LEN_MAX + 1]; /* the buyer acting (from a buyer token), "" if none:
+                                            RELEASE, CHECKOUT, CANCEL refuse another's */
     /* out */
     tix_rc rc;
     hold_record hold;       /* HOLD, RELEASE: the hold as committed */

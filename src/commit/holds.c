@@ -106,6 +106,7 @@ int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms)
     snprintf(id, sizeof(id), "%s", h->id);
     if (store_tx_hold_get(c->st, id, 0, h, &found) != 0) return -1;
     if (!found) return cmd->rc = TIX_RC_HOLD_NOT_FOUND, 0;
+    if (cmd->actor[0] && strcmp(h->user_id, cmd->actor) != 0) return cmd->rc = TIX_RC_FORBIDDEN, 0;
     /* a lapsed hold is not active any more, even before the sweeper ends it */
     if (h->status != HOLD_ACTIVE || h->expires_at_ms <= now_ms)
         return cmd->rc = TIX_RC_HOLD_NOT_ACTIVE, 0;

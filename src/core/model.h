@@ -51,6 +51,7 @@ typedef enum tix_rc {
     TIX_RC_BOOKING_NOT_CANCELLABLE,
     TIX_RC_NOT_FOUND,    /* a generic resource (webhook, dead letter) */
     TIX_RC_USER_LIMIT,   /* the buyer would hold more seats of the event than allowed */
+    TIX_RC_FORBIDDEN,    /* the buyer token is another buyer's */
 } tix_rc;
 
 typedef enum seat_status {

@@ -506,9 +506,36 @@ static int store__sqlite_begin(store *s)
     return store__run(store__of(s), SQL_BEGIN);
 }
 
+/* FIX (found by tests/system/test_storage_faults.py, fsync failure then kill -9): a COMMIT
+ * whose WAL sync failed has already written all its frames, commit frame included, after the
+ * WAL's last valid frame. SQLite rolls it back in memory, but if the process dies before the
+ * next commit overwrites them, WAL recovery at the next start finds a valid transaction and
+ * brings back a change that was answered 503 "nothing was changed" (a hold; or a checkout,
+ * whose payment would then be charged). So after a failed COMMIT the writer commits a tiny
+ * harmless transaction (the ping row) at once: its frame lands where the failed one began and
+ * breaks the checksum chain of the rest. If that commit's sync fails too, only the ping can
+ * come back. Best effort: when nothing can be written, the failed commit wrote nothing either. */
+static void store__scrub_failed_commit(store_sqlite *ss)
+{
+    if (!sqlite3_get_autocommit(ss->db) && store__run(ss, SQL_ROLLBACK) != 0) return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (store__run(ss, SQL_BEGIN) != 0) return;
+    sqlite3_bind_int64(ss->stmt[SQL_PING], 1,
+                       (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    if (store__run(ss, SQL_PING) != 0 || store__run(ss, SQL_COMMIT) != 0) {
+        if (!sqlite3_get_autocommit(ss->db)) store__run(ss, SQL_ROLLBACK);
+        return;
+    }
+    log_info("store: the failed commit's WAL frames were overwritten by a ping commit");
+}
+
 static int store__sqlite_commit(store *s)
 {
-    return store__run(store__of(s), SQL_COMMIT);
+    store_sqlite *ss = store__of(s);
+    if (store__run(ss, SQL_COMMIT) == 0) return 0;
+    store__scrub_failed_commit(ss);
+    return -1;
 }
 
 static void store__sqlite_rollback(store *s)
@@ -804,7 +831,7 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
     sqlite3_bind_int64(st, 5, time_ms);
     store__bind_text(st, 6, data_json);
     if (store__run(ss, SQL_OUTBOX_INSERT) != 0) return -1;
-    bool routed;
+    bool routed = true;
     if (store__routed(ss, type, &routed) != 0) return -1;
     if (!routed) return 0;
     st = ss->stmt[SQL_OUTBOX_FANOUT];

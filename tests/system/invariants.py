@@ -554,3 +554,60 @@ def max_outbox_seq(db_path):
         return row[0]
     finally:
         conn.close()
+
+
+# -- `tix check`: the same invariants, checked by the server's own offline checker ---------------
+#
+# `tix check --data DIR` opens DIR/tix.db read-only (the server may be running) and prints one
+# `VIOLATION <kind>: key=value ...` line per violation, then `tix check: clean (M checks)` or
+# `tix check: N violations in M checks`; it exits 0 when clean, 1 when not (or when the store
+# cannot be opened), 2 on a usage error.
+
+import re  # noqa: E402
+
+TIX_CHECK_VIOLATION_RE = re.compile(r"^VIOLATION ([a-z_]+): (.*)$")
+TIX_CHECK_CLEAN_RE = re.compile(r"^tix check: clean \((\d+) checks\)$")
+TIX_CHECK_DIRTY_RE = re.compile(r"^tix check: (\d+) violations in (\d+) checks$")
+
+
+class TixCheckResult:
+    """The outcome of one `tix check` run."""
+
+    def __init__(self, args, completed):
+        self.args = args
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.violations = []  # (kind, details), in output order
+        for line in self.stdout.splitlines():
+            m = TIX_CHECK_VIOLATION_RE.match(line)
+            if m:
+                self.violations.append((m.group(1), m.group(2)))
+
+    @property
+    def kinds(self):
+        return {kind for kind, _ in self.violations}
+
+    def of_kind(self, kind):
+        return [details for k, details in self.violations if k == kind]
+
+    def report(self):
+        return (f"`tix {' '.join(self.args)}` exited {self.returncode}\n"
+                f"stdout:\n{self.stdout[-6000:]}\nstderr:\n{self.stderr[-3000:]}")
+
+
+def tix_check(data_dir, *extra_args, timeout=120):
+    """Runs `tix check --data DATA_DIR EXTRA_ARGS...`; returns a TixCheckResult."""
+    from tixserver import run_tix  # here: invariants.py itself needs no binary
+    args = ["check", "--data", str(data_dir), *map(str, extra_args)]
+    return TixCheckResult(args, run_tix(args, timeout=timeout))
+
+
+def assert_tix_check_clean(data_dir, *extra_args):
+    """`tix check` finds nothing wrong with the store in DATA_DIR (exit 0, the clean summary);
+    returns the TixCheckResult."""
+    result = tix_check(data_dir, *extra_args)
+    last = result.stdout.strip().splitlines()[-1:] or [""]
+    assert result.returncode == 0 and not result.violations and \
+        TIX_CHECK_CLEAN_RE.match(last[0]), "tix check is not clean:\n" + result.report()
+    return result

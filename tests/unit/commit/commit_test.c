@@ -48,6 +48,7 @@ static commit_config config_with(uint32_t sweep_interval_ms)
     config.queue_max = 4096;
     config.sweep_interval_ms = sweep_interval_ms;
     config.sweep_holds_max = 64;
+    config.user_seats_max = 0; /* the per-buyer limit has its own test */
     return config;
 }
 
@@ -1123,4 +1124,29 @@ TEST(commit_contention_keeps_every_invariant_between_holds_store_and_inventory)
     inv_counts c = inv_event_counts(ev, clock_now_ms());
     ASSERT_EQ_INT(c.held, held);
     ASSERT_EQ_INT(c.held + c.available, 64);
+}
+
+/* --max-seats-per-user: decided by the writer from the store, so holds of one buyer queued in
+ * the same batch cannot pass it together. */
+TEST(commit_a_buyer_cannot_hold_more_seats_of_an_event_than_the_limit)
+{
+    commit_config config = config_with(60000);
+    config.user_seats_max = 3;
+    fixture *f = fixture_open(&config);
+    if (!f) return;
+    inv_event *ev = create_event(f, "limited", 600, 1, 10);
+    if (!ev) return;
+    static const char *const two[] = {"A1", "A2", NULL};
+    static const char *const two_more[] = {"A3", "A4", NULL};
+    static const char *const one_more[] = {"A5", NULL};
+    commit_cmd *a = calloc(3, sizeof(*a));
+    test_defer(free, a);
+    ASSERT_EQ_INT(hold(f, ev, two, &a[0]), TIX_RC_OK);
+    ASSERT_EQ_INT(hold(f, ev, two_more, &a[1]), TIX_RC_USER_LIMIT);
+    ASSERT_EQ_INT(hold(f, ev, one_more, &a[2]), TIX_RC_OK);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 3);
+    commit_cmd *r = calloc(1, sizeof(*r));
+    test_defer(free, r);
+    ASSERT_EQ_INT(release(f, a[0].hold.id, r), TIX_RC_OK); /* frees two seats of quota */
+    ASSERT_EQ_INT(hold(f, ev, two_more, &a[1]), TIX_RC_OK);
 }
