@@ -1,0 +1,643 @@
+#!/usr/bin/env bash
+# bench/run.sh: tix's benchmark, as `make bench` runs it (after bench/deps.sh and the release
+# build of build/tix and build/bench/sqlite_bench). A benchmark is not a test: this measures
+# and reports; it never judges a time, and `make test` does not run it.
+#
+# Protocol, for a 2-core machine:
+#   - the server under test is pinned to core 0 (`taskset -c 0`): tix with --threads 1 and a
+#     fresh data directory per scenario, then, in the same run, the reference: nginx (one
+#     process: master_process off, daemon off) answering the same bytes;
+#   - the load generator `wrk -t1 -c64 --latency` is pinned to core 1;
+#   - each measurement runs BENCH_SECONDS (10) s after a BENCH_WARMUP_SECONDS (2) s warm-up
+#     with the same load;
+#   - server CPU per request = (utime + stime of the server process, all its threads, read
+#     from /proc/PID/stat before and after the measured run) / the requests wrk completed.
+#
+# Scenarios: reject (409 on a held seat), hold (201 on a new seat of a 1,000,000-seat event),
+# seatmap (50,000 seats; plus a conditional GET when tix sends an ETag), mixed (a flash sale),
+# and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
+# Prints one table and writes it, with the machine and the versions, to
+# bench/results/<date>-<hostname>.md.
+#
+# Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
+# BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_PERF=1 (profile tix with perf
+# during an extra reject run and add the profile to the results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly root=$PWD
+readonly tix_bin=$root/build/tix
+readonly sqlite_bench_bin=$root/build/bench/sqlite_bench
+readonly lua_dir=$root/bench/wrk
+readonly seconds=${BENCH_SECONDS:-10}
+readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
+readonly connections=${BENCH_CONNECTIONS:-64}
+readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
+readonly admin_token=bench-admin-token
+readonly wait_tenths_max=300     # every wait for a server: at most 30 s
+readonly stop_tenths_max=150     # a server that has not stopped 15 s after SIGTERM is killed
+readonly big_event_rows=1000     # bench-arena: 1,000 rows x 1,000 seats
+readonly big_event_seats_per_row=1000
+readonly mixed_held_seats=20     # tech-conference seats held before the mixed run
+readonly server_core=0
+readonly client_core=1
+
+log() { echo "bench: $*" >&2; }
+die() {
+    echo "bench: error: $*" >&2
+    exit 1
+}
+
+for tool in wrk curl taskset python3 awk; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run 'make bench' (it installs it)"
+done
+nginx_bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+[ -x "$nginx_bin" ] || die "nginx not found: run 'make bench' (it installs it)"
+[ -x "$tix_bin" ] || die "$tix_bin not built: run 'make bench'"
+[ -x "$sqlite_bench_bin" ] || die "$sqlite_bench_bin not built: run 'make bench'"
+[ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores: server and wrk share core 0"
+clk_tck=$(getconf CLK_TCK)
+
+# ---- clean-up: every server this script started is stopped, the temp dir removed ----
+work=""
+server_pids=()
+
+is_alive() {
+    local pid=$1 state
+    [ -r "/proc/$pid/stat" ] || return 1
+    state=$(sed -E 's/^.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# stop_server PID: SIGTERM, wait at most 15 s, then SIGKILL; reap it.
+stop_server() {
+    local pid=$1 i kept=()
+    if is_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < stop_tenths_max; i++)); do
+            is_alive "$pid" || break
+            sleep 0.1
+        done
+        if is_alive "$pid"; then
+            log "process $pid did not stop within 15 s: killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+    for i in "${server_pids[@]}"; do [ "$i" = "$pid" ] || kept+=("$i"); done
+    server_pids=("${kept[@]}")
+}
+
+cleanup() {
+    local pid
+    for pid in "${server_pids[@]}"; do stop_server "$pid"; done
+    if [ -n "$work" ]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$root/build"
+work=$(mktemp -d "$root/build/bench.XXXXXX")
+
+# ---- servers ----
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_http URL: until URL answers with any HTTP status (30 s at most).
+wait_http() {
+    local i code
+    for ((i = 0; i < wait_tenths_max; i++)); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
+        [ "$code" != 000 ] && [ -n "$code" ] && return 0
+        sleep 0.1
+    done
+    die "$1 did not answer within 30 s"
+}
+
+# start_tix DATA_DIR: tix on core 0, one HTTP thread, a free port. Sets tix_pid and tix_url.
+start_tix() {
+    local data=$1 log_file=$1.log port="" i
+    : >"$log_file" # before the server's own redirection, which runs in the background
+    taskset -c "$server_core" "$tix_bin" serve --data "$data" --listen 127.0.0.1:0 --threads 1 \
+        --admin-token "$admin_token" >"$log_file" 2>&1 &
+    tix_pid=$!
+    server_pids+=("$tix_pid")
+    for ((i = 0; i < wait_tenths_max; i++)); do
+        port=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$log_file" | head -n 1)
+        [ -n "$port" ] && break
+        is_alive "$tix_pid" || { cat "$log_file" >&2; die "tix exited during start-up"; }
+        sleep 0.1
+    done
+    [ -n "$port" ] || die "tix did not listen within 30 s (log: $log_file)"
+    tix_url=http://127.0.0.1:$port
+    wait_http "$tix_url/healthz"
+}
+
+# start_nginx NAME LOCATIONS: nginx on core 0 as the current user, one process, its prefix,
+# pid, temp and log files in the work dir, listening on a free port of 127.0.0.1, with the
+# given location blocks. Sets nginx_pid and nginx_url.
+start_nginx() {
+    local prefix=$work/nginx-$1 locations=$2 port
+    mkdir -p "$prefix/tmp" "$prefix/logs"
+    port=$(free_port)
+    cat >"$prefix/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000000;
+    client_body_temp_path $prefix/tmp/body;
+    proxy_temp_path $prefix/tmp/proxy;
+    fastcgi_temp_path $prefix/tmp/fastcgi;
+    uwsgi_temp_path $prefix/tmp/uwsgi;
+    scgi_temp_path $prefix/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+$locations
+    }
+}
+EOF
+    taskset -c "$server_core" "$nginx_bin" -p "$prefix/" -c "$prefix/nginx.conf" \
+        -e "$prefix/logs/error.log" >"$prefix/logs/stdout.log" 2>&1 &
+    nginx_pid=$!
+    server_pids+=("$nginx_pid")
+    nginx_url=http://127.0.0.1:$port
+    sleep 0.2
+    is_alive "$nginx_pid" || { cat "$prefix/logs/"* >&2; die "nginx exited during start-up"; }
+    wait_http "$nginx_url/"
+}
+
+# nginx_return_text FILE: the file's bytes as a single-quoted nginx string.
+nginx_return_text() {
+    local text
+    text=$(<"$1")
+    case $text in *'$'*) die "$1 holds a '\$', which nginx's return would expand" ;; esac
+    text=${text//\\/\\\\}
+    text=${text//\'/\\\'}
+    printf "'%s'" "$text"
+}
+
+# ---- measurement ----
+# Process CPU time in clock ticks: utime + stime of all the threads of PID (fields 14, 15 of
+# /proc/PID/stat), or, with "children", cutime + cstime (16, 17): the CPU time of the children
+# it has waited for, which is how wrk's own CPU time is read from this shell.
+cpu_ticks() {
+    local stat
+    stat=$(<"/proc/$1/stat")
+    stat=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $stat ${2:-}
+    if [ "${!#}" = children ]; then echo $((${14} + ${15})); else echo $((${12} + ${13})); fi
+}
+
+# Busy clock ticks of core N so far (user, nice, system, irq, softirq, steal in /proc/stat):
+# what else ran on a core during a run shows how noisy the run was.
+core_ticks() {
+    awk -v cpu="cpu$1" '$1 == cpu {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
+
+# share T0 T1 HZ SECONDS -> "N%": ticks over wall time.
+share() {
+    awk -v t=$(($2 - $1)) -v hz="$3" -v s="$4" 'BEGIN {printf "%.0f%%", t / hz / s * 100}'
+}
+
+# busy_with_other OWN_T0 OWN_T1 CORE_T0 CORE_T1 SECONDS -> "N% (+M% other)"
+busy_with_other() {
+    local own other
+    own=$(share "$1" "$2" "$clk_tck" "$5")
+    other=$(awk -v o=$(($2 - $1)) -v c=$(($4 - $3)) -v hz="$clk_tck" -v s="$5" \
+        'BEGIN {x = (c - o) / hz / s * 100; if (x < 0) x = 0; printf "%.0f%%", x}')
+    echo "$own (+$other other)"
+}
+
+# Rows of the table, in order; cpu_of/rps_of by "scenario/server" for the ratios.
+rows=()
+declare -A cpu_of rps_of
+raw_outputs=$work/wrk-outputs.txt
+: >"$raw_outputs"
+
+# add_row SCENARIO SERVER RPS P50 P99 CPU_US CORE_PCT WRK_CORE_PCT RESPONSES REFERENCE
+# REFERENCE: the "scenario/server" key of the row this one is divided by, "(...)" for a
+# reference row (shown as is), or "-" for none.
+add_row() {
+    rows+=("$(printf '%s\t' "$@")")
+    if [ "$6" != "-" ]; then cpu_of["$1/$2"]=$6; fi
+    if [ "$3" != "-" ]; then rps_of["$1/$2"]=$3; fi
+}
+
+# measure SCENARIO SERVER PID URL REFERENCE_KEY [SCRIPT [ARGS...]]: warm up, then the measured
+# run; adds a row. The warm-up gets warmup_args instead of ARGS when that array is set.
+warmup_args=()
+measure() {
+    local scenario=$1 server=$2 pid=$3 url=$4 ref=$5 script=${6:-}
+    shift 5
+    [ $# -gt 0 ] && shift
+    local script_opt=() out=$work/wrk.out before after
+    [ -n "$script" ] && script_opt=(-s "$lua_dir/$script")
+    local warm=("$@")
+    [ ${#warmup_args[@]} -gt 0 ] && warm=("${warmup_args[@]}")
+    warmup_args=()
+    log "$scenario: $server: warm-up ${warmup_seconds}s, then ${seconds}s"
+    taskset -c "$client_core" wrk -t1 -c"$connections" -d"${warmup_seconds}s" --timeout 10s \
+        "${script_opt[@]}" "$url" -- "${warm[@]}" >/dev/null 2>&1 || true
+    is_alive "$pid" || die "$server died during the $scenario warm-up"
+    local wrk_before wrk_after core0_before core0_after core1_before core1_after
+    before=$(cpu_ticks "$pid")
+    wrk_before=$(cpu_ticks $$ children)
+    core0_before=$(core_ticks "$server_core")
+    core1_before=$(core_ticks "$client_core")
+    taskset -c "$client_core" wrk -t1 -c"$connections" -d"${seconds}s" --timeout 10s --latency \
+        "${script_opt[@]}" "$url" -- "$@" >"$out" 2>&1 || true
+    core0_after=$(core_ticks "$server_core")
+    core1_after=$(core_ticks "$client_core")
+    wrk_after=$(cpu_ticks $$ children)
+    is_alive "$pid" || die "$server died during the $scenario run"
+    after=$(cpu_ticks "$pid")
+    { echo "## $scenario / $server"; cat "$out"; echo; } >>"$raw_outputs"
+
+    local requests run_s rps p50 p99 statuses non2xx errors cpu_us core_pct wrk_pct responses
+    local bytes_per_response
+    requests=$(awk '/ requests in /{print $1; exit}' "$out")
+    run_s=$(awk '/ requests in /{sub(/s,$/, "", $4); print $4; exit}' "$out")
+    bytes_per_response=$(awk -v n="$requests" '/ requests in /{
+        v = $5; u = v; sub(/[A-Za-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
+        m = (u == "KB") ? 1024 : (u == "MB") ? 1048576 : (u == "GB") ? 1073741824 : 1
+        if (n > 0) printf "%.0f", v * m / n; exit }' "$out")
+    rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2; exit}' "$out")
+    p50=$(awk '$1 == "50%" {print $2; exit}' "$out")
+    p99=$(awk '$1 == "99%" {print $2; exit}' "$out")
+    statuses=$(sed -n 's/^statuses: //p' "$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/{print $NF; exit}' "$out")
+    errors=$(awk '/Socket errors:/{sub(/^ *Socket errors: */, ""); print; exit}' "$out")
+    if [ -z "$requests" ] || [ "$requests" = 0 ] || [ -z "$run_s" ]; then
+        cat "$out" >&2
+        log "$scenario: $server: wrk completed no request"
+        add_row "$scenario" "$server" - - - - - - "no request completed" "$ref"
+        return 0
+    fi
+    cpu_us=$(awk -v t=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
+        'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+    core_pct=$(busy_with_other "$before" "$after" "$core0_before" "$core0_after" "$run_s")
+    wrk_pct=$(busy_with_other "$wrk_before" "$wrk_after" "$core1_before" "$core1_after" "$run_s")
+    if [ -n "$statuses" ]; then
+        responses=$statuses
+    else
+        responses="non-2xx/3xx: ${non2xx:-0} of $requests"
+    fi
+    responses+=", ${bytes_per_response:-?} B/response"
+    case $errors in
+    "" | "connect 0, read 0, write 0, timeout 0") ;;
+    *) responses+="; socket errors: $errors" ;;
+    esac
+    add_row "$scenario" "$server" "$rps" "${p50:--}" "${p99:--}" "$cpu_us" "$core_pct" \
+        "$wrk_pct" "$responses" "$ref"
+}
+
+# profile_tix PID URL: an extra reject run (not in the table) with perf stat and perf record
+# attached to tix; the flat profile goes to the results.
+perf_report=$work/perf.txt
+profile_tix() {
+    local pid=$1 url=$2
+    command -v perf >/dev/null 2>&1 || { log "BENCH_PERF=1 but perf is not installed"; return 0; }
+    log "reject: tix: profiling with perf for ${seconds}s (extra run, not in the table)"
+    taskset -c "$client_core" wrk -t1 -c"$connections" -d"$((seconds + 2))s" \
+        -s "$lua_dir/reject.lua" "$url" -- nba-finals A1 >"$work/perf-wrk.out" 2>&1 &
+    local wrk_pid=$!
+    sleep 1
+    perf stat -e task-clock,context-switches,cpu-migrations,page-faults -p "$pid" \
+        -o "$work/perf-stat.txt" -- sleep "$seconds" >/dev/null 2>&1 &
+    local stat_pid=$!
+    perf record -F 999 -e cpu-clock -g -p "$pid" -o "$work/perf.data" -- sleep "$seconds" \
+        >/dev/null 2>&1 || log "perf record failed"
+    wait "$stat_pid" || true
+    wait "$wrk_pid" || true
+    {
+        echo "perf stat -p <tix> during ${seconds}s of the reject load:"
+        grep -E 'task-clock|context-switches|cpu-migrations|page-faults' "$work/perf-stat.txt" ||
+            true
+        grep -E ' requests in ' "$work/perf-wrk.out" | sed 's/^ */wrk: /' || true
+        echo
+        echo "perf report (flat, self time, >= 1%):"
+        perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol -g none \
+            --percent-limit 1 2>/dev/null | grep -vE '^#|^$' | sed -E 's/[ -]+$//' |
+            head -n 40 || true
+    } >"$perf_report"
+}
+
+# ---- scenarios ----
+post_json() { # post_json URL BODY [curl args...] -> body on stdout, status in $http_status
+    local url=$1 body=$2 out=$work/post.out
+    shift 2
+    http_status=$(curl -s -o "$out" -w '%{http_code}' --max-time 120 -X POST "$url" \
+        -H 'Content-Type: application/json' "$@" -d "$body")
+    cat "$out"
+}
+
+# create_big_event URL: bench-arena, 1,000 rows (A..Z, AA.., bijective base 26) x 1,000 seats.
+create_big_event() {
+    local rows_json body started
+    rows_json=$(awk -v n="$big_event_rows" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            v = i + 1; s = ""
+            while (v > 0) { v--; s = sprintf("%c", 65 + v % 26) s; v = int(v / 26) }
+            printf "%s\"%s\"", (i ? "," : ""), s
+        } }')
+    body='{"id":"bench-arena","name":"Bench Arena","venue":"Bench",'
+    body+='"starts_at":"2030-01-01T00:00:00Z",'
+    body+='"hold_ttl_s":86400,"max_seats_per_hold":100,"sections":[{"name":"Floor","rows":['
+    body+="$rows_json],\"seats_per_row\":$big_event_seats_per_row,\"price_cents\":5000}]}"
+    started=$(date +%s.%N)
+    post_json "$1/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
+    [ "$http_status" = 201 ] ||
+        die "creating bench-arena: HTTP $http_status: $(cat "$work/post.out")"
+    log "bench-arena (1,000,000 seats) created in $(awk -v a="$started" -v b="$(date +%s.%N)" \
+        'BEGIN {printf "%.1f", b - a}') s"
+}
+
+scenario_reject() {
+    local data=$work/reject
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    start_tix "$data"
+    local reserve='{"event_id":"nba-finals","seat_id":"A1","user_id":"holder"}'
+    post_json "$tix_url/reserve" "$reserve" >/dev/null
+    [ "$http_status" = 201 ] || die "reject: holding A1: HTTP $http_status"
+    post_json "$tix_url/reserve" "$reserve" >"$work/reject.body"
+    [ "$http_status" = 409 ] || die "reject: second hold of A1: HTTP $http_status, not 409"
+    log "reject: tix answers 409 $(cat "$work/reject.body")"
+    measure reject tix "$tix_pid" "$tix_url/reserve" reject/nginx reject.lua nba-finals A1
+    if [ "${BENCH_PERF:-0}" = 1 ]; then profile_tix "$tix_pid" "$tix_url/reserve"; fi
+    stop_server "$tix_pid"
+
+    start_nginx reject "        location = /reserve {
+            default_type application/json;
+            return 409 $(nginx_return_text "$work/reject.body");
+        }"
+    post_json "$nginx_url/reserve" "$reserve" >"$work/reject.nginx.body"
+    if [ "$http_status" != 409 ] || ! cmp -s "$work/reject.body" "$work/reject.nginx.body"; then
+        die "reject: nginx does not answer tix's 409 bytes"
+    fi
+    measure reject nginx "$nginx_pid" "$nginx_url/reserve" "(ref)" reject.lua nba-finals A1
+    stop_server "$nginx_pid"
+}
+
+scenario_hold() {
+    local data=$work/hold
+    start_tix "$data"
+    create_big_event "$tix_url"
+    # one hold on the last seat, outside the walked range: the 201 body nginx will answer
+    post_json "$tix_url/reserve" \
+        '{"event_id":"bench-arena","seat_id":"ALL1000","user_id":"buyer999999"}' >"$work/hold.body"
+    [ "$http_status" = 201 ] || die "hold: HTTP $http_status: $(cat "$work/hold.body")"
+    warmup_args=(0)
+    measure hold tix "$tix_pid" "$tix_url/reserve" "hold/reference" hold.lua 200000
+    stop_server "$tix_pid"
+
+    start_nginx hold "        location = /reserve {
+            default_type application/json;
+            return 201 $(nginx_return_text "$work/hold.body");
+        }"
+    warmup_args=(0)
+    measure hold nginx "$nginx_pid" "$nginx_url/reserve" "(part of ref)" hold.lua 200000
+    stop_server "$nginx_pid"
+    local nginx_cpu=${cpu_of[hold/nginx]:-}
+    if [ -n "$nginx_cpu" ] && [ -n "$sqlite_b100_cpu" ]; then
+        add_row hold reference - - - \
+            "$(awk -v a="$nginx_cpu" -v b="$sqlite_b100_cpu" 'BEGIN {printf "%.1f", a + b}')" \
+            - - "nginx + SQLite at batch 100: $nginx_cpu + $sqlite_b100_cpu" "(ref)"
+    fi
+}
+
+scenario_seatmap() {
+    local data=$work/seatmap www=$work/www tix_etag nginx_etag
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    start_tix "$data"
+    mkdir -p "$www/events/stadium-tour"
+    local file=$www/events/stadium-tour/seats
+    local code
+    code=$(curl -s -D "$work/seatmap.headers" -o "$file" -w '%{http_code}' --max-time 60 \
+        "$tix_url/events/stadium-tour/seats")
+    [ "$code" = 200 ] || die "seatmap: HTTP $code"
+    log "seatmap: $(wc -c <"$file") bytes"
+    tix_etag=$(sed -nE 's/^[Ee][Tt][Aa][Gg]: *(.*)\r?$/\1/p' "$work/seatmap.headers" | tr -d '\r')
+    measure seatmap tix "$tix_pid" "$tix_url/events/stadium-tour/seats" seatmap/nginx
+    if [ -n "$tix_etag" ]; then
+        log "seatmap: tix's ETag: $tix_etag"
+        measure "seatmap 304" tix "$tix_pid" "$tix_url/events/stadium-tour/seats" \
+            "seatmap 304/nginx" conditional.lua "$tix_etag"
+    else
+        log "seatmap: tix sends no ETag"
+        add_row "seatmap 304" tix - - - - - - "no ETag" -
+    fi
+    stop_server "$tix_pid"
+
+    start_nginx seatmap "        location = /events/stadium-tour/seats {
+            default_type application/json;
+            root $www;
+        }"
+    curl -s -D "$work/seatmap.nginx.headers" -o "$work/seatmap.nginx.body" --max-time 60 \
+        "$nginx_url/events/stadium-tour/seats"
+    cmp -s "$file" "$work/seatmap.nginx.body" || die "seatmap: nginx does not serve tix's bytes"
+    nginx_etag=$(sed -nE 's/^[Ee][Tt][Aa][Gg]: *(.*)\r?$/\1/p' "$work/seatmap.nginx.headers" |
+        tr -d '\r')
+    measure seatmap nginx "$nginx_pid" "$nginx_url/events/stadium-tour/seats" "(ref)"
+    measure "seatmap 304" nginx "$nginx_pid" "$nginx_url/events/stadium-tour/seats" "(ref)" \
+        conditional.lua "$nginx_etag"
+    stop_server "$nginx_pid"
+}
+
+scenario_mixed() {
+    local data=$work/mixed seats=() seat
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    start_tix "$data"
+    create_big_event "$tix_url"
+    mapfile -t seats < <(curl -s --max-time 30 "$tix_url/events/tech-conference/seats" |
+        grep -oE '"id":"[A-Za-z0-9]+"' | sed -E 's/"id":"(.*)"/\1/' | head -n "$mixed_held_seats")
+    [ ${#seats[@]} -gt 0 ] || die "mixed: no seat of tech-conference found"
+    for seat in "${seats[@]}"; do # one buyer per seat: tix caps the seats of one buyer
+        post_json "$tix_url/reserve" \
+            "{\"event_id\":\"tech-conference\",\"seat_id\":\"$seat\",\"user_id\":\"early-$seat\"}" \
+            >/dev/null
+        [ "$http_status" = 201 ] || die "mixed: holding $seat: HTTP $http_status"
+    done
+    measure mixed tix "$tix_pid" "$tix_url/" - mixed.lua "${seats[@]}"
+    stop_server "$tix_pid"
+}
+
+sqlite_out=$work/sqlite.out
+sqlite_b100_cpu=""
+scenario_sqlite() {
+    log "sqlite_bench: batches of 1, 100, 1000, up to ${sqlite_seconds}s each"
+    taskset -c "$server_core" "$sqlite_bench_bin" --dir "$work" --seconds "$sqlite_seconds" \
+        >"$sqlite_out"
+    sqlite_b100_cpu=$(sed -nE 's/.*batch=100 .*cpu_us_per_update=([0-9.]+).*/\1/p' \
+        "$sqlite_out")
+}
+
+# ---- the report ----
+md_row() { # cells... -> "| a | b |"
+    local line="|" cell
+    for cell in "$@"; do line+=" $cell |"; done
+    echo "$line"
+}
+
+ratio() { # ratio A B -> "A/B x" or "-"
+    if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = - ] || [ "$2" = - ]; then
+        echo "-"
+    else
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'
+    fi
+}
+
+results_table() {
+    md_row scenario server "req/s" p50 p99 "CPU µs/req" "CPU vs ref" "req/s vs ref" \
+        "server core" "wrk core" responses
+    md_row --- --- ---: ---: ---: ---: ---: ---: ---: ---: ---
+    local row f
+    for row in "${rows[@]}"; do
+        IFS=$'\t' read -r -a f <<<"$row"
+        local ref=${f[9]} cpu_ratio="-" rps_ratio="-"
+        case $ref in
+        -) ;;
+        "("*) cpu_ratio=$ref rps_ratio=$ref ;;
+        *)
+            cpu_ratio=$(ratio "${f[5]}" "${cpu_of[$ref]:-}")
+            rps_ratio=$(ratio "${f[2]}" "${rps_of[$ref]:-}")
+            ;;
+        esac
+        md_row "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" "${f[5]}" "$cpu_ratio" \
+            "$rps_ratio" "${f[6]}" "${f[7]}" "${f[8]}"
+    done
+}
+
+sqlite_table() {
+    md_row "holds per commit" updates seconds "updates/s" "CPU µs/update" "wall µs/update"
+    md_row ---: ---: ---: ---: ---: ---:
+    local line
+    while read -r line; do
+        local batch updates secs ups cpu wall
+        batch=$(sed -nE 's/.*batch=([0-9]+).*/\1/p' <<<"$line")
+        updates=$(sed -nE 's/.*updates=([0-9]+) .*/\1/p' <<<"$line")
+        secs=$(sed -nE 's/.*seconds=([0-9.]+).*/\1/p' <<<"$line")
+        ups=$(sed -nE 's/.*updates_per_s=([0-9.]+).*/\1/p' <<<"$line")
+        cpu=$(sed -nE 's/.*cpu_us_per_update=([0-9.]+).*/\1/p' <<<"$line")
+        wall=$(sed -nE 's/.*wall_us_per_update=([0-9.]+).*/\1/p' <<<"$line")
+        md_row "$batch" "$updates" "$secs" "$ups" "$cpu" "$wall"
+    done < <(grep 'batch=' "$sqlite_out")
+}
+
+git_state() {
+    local rev
+    if ! rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null); then
+        echo "not a git checkout"
+        return
+    fi
+    if [ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ]; then
+        echo "git $rev + uncommitted changes in src/"
+    else
+        echo "git $rev"
+    fi
+}
+
+# ---- main ----
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+log "work dir $work; server on core $server_core, wrk -t1 -c$connections on core $client_core"
+
+scenario_sqlite
+scenario_reject
+scenario_hold
+scenario_seatmap
+scenario_mixed
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_model=$(lscpu 2>/dev/null | sed -nE 's/^Model name: *//p' | head -n 1)
+mem_total=$(awk '/^MemTotal:/{printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+os_name=$(sed -nE 's/^PRETTY_NAME="?([^"]*)"?/\1/p' /etc/os-release 2>/dev/null || true)
+fs_type=$(df -T "$work" | awk 'NR == 2 {print $2}')
+v_tix=$("$tix_bin" version 2>&1 | head -n 1)
+v_nginx=$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //' | head -n 1)
+v_wrk=$({ wrk -v 2>&1 || true; } | head -n 1 | awk '{print $1, $2}')
+v_sqlite=$("$sqlite_bench_bin" --version)
+v_mhd=$(pkg-config --modversion libmicrohttpd 2>/dev/null || echo unknown)
+v_cc=$(${CC:-gcc} --version 2>/dev/null | head -n 1 || echo unknown)
+
+host=$(hostname)
+mkdir -p "$root/bench/results"
+result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
+{
+    echo "# tix benchmark, $started_at, $host"
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPU: ${cpu_model:-unknown}, $(nproc) cores; memory $mem_total"
+    echo "- kernel: $(uname -r) ($os_name); data directories on $fs_type"
+    echo "- load average (1, 5, 15 min): $load_before before, $load_after after"
+    if awk -v l="${load_before%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+        echo "- the machine was busy before the run (load > 0.5): expect noisy numbers"
+    fi
+    echo
+    echo "## Versions"
+    echo
+    echo "- tix: $v_tix ($(git_state)), release build (-O2 -g)"
+    echo "- nginx: $v_nginx; wrk: $v_wrk"
+    echo "- SQLite: $v_sqlite; libmicrohttpd: $v_mhd; compiler: $v_cc"
+    echo
+    echo "## Protocol"
+    echo
+    echo "Server pinned to core $server_core (tix \`--threads 1\`, fresh data dir per scenario;"
+    echo "nginx as one process, \`master_process off\`); \`wrk -t1 -c$connections --latency\`"
+    echo "pinned to core $client_core; ${warmup_seconds} s warm-up, then ${seconds} s measured."
+    echo "CPU µs/req: the server process's utime + stime (/proc/PID/stat) over the run / requests."
+    echo "\"CPU vs ref\" and \"req/s vs ref\": tix divided by the reference row of its scenario."
+    echo "\"server core\", \"wrk core\": CPU time of the server, of wrk, over the run's wall time"
+    echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
+    echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
+    echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
+    echo "update at batch 100 (bench/sqlite_bench, below)."
+    echo
+    echo "## Results"
+    echo
+    results_table
+    echo
+    echo "## SQLite alone (bench/sqlite_bench, core $server_core)"
+    echo
+    sed -nE 's/^sqlite_bench: (SQLite.*)/\1; per update: INSERT hold, conditional UPDATE seat,/p' \
+        "$sqlite_out"
+    echo "INSERT outbox (tix's statements and tables); seats walked in key order."
+    echo
+    sqlite_table
+    if [ -s "$perf_report" ]; then
+        echo
+        echo "## Profile of tix under the reject load (BENCH_PERF=1)"
+        echo
+        echo '```'
+        cat "$perf_report"
+        echo '```'
+    fi
+    echo
+    echo "<details><summary>wrk output of every measured run</summary>"
+    echo
+    echo '```'
+    cat "$raw_outputs"
+    echo '```'
+    echo
+    echo "</details>"
+} >"$result_file"
+
+echo
+results_table
+echo
+sqlite_table
+echo
+echo "bench: load average $load_before before, $load_after after"
+echo "bench: wrote ${result_file#"$root"/}"
