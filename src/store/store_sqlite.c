@@ -327,7 +327,7 @@ static int store__connect(const char *path, bool read_only, sqlite3 **out)
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     const char *pragmas = read_only ? "PRAGMA query_only=1;"
                                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                      " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;";
+                                      " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;";
     if (store__exec(db, pragmas) != 0) {
         sqlite3_close(db);
         return -1;
