@@ -65,6 +65,11 @@ size_t clock_format_rfc3339(int64_t ms, char *out)
     return (size_t)n;
 }
 
+/* The instants RFC 3339 can write (four-digit years): 0000-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59Z, in seconds since the epoch. */
+#define CLOCK__SECS_MIN (-62167219200LL)
+#define CLOCK__SECS_MAX (253402300799LL)
+
 static bool clock__digits(const char *s, size_t n, int *out)
 {
     int v = 0;
@@ -118,6 +123,10 @@ int clock_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
     if (i != len) return -1;
     int64_t days = clock__days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
+    /* An offset can carry 0000-01-01 into year -1 or 9999-12-31 into year 10000, which
+     * clock_format_rfc3339 cannot write as RFC 3339: refuse those instants (found by
+     * fuzz/fuzz_rfc3339: tix echoed "-001-12-31T23:00:00.000Z" as a starts_at). */
+    if (secs < CLOCK__SECS_MIN || secs > CLOCK__SECS_MAX) return -1;
     *ms_out = secs * 1000 + milli;
     return 0;
 }

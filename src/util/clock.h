@@ -18,7 +18,8 @@ int64_t clock_mono_ms(void);
 size_t clock_format_rfc3339(int64_t ms, char *out);
 
 /* Parse an RFC 3339 date-time ("2027-06-01T19:30:00Z", "...T19:30:00.5+02:00") into
- * milliseconds since the epoch (UTC). Returns 0, or -1 if `s` (len bytes) is not one. */
+ * milliseconds since the epoch (UTC). Returns 0, or -1 if `s` (len bytes) is not one, or
+ * names an instant outside years 0000..9999 in UTC (which could not be written back). */
 int clock_parse_rfc3339(const char *s, size_t len, int64_t *ms_out);
 
 #endif
