@@ -31,14 +31,14 @@ enum {
 
 /* A JSON array column, or '[]' when it is not one (never an error inside json_each). */
 #define CHECK_IDS(col)                                                                             \
-    "(CASE WHEN json_valid(" col ") THEN CASE json_type(" col ") WHEN 'array' THEN " col          \
+    "(CASE WHEN json_valid(" col ") THEN CASE json_type(" col ") WHEN 'array' THEN " col           \
     " ELSE '[]' END ELSE '[]' END)"
 
 /* Holds that claim their seats (see the vocabulary above): seq, id, event_id, seat_ids. */
 #define CHECK_CLAIMING_HOLDS                                                                       \
-    "SELECT seq, id, event_id, seat_ids FROM holds WHERE status IN ('active', 'checkout')"       \
-    " UNION ALL SELECT h.seq, h.id, h.event_id, h.seat_ids FROM holds h"                         \
-    " JOIN bookings b ON b.hold_seq = h.seq"                                                     \
+    "SELECT seq, id, event_id, seat_ids FROM holds WHERE status IN ('active', 'checkout')"         \
+    " UNION ALL SELECT h.seq, h.id, h.event_id, h.seat_ids FROM holds h"                           \
+    " JOIN bookings b ON b.hold_seq = h.seq"                                                       \
     " WHERE b.status = 'confirmed' AND h.status NOT IN ('active', 'checkout')"
 
 typedef struct check_run {
@@ -165,10 +165,10 @@ static int check__hold_seat_not_taken(check_run *run)
         "  ifnull(s.status, 'missing'), ifnull(s.hold_seq, 'NULL'))"
         " FROM holds h, json_each(" CHECK_IDS("h.seat_ids") ") j"
         " LEFT JOIN seats s ON s.event_id = h.event_id AND s.seat_id = j.value"
-        " WHERE (h.status IN ('active', 'checkout')"
+        " WHERE h.status IN ('active', 'checkout', 'booked') AND ((h.status <> 'booked'"
         "   AND (s.status IS NOT 'held' OR s.hold_seq IS NOT h.seq))"
         "  OR (h.status = 'booked' AND EXISTS (SELECT 1 FROM bookings b WHERE b.hold_seq = h.seq"
-        "   AND b.status = 'confirmed') AND (s.status IS NOT 'sold' OR s.hold_seq IS NOT h.seq))"
+        "   AND b.status = 'confirmed') AND (s.status IS NOT 'sold' OR s.hold_seq IS NOT h.seq)))"
         " ORDER BY h.seq, j.key");
 }
 
@@ -302,14 +302,22 @@ static int check__delivery_orphan(check_run *run)
 typedef int (*check__fn)(check_run *run);
 
 static const check__fn check__all[] = {
-    check__seat_ids_malformed,    check__seat_hold_missing,
-    check__seat_not_in_hold,      check__seat_held_by_ended_hold,
-    check__seat_in_two_holds,     check__hold_seat_not_taken,
-    check__hold_booked_without_booking, check__hold_stale,
-    check__sold_seat_without_booking, check__booking_seat_not_sold,
-    check__booking_per_hold,      check__booking_hold_missing,
-    check__ended_booking_seats_sold, check__delivery_missing,
-    check__delivery_exhausted,    check__delivery_orphan,
+    check__seat_ids_malformed,
+    check__seat_hold_missing,
+    check__seat_not_in_hold,
+    check__seat_held_by_ended_hold,
+    check__seat_in_two_holds,
+    check__hold_seat_not_taken,
+    check__hold_booked_without_booking,
+    check__hold_stale,
+    check__sold_seat_without_booking,
+    check__booking_seat_not_sold,
+    check__booking_per_hold,
+    check__booking_hold_missing,
+    check__ended_booking_seats_sold,
+    check__delivery_missing,
+    check__delivery_exhausted,
+    check__delivery_orphan,
 };
 
 /* `file:` URI of DIR/tix.db opened read-only; '%', '?' and '#' of the path are escaped.

@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 typedef struct check_config {
-    int64_t now_ms;          /* wall-clock time the time-based checks compare against */
-    int64_t sweep_grace_ms;  /* a live hold may outlive its expiry by this much */
-    uint32_t max_attempts;   /* a pending delivery with this many attempts should be dead */
-    uint32_t report_max;     /* violations reported per check; the rest are only counted */
+    int64_t now_ms;         /* wall-clock time the time-based checks compare against */
+    int64_t sweep_grace_ms; /* a live hold may outlive its expiry by this much */
+    uint32_t max_attempts;  /* a pending delivery with this many attempts should be dead */
+    uint32_t report_max;    /* violations reported per check; the rest are only counted */
 } check_config;
 
 enum {

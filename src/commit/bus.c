@@ -10,6 +10,8 @@ int commit__do_claim(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     commit_claim *claim = &cmd->claim;
     assert(claim->out && claim->max > 0);
+    /* never an attempt past max_attempts, even when the last one was lost in a crash */
+    if (store_tx_deliveries_exhaust(c->st, now_ms, c->config.max_attempts) != 0) return -1;
     return store_tx_deliveries_claim(c->st, now_ms, claim->owner,
                                      now_ms + (int64_t)c->config.lease_ms, claim->out, claim->max,
                                      &claim->count);

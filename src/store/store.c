@@ -220,3 +220,9 @@ int store_tx_user_seats(store *s, const char *event_id, const char *user_id, int
 {
     return s->ops->tx_user_seats(s, event_id, user_id, now_ms, seats);
 }
+
+int store_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts)
+{
+    assert(max_attempts > 0);
+    return s->ops->tx_deliveries_exhaust(s, now_ms, max_attempts);
+}

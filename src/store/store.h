@@ -61,6 +61,7 @@ typedef struct store_ops {
     int (*tx_hold_delete)(store *s, int64_t seq);
     int (*tx_user_seats)(store *s, const char *event_id, const char *user_id, int64_t now_ms,
                          uint32_t *seats);
+    int (*tx_deliveries_exhaust)(store *s, int64_t now_ms, uint32_t max_attempts);
     int (*tx_seats_sell)(store *s, int64_t hold_seq);
     int (*tx_booking_insert)(store *s, booking_record *booking);
     int (*tx_booking_get)(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
@@ -183,6 +184,10 @@ int store_tx_subscriber_insert(store *s, const subscriber_record *sub);
  * more attempt. Safe with several claimers: a delivery is leased by one at a time. */
 int store_tx_deliveries_claim(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
                               delivery_record *out, uint32_t max, uint32_t *n);
+
+/* Dead-letter the pending deliveries that used every attempt but whose last one was lost
+ * (claimed, then its worker stopped: the lease passed with no outcome recorded). */
+int store_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts);
 
 /* End a pending delivery as delivered or dead (dead-lettered, with the error). */
 int store_tx_delivery_finish(store *s, int64_t seq, delivery_status status, const char *error,

@@ -110,7 +110,7 @@ typedef enum {
     SQL_BOOKING_UPDATE, SQL_SUBSCRIBER_INSERT, SQL_PATTERN_INSERT, SQL_OUTBOX_FANOUT,
     SQL_DELIVERIES_CLAIM, SQL_DELIVERY_BY_SEQ, SQL_DELIVERY_FINISH, SQL_DELIVERY_RETRY,
     SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE, SQL_HOLD_DELETE,
-    SQL_ROUTED, SQL_USER_SEATS,
+    SQL_ROUTED, SQL_USER_SEATS, SQL_DELIVERIES_EXHAUST,
     SQL_COUNT
 } store__sql;
 
@@ -201,6 +201,11 @@ static const char *const store__sql_text[SQL_COUNT] = {
     [SQL_IDEMPOTENCY_PURGE] = "DELETE FROM idempotency WHERE created_at_ms < ?",
     [SQL_HOLD_DELETE] = "DELETE FROM holds WHERE seq = ?",
     [SQL_ROUTED] = "SELECT 1 FROM subscriber_patterns WHERE ? GLOB pattern LIMIT 1",
+    [SQL_DELIVERIES_EXHAUST] =
+        "UPDATE deliveries SET status = 'dead', updated_at_ms = ?1, lease_owner = '',"
+        " lease_until_ms = 0, last_error = 'attempts exhausted (the last attempt was lost: "
+        "its worker stopped before reporting; last error: ' || last_error || ')'"
+        " WHERE status = 'pending' AND attempts >= ?2 AND lease_until_ms <= ?1",
     [SQL_USER_SEATS] = "SELECT COALESCE(SUM(json_array_length(seat_ids)), 0) FROM holds"
                        " WHERE event_id = ? AND user_id = ? AND status IN ('active', 'checkout')"
                        " AND expires_at_ms > ?",
@@ -979,6 +984,15 @@ static int store__sqlite_seats_load(store *s, const char *event_id, store_seat_c
     return result;
 }
 
+static int store__sqlite_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts)
+{
+    store_sqlite *ss = store__of(s);
+    sqlite3_stmt *st = ss->stmt[SQL_DELIVERIES_EXHAUST];
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, max_attempts);
+    return store__run(ss, SQL_DELIVERIES_EXHAUST);
+}
+
 static int store__sqlite_tx_user_seats(store *s, const char *event_id, const char *user_id,
                                        int64_t now_ms, uint32_t *seats)
 {
@@ -1371,6 +1385,7 @@ static const store_ops store__sqlite_ops = {
     .tx_hold_checkout = store__sqlite_tx_hold_checkout,
     .tx_hold_delete = store__sqlite_tx_hold_delete,
     .tx_user_seats = store__sqlite_tx_user_seats,
+    .tx_deliveries_exhaust = store__sqlite_tx_deliveries_exhaust,
     .tx_seats_sell = store__sqlite_tx_seats_sell,
     .tx_booking_insert = store__sqlite_tx_booking_insert,
     .tx_booking_get = store__sqlite_tx_booking_get,

@@ -12,8 +12,8 @@ import time
 import pytest
 
 import invariants
-from checkoutlib import (book, bus_report, make_hold, mail_path, new_event, register_webhook,
-                         start_bus_server)
+from checkoutlib import (book, bus_report, checkout, make_hold, mail_path, new_event,
+                         register_webhook, start_bus_server, wait_deliveries)
 from fakes import FakePaymentProvider, WebhookReceiver
 from tixhttp import Response, poll, seat_map
 
@@ -204,6 +204,7 @@ def test_kill_9_with_payments_in_flight_decides_every_booking_and_charges_once(
           f"confirmed, {replays} charge replays")
     invariants.assert_checkout_consistent(srv.db_path, since_outbox_seq=since,
                                           require_delivered=True)
+    invariants.assert_tix_check_clean(srv.data_dir)
 
 
 def test_sigterm_with_payments_in_flight_exits_0_and_the_rest_completes_after_restart(
@@ -253,3 +254,35 @@ def test_kill_9_twice_while_refunds_are_in_flight_refunds_each_booking_once(serv
     assert not provider.violations, provider.violations
     assert {s["status"] for s in seat_map(srv, eid)["seats"]} == {"available"}
     invariants.assert_checkout_consistent(srv.db_path)
+    invariants.assert_tix_check_clean(srv.data_dir)
+
+
+def test_a_delivery_whose_last_attempt_was_lost_in_a_crash_is_dead_lettered_not_retried(
+        server_factory):
+    """Regression: with --max-attempts 1, a charge in flight when the server died was claimed
+    again after its lease passed (a second attempt past the limit)."""
+    import threading
+    provider = FakePaymentProvider()
+    gate = threading.Event()
+    provider.gates["tok_gated"] = gate
+    try:
+        srv = start_bus_server(server_factory, "--max-attempts", "1", "--lease-ms", "800",
+                               provider=provider)
+        event_id, seats, _ = new_event(srv)
+        hold = make_hold(srv, event_id, seats[:1])
+        b = checkout(srv, hold["id"], token="tok_gated")
+        assert b.status == 202, b
+        provider.wait_for_requests(1, op="charge")
+        srv.kill9()
+        srv.restart()
+        ds = wait_deliveries(srv, lambda d: d and d[0]["status"] == "dead", what="dead letter",
+                             aggregate_id=b.json["id"], subscriber_id="payment")
+        assert ds[0]["attempts"] == 1, ds
+        assert "attempts exhausted" in ds[0]["last_error"], ds
+        gate.set()
+        time.sleep(1.0)  # a wrong claim would have asked again by now
+        assert len(provider.requests_of(op="charge")) == 1, provider.requests_of(op="charge")
+        invariants.assert_tix_check_clean(srv.data_dir)  # nothing pending past its attempts
+    finally:
+        gate.set()
+        provider.close()

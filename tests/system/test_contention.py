@@ -57,6 +57,7 @@ def test_100_clients_racing_for_one_seat_get_exactly_one_201(server):
     assert [s["id"] for s in held] == [seat]
     snap = invariants.assert_store_consistent(server.db_path)
     invariants.assert_acknowledged_holds_present(server.db_path, [hold], snap=snap)
+    invariants.assert_tix_check_clean(server.data_dir)
     assert sum(1 for h in snap.holds if h["event_id"] == eid) == 1, "losers left holds behind"
 
 
@@ -124,6 +125,7 @@ def test_1000_clients_holding_random_overlapping_seats_never_double_book(server)
 
     snap = invariants.assert_store_consistent(server.db_path)
     invariants.assert_acknowledged_holds_present(server.db_path, acked, snap=snap)
+    invariants.assert_tix_check_clean(server.data_dir)
     event_holds = [h for h in snap.holds if h["event_id"] == eid]
     assert len(event_holds) == len(acked), (
         f"store has {len(event_holds)} holds for the event, API acknowledged {len(acked)}")

@@ -76,6 +76,7 @@ def test_kill_9_under_load_loses_no_acknowledged_hold(server):
     assert_holds_served(srv, acked)
     snap = invariants.assert_store_consistent(srv.db_path)
     invariants.assert_acknowledged_holds_present(srv.db_path, acked, snap=snap)
+    invariants.assert_tix_check_clean(srv.data_dir)
     api = seat_map(srv, eid)
     invariants.assert_api_matches_store(snap, eid, api["seats"])
     held = {s["id"] for s in api["seats"] if s["status"] == "held"}
@@ -100,6 +101,7 @@ def test_kill_9_twice_in_a_row_still_recovers(server):
     assert_holds_served(srv, [first, second])
     invariants.assert_acknowledged_holds_present(srv.db_path, [first, second])
     invariants.assert_store_consistent(srv.db_path)
+    invariants.assert_tix_check_clean(srv.data_dir)
 
 
 def test_sigterm_with_requests_in_flight_exits_0_and_keeps_acknowledged_holds(server):
@@ -120,6 +122,7 @@ def test_sigterm_with_requests_in_flight_exits_0_and_keeps_acknowledged_holds(se
     assert_holds_served(srv, acked)
     snap = invariants.assert_store_consistent(srv.db_path)
     invariants.assert_acknowledged_holds_present(srv.db_path, acked, snap=snap)
+    invariants.assert_tix_check_clean(srv.data_dir)
 
 
 def test_sigint_stops_gracefully_with_exit_0(server):

@@ -26,7 +26,7 @@ from tixhttp import http_request
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "build" / "asan" / "tix"
 LISTEN_RE = re.compile(r"listening on ([0-9.]+):(\d+)")
-SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |"
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|runtime error: |"
                           r"SUMMARY: (Address|Undefined|Leak)")
 
 START_TIMEOUT_S = 30.0
