@@ -165,7 +165,7 @@ static void serve__raise_fd_limit(unsigned connections_max)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-    rlim_t want = (rlim_t)connections_max + 1024;
+    rlim_t want = (rlim_t)connections_max + 256; /* + the store, logs, outbound calls */
     if (lim.rlim_cur >= want) return;
     lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
@@ -266,7 +266,7 @@ int cli_serve(int argc, char **argv)
          sizeof(o.admin_token), 0, 0},
         {"max-body-bytes", "TIX_MAX_BODY_BYTES", "N", "largest request body (default 65536)",
          CLI_UINT, &o.max_body_bytes, 0, 1024, 64u << 20},
-        {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 20000)",
+        {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 16384)",
          CLI_UINT, &o.max_connections, 0, 1, 1000000},
         {"max-connections-per-ip", "TIX_MAX_CONNECTIONS_PER_IP", "N",
          "open connections per client address (default 0: no limit)", CLI_UINT,
