@@ -52,6 +52,10 @@ build/asan/unit: $(LIB_SRC:%.c=build/asan/obj/%.o) $(UNIT_SRC:%.c=build/asan/obj
 	@echo "  LD $@"
 	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
+build/tsan/tix: $(SRC:%.c=build/tsan/obj/%.o)
+	@echo "  LD $@"
+	@$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
+
 build/tsan/unit: $(LIB_SRC:%.c=build/tsan/obj/%.o) $(UNIT_SRC:%.c=build/tsan/obj/%.o)
 	@echo "  LD $@"
 	@$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -67,7 +71,7 @@ run: deps
 	./build/tix serve --data ./tix-data
 
 test: deps
-	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit
+	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit fuzz-replay
 	@scripts/test.sh
 
 deps:
@@ -78,3 +82,66 @@ format:
 
 clean:
 	rm -rf build
+
+# ---- benchmarks: `make bench` (not a test: it measures and reports, never asserts a time) ----
+# bench/deps.sh installs wrk and nginx; bench/run.sh runs every scenario on the release build
+# and writes bench/results/<date>-<hostname>.md. See README.md, "Benchmarks".
+.PHONY: bench bench-deps bench-build
+
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory bench-build
+	@bench/run.sh
+
+bench-deps:
+	@bench/deps.sh
+
+bench-build: build/tix build/bench/sqlite_bench
+
+build/bench/sqlite_bench: bench/sqlite_bench.c
+	@mkdir -p $(dir $@)
+	@echo "  CC [bench] $<"
+	@$(CC) -std=gnu17 $(WARN) -O2 $< -o $@ -lsqlite3
+
+# ---- fuzzing: `make fuzz` (libFuzzer + ASan + UBSan, clang) and the replay `make test` runs ----
+# One target per parser of outside input, fuzz/fuzz_<name>.c, linked with every src/ file but
+# src/cli/main.c. `make fuzz` runs each for FUZZ_SECONDS from its seed corpus fuzz/corpus/<name>/
+# (new inputs go to a temp dir; crashers to fuzz/crashers/<name>/). `make test` replays every
+# corpus and crasher file through gcc + ASan + UBSan builds (fuzz/replay_main.c), no clang.
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-replay
+
+FUZZ_TARGETS := router json_body rfc3339 idempotency_key payment_response utf8 mailer
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_HDRS    := $(wildcard fuzz/*.h)
+FUZZ_SUPPORT := fuzz/fixture_api.c
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@scripts/deps-fuzz.sh
+
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz-replay: $(FUZZ_TARGETS:%=build/asan/fuzz-replay-%)
+
+build/fuzz/obj/%.o: %.c $(HDRS) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC [fuzz] $<"
+	@$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o $(FUZZ_SUPPORT:%.c=build/fuzz/obj/%.o) \
+                   $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+	@echo "  LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+$(patsubst %.c,build/asan/obj/%.o,$(wildcard fuzz/*.c)): $(FUZZ_HDRS)
+.PRECIOUS: build/fuzz/obj/%.o build/asan/obj/%.o
+
+build/asan/fuzz-replay-%: build/asan/obj/fuzz/fuzz_%.o build/asan/obj/fuzz/replay_main.o \
+                          $(FUZZ_SUPPORT:%.c=build/asan/obj/%.o) $(LIB_SRC:%.c=build/asan/obj/%.o)
+	@echo "  LD $@"
+	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)

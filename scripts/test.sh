@@ -3,6 +3,7 @@
 #   1. C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   2. the same unit tests under ThreadSanitizer (they include the writer contention test)
 #   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
+#   4. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
 # Ends with one summary line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,52 @@ passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-0}))
 if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
 
+echo "== fuzz corpus and crashers, replayed (gcc, ASan + UBSan) =="
+# Each input of fuzz/corpus/<target>/ and fuzz/crashers/<target>/ runs once through
+# build/asan/fuzz-replay-<target> (fuzz/replay_main.c: no clang, no libFuzzer). One process per
+# target; when it fails, every input again in a process of its own, to name the ones that fail.
+replay_fuzz() {
+    local p=0 f=0 t bin n input
+    TMPDIR=$(mktemp -d) # the targets' temp stores (a crash leaves its own behind)
+    export TMPDIR
+    for t in $(find fuzz/corpus fuzz/crashers -mindepth 1 -maxdepth 1 -type d -printf '%f\n' \
+                   2>/dev/null | sort -u); do
+        local inputs=()
+        for input in fuzz/corpus/"$t"/* fuzz/crashers/"$t"/*; do
+            [ -f "$input" ] && inputs+=("$input")
+        done
+        n=${#inputs[@]}
+        [ "$n" -eq 0 ] && continue
+        bin="build/asan/fuzz-replay-$t"
+        if [ ! -x "$bin" ]; then
+            echo "fuzz replay: $bin is missing ($n inputs not run)"
+            f=$((f + n))
+            continue
+        fi
+        if "$bin" "${inputs[@]}" >/dev/null 2>&1; then
+            echo "fuzz replay: $t: $n inputs"
+            p=$((p + n))
+            continue
+        fi
+        for input in "${inputs[@]}"; do
+            if "$bin" "$input" >/dev/null 2>&1; then
+                p=$((p + 1))
+            else
+                f=$((f + 1))
+                echo "fuzz replay: FAILED $t $input; its report:"
+                "$bin" "$input" 2>&1 | grep -av '^replay: ' | head -n 40
+            fi
+        done
+    done
+    rm -rf "$TMPDIR"
+    echo "$p passed, $f failed"
+    [ "$f" -eq 0 ]
+}
+replay_fuzz 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count
+
 echo
-echo "make test: all suites (unit ASan, unit TSan, system)"
+echo "make test: all suites (unit ASan, unit TSan, system, fuzz replay)"
 echo "$passed passed, $failed failed"
 exit $status

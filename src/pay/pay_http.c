@@ -18,8 +18,10 @@
  * raises signals (CURLOPT_NOSIGNAL; names resolve in curl's resolver thread). */
 #include "pay/pay_provider.h"
 
+#include "pay/pay_http.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
@@ -89,13 +91,16 @@ static size_t pay_http__on_data(char *data, size_t size, size_t count, void *use
     return buf_append(response, data, len) == 0 ? len : 0;
 }
 
-/* Copy s into out (out_len bytes), replacing control characters so it is safe to log. */
+/* Copy s into out (out_len bytes), replacing control characters and bytes that are not
+ * UTF-8 (a character cut by the cap included) with '?', so it is safe to log and to show in
+ * JSON (found by fuzz/fuzz_payment_response: a decline's message went out as is). */
 static void pay_http__copy_printable(char *out, size_t out_len, const char *s)
 {
     size_t i = 0;
     for (; s[i] && i + 1 < out_len; i++)
         out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
     out[i] = '\0';
+    text_make_utf8(out);
 }
 
 /* The error message of a JSON answer: "error" as a string, "error"."message", or "message". */
@@ -125,10 +130,9 @@ static bool pay_http__status_is_transient(long status)
     return status >= 500 || status == 408 || status == 409 || status == 425 || status == 429;
 }
 
-/* Turn an HTTP answer (status, body) into a result. */
-static void pay_http__classify(long status, const buf *response, pay_result *out)
+void pay_http_classify(long status, const char *body, size_t len, pay_result *out)
 {
-    cJSON *root = response->len ? cJSON_ParseWithLength(response->data, response->len) : NULL;
+    cJSON *root = len ? cJSON_ParseWithLength(body, len) : NULL;
     if (status >= 200 && status <= 299) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
         if (cJSON_IsString(id) && pay_http__id_is_valid(id->valuestring)) {
@@ -139,7 +143,7 @@ static void pay_http__classify(long status, const buf *response, pay_result *out
                            status);
         }
     } else if (status >= 400 && status <= 499 && !pay_http__status_is_transient(status)) {
-        char reason[PAY_MESSAGE_LEN_MAX];
+        char reason[PAY_MESSAGE_LEN_MAX - 32]; /* room for "HTTP <status>: ": never cut */
         const char *message = pay_http__error_message(root);
         pay_http__copy_printable(reason, sizeof(reason), message ? message : "declined");
         pay_result_set(out, PAY_DECLINED, "HTTP %ld: %s", status, reason);
@@ -194,7 +198,7 @@ static void pay_http__post(const pay_http *h, const char *url, const char *key, 
         pay_result_set(out, PAY_TRANSIENT, "payment service: %s",
                        curl_error[0] ? curl_error : curl_easy_strerror(rc));
     else
-        pay_http__classify(status, &response, out);
+        pay_http_classify(status, response.data, response.len, out);
     if (out->outcome != PAY_OK) log_debug("payment %s key %s: %s", url, key, out->message);
     curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
