@@ -71,7 +71,7 @@ run: deps
 	./build/tix serve --data ./tix-data
 
 test: deps
-	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit fuzz-replay
+	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit build/tsan/tix fuzz-replay
 	@scripts/test.sh
 
 deps:

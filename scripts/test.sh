@@ -4,6 +4,7 @@
 #   2. the same unit tests under ThreadSanitizer (they include the writer contention test)
 #   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
 #   4. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
+#   5. the concurrency system tests against a ThreadSanitizer build of the server
 # Ends with one summary line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,18 @@ count() {
     failed=$((failed + ${f:-0}))
 }
 
+# Add pytest's closing counts (in $log) to the totals; a failed run with no count is one failure.
+count_pytest() {
+    local rc=$1 line p f
+    [ "$rc" -eq 0 ] || status=1
+    line=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -n 1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+    f=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$line" | awk '{s+=$1} END {print s+0}')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
 echo "== unit tests (ASan + UBSan) =="
 ./build/asan/unit 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -43,13 +56,7 @@ count
 echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
 TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-[ "$rc" -eq 0 ] || status=1
-line=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -n 1)
-p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
-f=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$line" | awk '{s+=$1} END {print s+0}')
-passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-0}))
-if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+count_pytest "$rc"
 
 echo "== fuzz corpus and crashers, replayed (gcc, ASan + UBSan) =="
 # Each input of fuzz/corpus/<target>/ and fuzz/crashers/<target>/ runs once through
@@ -96,7 +103,16 @@ replay_fuzz 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 count
 
+echo "== concurrency system tests against the ThreadSanitizer build of the server =="
+# Many clients on the same seats, clients hanging up mid-commit, concurrent idempotent
+# retries: any data race report fails the test (the harness reads the server's output).
+setarch "$(uname -m)" -R env TIX_BIN="$PWD/build/tsan/tix" $PYTEST -q -p no:cacheprovider \
+    tests/system/test_contention.py tests/system/test_disconnects.py \
+    tests/system/test_idempotency.py 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_pytest "$rc"
+
 echo
-echo "make test: all suites (unit ASan, unit TSan, system, fuzz replay)"
+echo "make test: all suites (unit ASan, unit TSan, system ASan, fuzz replay, system TSan)"
 echo "$passed passed, $failed failed"
 exit $status
