@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 api *api_create(inventory *inv, commit *writer, store *st, const char *admin_token)
 {
     api *a = calloc(1, sizeof(*a));
@@ -80,9 +79,15 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
 void api__error_rc(api_response *res, tix_rc rc)
 {
     switch (rc) {
-    case TIX_RC_EVENT_NOT_FOUND: api_error(res, 404, "event_not_found", "no such event"); break;
-    case TIX_RC_SEAT_NOT_FOUND: api_error(res, 404, "seat_not_found", "no such seat"); break;
-    case TIX_RC_HOLD_NOT_FOUND: api_error(res, 404, "hold_not_found", "no such hold"); break;
+    case TIX_RC_EVENT_NOT_FOUND:
+        api_error(res, 404, "event_not_found", "no such event");
+        break;
+    case TIX_RC_SEAT_NOT_FOUND:
+        api_error(res, 404, "seat_not_found", "no such seat");
+        break;
+    case TIX_RC_HOLD_NOT_FOUND:
+        api_error(res, 404, "hold_not_found", "no such hold");
+        break;
     case TIX_RC_HOLD_NOT_ACTIVE:
         api_error(res, 409, "hold_not_active", "the hold is no longer active");
         break;
@@ -108,7 +113,9 @@ void api__error_rc(api_response *res, tix_rc rc)
         api_error(res, 409, "booking_not_cancellable",
                   "only a pending or confirmed booking can be cancelled");
         break;
-    case TIX_RC_NOT_FOUND: api_error(res, 404, "not_found", "no such resource"); break;
+    case TIX_RC_NOT_FOUND:
+        api_error(res, 404, "not_found", "no such resource");
+        break;
     case TIX_RC_FORBIDDEN:
         api_error(res, 403, "forbidden", "the buyer token belongs to another buyer");
         break;
@@ -120,13 +127,13 @@ void api__error_rc(api_response *res, tix_rc rc)
     case TIX_RC_SEAT_UNAVAILABLE: /* rendered with the seat list by api__hold_finish */
     case TIX_RC_STORE_ERROR:
     default:
-        api_error(res, 503, "store_unavailable", "the store could not commit the change; nothing "
-                                                 "was changed, retry shortly");
+        api_error(res, 503, "store_unavailable",
+                  "the store could not commit the change; nothing "
+                  "was changed, retry shortly");
         res->retry_after_s = 1;
         break;
     }
 }
-
 
 /* The event object from its spec and counts. With detail, its sections too. */
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail)
@@ -138,8 +145,9 @@ void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bo
     buf_append_str(b, ",\"venue\":");
     buf_append_json_str(b, spec->venue);
     api__append_time(b, "starts_at", spec->starts_at_ms);
-    buf_appendf(b, ",\"seats_total\":%u,\"seats_available\":%u,\"hold_ttl_s\":%d,"
-                   "\"max_seats_per_hold\":%d",
+    buf_appendf(b,
+                ",\"seats_total\":%u,\"seats_available\":%u,\"hold_ttl_s\":%d,"
+                "\"max_seats_per_hold\":%d",
                 counts.total, counts.available, spec->hold_ttl_s, spec->max_seats_per_hold);
     if (detail) {
         buf_appendf(b, ",\"seats_held\":%u,\"seats_sold\":%u,\"sections\":[", counts.held,
@@ -167,8 +175,6 @@ void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail)
     api__write_event_spec(b, &ev->spec, inv_event_counts(ev, now_ms), detail);
 }
 
-
-
 void api__ok(api_response *res, unsigned status)
 {
     res->status = res->body.failed ? 500 : status;
@@ -180,8 +186,8 @@ bool api__require_json(const api_request *req, api_response *res)
 {
     const char *ct = req->content_type;
     size_t n = strlen("application/json");
-    if (ct && strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
-                                                                ct[n] == ' '))
+    if (ct && strncasecmp(ct, "application/json", n) == 0 &&
+        (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
         return true;
     api_error(res, 415, "unsupported_media_type",
               "the request body must be JSON, sent with Content-Type: application/json");
@@ -195,19 +201,25 @@ cJSON *api__parse_body(const api_request *req, api_response *res)
     char err[API_JSON_ERR_LEN];
     cJSON *root;
     switch (api_json_parse_object(req->body, req->body_len, &root, err)) {
-    case API_JSON_OK: return root;
-    case API_JSON_MALFORMED: api_error(res, 400, "invalid_json", "%s", err); return NULL;
-    case API_JSON_NOT_OBJECT: api_error(res, 422, "invalid_request", "%s", err); return NULL;
+    case API_JSON_OK:
+        return root;
+    case API_JSON_MALFORMED:
+        api_error(res, 400, "invalid_json", "%s", err);
+        return NULL;
+    case API_JSON_NOT_OBJECT:
+        api_error(res, 422, "invalid_request", "%s", err);
+        return NULL;
     }
     return NULL;
 }
 
 inv_event *api__find_event(api *a, const char *id, size_t len, api_response *res)
 {
-    inv_event *ev = text_is_slug(id, len, TIX_EVENT_ID_LEN_MAX) ? inventory_find(a->inv, id, len)
-                                                                : NULL;
-    if (!ev) api_error(res, 404, "event_not_found", "no event with id '%.*s'",
-                       (int)(len > 64 ? 64 : len), id);
+    inv_event *ev =
+        text_is_slug(id, len, TIX_EVENT_ID_LEN_MAX) ? inventory_find(a->inv, id, len) : NULL;
+    if (!ev)
+        api_error(res, 404, "event_not_found", "no event with id '%.*s'",
+                  (int)(len > 64 ? 64 : len), id);
     return ev;
 }
 
@@ -272,28 +284,42 @@ bool api__is_admin(api *a, const api_request *req)
     return len == want && sodium_memcmp(token, a->admin_token, len) == 0;
 }
 
-
 static api_result api__dispatch(api *a, api_request *req, api_response *res)
 {
     bool write = req->method == HTTP_POST || req->method == HTTP_DELETE;
     switch (req->match.route) {
-    case ROUTE_EVENTS: return write ? api_event_create(a, req, res) : api_events_list(a, res);
-    case ROUTE_EVENT: return api_event_get(a, req, res);
-    case ROUTE_EVENT_SEATS: return api_event_seats(a, req, res);
-    case ROUTE_EVENT_HOLDS: return api_hold_create(a, req, res, false);
-    case ROUTE_RESERVE: return api_hold_create(a, req, res, true);
-    case ROUTE_HOLD: return write ? api_hold_release(a, req, res) : api_hold_get(a, req, res);
-    case ROUTE_HEALTHZ: return api_healthz(req);
-    case ROUTE_HOLD_CHECKOUT: return api_checkout(a, req, res);
-    case ROUTE_BOOKING: return api_booking_get(a, req, res);
-    case ROUTE_BOOKING_CANCEL: return api_booking_cancel(a, req, res);
-    case ROUTE_USER_BOOKINGS: return api_user_bookings(a, req, res);
-    case ROUTE_DEAD_LETTERS: return api_dead_letters(a, req, res);
-    case ROUTE_DEAD_LETTER_REDRIVE: return api_dead_letter_redrive(a, req, res);
+    case ROUTE_EVENTS:
+        return write ? api_event_create(a, req, res) : api_events_list(a, res);
+    case ROUTE_EVENT:
+        return api_event_get(a, req, res);
+    case ROUTE_EVENT_SEATS:
+        return api_event_seats(a, req, res);
+    case ROUTE_EVENT_HOLDS:
+        return api_hold_create(a, req, res, false);
+    case ROUTE_RESERVE:
+        return api_hold_create(a, req, res, true);
+    case ROUTE_HOLD:
+        return write ? api_hold_release(a, req, res) : api_hold_get(a, req, res);
+    case ROUTE_HEALTHZ:
+        return api_healthz(req);
+    case ROUTE_HOLD_CHECKOUT:
+        return api_checkout(a, req, res);
+    case ROUTE_BOOKING:
+        return api_booking_get(a, req, res);
+    case ROUTE_BOOKING_CANCEL:
+        return api_booking_cancel(a, req, res);
+    case ROUTE_USER_BOOKINGS:
+        return api_user_bookings(a, req, res);
+    case ROUTE_DEAD_LETTERS:
+        return api_dead_letters(a, req, res);
+    case ROUTE_DEAD_LETTER_REDRIVE:
+        return api_dead_letter_redrive(a, req, res);
     case ROUTE_WEBHOOKS:
         return write ? api_webhook_create(a, req, res) : api_webhooks_list(a, req, res);
-    case ROUTE_BUYER_TOKENS: return api_buyer_token_create(a, req, res);
-    case ROUTE_NONE: break;
+    case ROUTE_BUYER_TOKENS:
+        return api_buyer_token_create(a, req, res);
+    case ROUTE_NONE:
+        break;
     }
     assert(!"unreachable");
     return API_DONE;
@@ -360,17 +386,31 @@ void api__render(api_request *req, api_response *res)
 {
     commit_cmd *cmd = &req->cmd;
     switch (cmd->type) {
-    case COMMIT_HOLD: api_hold_create_finish(req, res); break;
-    case COMMIT_RELEASE: api_hold_release_finish(req, res); break;
-    case COMMIT_EVENT_CREATE: api_event_create_finish(req, res); break;
+    case COMMIT_HOLD:
+        api_hold_create_finish(req, res);
+        break;
+    case COMMIT_RELEASE:
+        api_hold_release_finish(req, res);
+        break;
+    case COMMIT_EVENT_CREATE:
+        api_event_create_finish(req, res);
+        break;
     case COMMIT_PING:
         buf_append_str(&res->body, "{\"status\":\"ok\"}");
         api__ok(res, 200);
         break;
-    case COMMIT_CHECKOUT: api_booking_finish(req, res, 202); break;
-    case COMMIT_CANCEL: api_booking_finish(req, res, 200); break;
-    case COMMIT_REDRIVE: api_dead_letter_redrive_finish(req, res); break;
-    case COMMIT_WEBHOOK_CREATE: api_webhook_create_finish(req, res); break;
+    case COMMIT_CHECKOUT:
+        api_booking_finish(req, res, 202);
+        break;
+    case COMMIT_CANCEL:
+        api_booking_finish(req, res, 200);
+        break;
+    case COMMIT_REDRIVE:
+        api_dead_letter_redrive_finish(req, res);
+        break;
+    case COMMIT_WEBHOOK_CREATE:
+        api_webhook_create_finish(req, res);
+        break;
     case COMMIT_RESPONSE_STORE:
     case COMMIT_PAYMENT_RESULT:
     case COMMIT_REFUND_RESULT:

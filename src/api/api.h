@@ -27,9 +27,9 @@ typedef struct api_request {
     /* filled by the HTTP layer */
     http_method method;
     const char *path;
-    const char *status_filter;  /* ?status=, or NULL */
-    const char *content_type;   /* or NULL */
-    const char *authorization;  /* or NULL */
+    const char *status_filter;   /* ?status=, or NULL */
+    const char *content_type;    /* or NULL */
+    const char *authorization;   /* or NULL */
     const char *idempotency_key; /* Idempotency-Key header, or NULL */
     const char *if_none_match;   /* If-None-Match header, or NULL */
     const char *body;
@@ -38,7 +38,7 @@ typedef struct api_request {
     void *http_ctx;
     /* owned by the API */
     route_match match;
-    bool idempotency_registered; /* the key is in flight: api_finish lets it go */
+    bool idempotency_registered;         /* the key is in flight: api_finish lets it go */
     char actor[TIX_USER_ID_LEN_MAX + 1]; /* the buyer of a valid buyer token, or "" */
     char request_hash[65];
     commit_cmd cmd; /* last: cleared only by the write paths that use it */

@@ -34,8 +34,8 @@ api_result api_checkout(api *a, api_request *req, api_response *res)
     if (!root) return API_DONE;
     char err[API_JSON_ERR_LEN];
     const char *token, *email = NULL;
-    int rc = api_json_string(root, "payment_token", true, 1, TIX_PAYMENT_TOKEN_LEN_MAX, &token,
-                             err);
+    int rc =
+        api_json_string(root, "payment_token", true, 1, TIX_PAYMENT_TOKEN_LEN_MAX, &token, err);
     if (rc == 0) rc = api_json_string(root, "email", false, 3, TIX_EMAIL_LEN_MAX, &email, err);
     if (rc == 0 && email && !api__email_valid(email)) {
         snprintf(err, sizeof(err), "field 'email' must be an email address");

@@ -146,7 +146,8 @@ static int api__cmp_label(const void *x, const void *y)
 static const char *api__repeated_label(const event_spec *spec)
 {
     uint32_t total = 0;
-    for (uint32_t s = 0; s < spec->section_count; s++) total += spec->sections[s].row_count;
+    for (uint32_t s = 0; s < spec->section_count; s++)
+        total += spec->sections[s].row_count;
     char **labels = malloc((total ? total : 1) * sizeof(char *));
     if (!labels) return "?";
     uint32_t n = 0;
@@ -173,8 +174,8 @@ static int api__parse_section(const cJSON *item, uint32_t index, section_spec *s
     int64_t seats_per_row = 0, price_cents = 0;
     const cJSON *rows;
     if (api_json_string(item, "name", true, 1, TIX_EVENT_NAME_LEN_MAX, &name, err) != 0 ||
-        api_json_int(item, "seats_per_row", true, 1, TIX_SEATS_PER_ROW_MAX, &seats_per_row,
-                     err) != 0 ||
+        api_json_int(item, "seats_per_row", true, 1, TIX_SEATS_PER_ROW_MAX, &seats_per_row, err) !=
+            0 ||
         api_json_int(item, "price_cents", true, 0, TIX_PRICE_CENTS_MAX, &price_cents, err) != 0 ||
         api_json_array(item, "rows", TIX_ROWS_MAX, &rows, err) != 0) {
         snprintf(field, sizeof(field), "sections[%u]: ", index);
@@ -221,13 +222,13 @@ static int api__parse_event(const cJSON *root, event_spec *spec, char *err)
         api_json_string(root, "venue", true, 1, TIX_EVENT_NAME_LEN_MAX, &venue, err) != 0 ||
         api_json_string(root, "starts_at", true, 1, 64, &starts_at, err) != 0 ||
         api_json_int(root, "hold_ttl_s", false, 1, TIX_HOLD_TTL_S_MAX, &hold_ttl_s, err) != 0 ||
-        api_json_int(root, "max_seats_per_hold", false, 1, TIX_HOLD_SEATS_MAX, &max_seats,
-                     err) != 0 ||
+        api_json_int(root, "max_seats_per_hold", false, 1, TIX_HOLD_SEATS_MAX, &max_seats, err) !=
+            0 ||
         api_json_array(root, "sections", TIX_SECTIONS_MAX, &sections, err) != 0)
         return -1;
     if (id && !text_is_slug(id, strlen(id), TIX_EVENT_ID_LEN_MAX)) {
-        snprintf(err, API_JSON_ERR_LEN,
-                 "field 'id' must be 1 to %d letters, digits, '-' or '_'", TIX_EVENT_ID_LEN_MAX);
+        snprintf(err, API_JSON_ERR_LEN, "field 'id' must be 1 to %d letters, digits, '-' or '_'",
+                 TIX_EVENT_ID_LEN_MAX);
         return -1;
     }
     if (clock_parse_rfc3339(starts_at, strlen(starts_at), &spec->starts_at_ms) != 0) {
@@ -235,7 +236,8 @@ static int api__parse_event(const cJSON *root, event_spec *spec, char *err)
                  "field 'starts_at' must be an RFC 3339 date-time such as 2027-06-01T19:30:00Z");
         return -1;
     }
-    if (id) snprintf(spec->id, sizeof(spec->id), "%s", id);
+    if (id)
+        snprintf(spec->id, sizeof(spec->id), "%s", id);
     else {
         char hex[IDS_HEX_LEN + 1];
         ids_random_hex(hex);

@@ -121,8 +121,8 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
     }
     /* The flood's common case: reject from memory, without touching the store. */
     uint32_t taken[TIX_HOLD_SEATS_MAX];
-    uint32_t n = inv_event_find_taken(in.event, in.seat_index, in.seat_count, clock_now_ms(),
-                                      taken);
+    uint32_t n =
+        inv_event_find_taken(in.event, in.seat_index, in.seat_count, clock_now_ms(), taken);
     if (n > 0) {
         cJSON_Delete(root);
         api__seats_unavailable(res, in.event, taken, n);

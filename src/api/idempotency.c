@@ -47,7 +47,8 @@ void api__inflight_destroy(api_inflight *f)
 static uint32_t api__key_hash(const char *key)
 {
     uint32_t h = 2166136261u;
-    for (; *key; key++) h = (h ^ (unsigned char)*key) * 16777619u;
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
     return h;
 }
 
@@ -63,7 +64,8 @@ static void api__inflight_rehash(api_inflight *f)
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t slot = api__key_hash(live[i]) & (API_INFLIGHT_SLOTS - 1);
-        while (f->slots[slot]) slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
+        while (f->slots[slot])
+            slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
         f->slots[slot] = live[i];
     }
     f->tombstones = 0;
@@ -132,7 +134,8 @@ static void api__request_hash(const api_request *req, char out[65])
 {
     static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "OTHER"};
     int m = 0;
-    while (m < 4 && (1u << m) != (unsigned)req->method) m++;
+    while (m < 4 && (1u << m) != (unsigned)req->method)
+        m++;
     crypto_hash_sha256_state st;
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_init(&st);
@@ -188,7 +191,8 @@ api_result api__idempotency_begin(api *a, api_request *req, api_response *res)
         if (added > 0)
             api_error(res, 409, "idempotency_key_in_flight",
                       "a request with this Idempotency-Key is still being processed");
-        else api_error(res, 503, "overloaded", "too many requests with idempotency keys");
+        else
+            api_error(res, 503, "overloaded", "too many requests with idempotency keys");
         res->retry_after_s = 1;
         return API_DONE;
     }

@@ -22,7 +22,8 @@ static bool api_json__value(api_json__scan *p);
 
 static void api_json__ws(api_json__scan *p)
 {
-    while (p->at < p->len && strchr(" \t\r\n", p->s[p->at]) && p->s[p->at]) p->at++;
+    while (p->at < p->len && strchr(" \t\r\n", p->s[p->at]) && p->s[p->at])
+        p->at++;
 }
 
 static bool api_json__lit(api_json__scan *p, const char *word)
@@ -36,15 +37,18 @@ static bool api_json__lit(api_json__scan *p, const char *word)
 static bool api_json__digits(api_json__scan *p)
 {
     size_t start = p->at;
-    while (p->at < p->len && p->s[p->at] >= '0' && p->s[p->at] <= '9') p->at++;
+    while (p->at < p->len && p->s[p->at] >= '0' && p->s[p->at] <= '9')
+        p->at++;
     return p->at > start;
 }
 
 static bool api_json__number(api_json__scan *p)
 {
     if (p->at < p->len && p->s[p->at] == '-') p->at++;
-    if (p->at < p->len && p->s[p->at] == '0') p->at++;
-    else if (!api_json__digits(p)) return false;
+    if (p->at < p->len && p->s[p->at] == '0')
+        p->at++;
+    else if (!api_json__digits(p))
+        return false;
     if (p->at < p->len && p->s[p->at] == '.') {
         p->at++;
         if (!api_json__digits(p)) return false;
@@ -128,13 +132,27 @@ static bool api_json__value(api_json__scan *p)
     if (p->at >= p->len) return false;
     bool ok;
     switch (p->s[p->at]) {
-    case '{': ok = api_json__container(p, '}', true); break;
-    case '[': ok = api_json__container(p, ']', false); break;
-    case '"': ok = api_json__string(p); break;
-    case 't': ok = api_json__lit(p, "true"); break;
-    case 'f': ok = api_json__lit(p, "false"); break;
-    case 'n': ok = api_json__lit(p, "null"); break;
-    default: ok = api_json__number(p); break;
+    case '{':
+        ok = api_json__container(p, '}', true);
+        break;
+    case '[':
+        ok = api_json__container(p, ']', false);
+        break;
+    case '"':
+        ok = api_json__string(p);
+        break;
+    case 't':
+        ok = api_json__lit(p, "true");
+        break;
+    case 'f':
+        ok = api_json__lit(p, "false");
+        break;
+    case 'n':
+        ok = api_json__lit(p, "null");
+        break;
+    default:
+        ok = api_json__number(p);
+        break;
     }
     if (ok) api_json__ws(p);
     return ok;
@@ -163,7 +181,8 @@ api_json_status api_json_parse_object(const char *body, size_t len, cJSON **out,
         if (too_deep)
             snprintf(err, API_JSON_ERR_LEN, "JSON nested deeper than %d levels",
                      API_JSON_NESTING_MAX);
-        else snprintf(err, API_JSON_ERR_LEN, "malformed JSON at byte %zu", bad_at);
+        else
+            snprintf(err, API_JSON_ERR_LEN, "malformed JSON at byte %zu", bad_at);
         return API_JSON_MALFORMED;
     }
     if (has_nul) {

@@ -37,7 +37,6 @@ int api_json_int(const cJSON *obj, const char *name, bool required, int64_t min,
                  int64_t *out, char *err);
 
 /* An array field of 1..count_max items. */
-int api_json_array(const cJSON *obj, const char *name, int count_max, const cJSON **out,
-                   char *err);
+int api_json_array(const cJSON *obj, const char *name, int count_max, const cJSON **out, char *err);
 
 #endif

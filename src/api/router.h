@@ -20,21 +20,21 @@ typedef enum http_method {
 
 typedef enum route_id {
     ROUTE_NONE = 0,
-    ROUTE_EVENTS,      /* /events */
-    ROUTE_EVENT,       /* /events/{event_id} */
-    ROUTE_EVENT_SEATS, /* /events/{event_id}/seats */
-    ROUTE_EVENT_HOLDS, /* /events/{event_id}/holds */
-    ROUTE_RESERVE,     /* /reserve */
-    ROUTE_HOLD,        /* /holds/{hold_id} */
-    ROUTE_HEALTHZ,     /* /healthz */
-    ROUTE_HOLD_CHECKOUT,     /* /holds/{hold_id}/checkout */
-    ROUTE_BOOKING,           /* /bookings/{booking_id} */
-    ROUTE_BOOKING_CANCEL,    /* /bookings/{booking_id}/cancel */
-    ROUTE_USER_BOOKINGS,     /* /users/{user_id}/bookings */
-    ROUTE_DEAD_LETTERS,      /* /admin/dead-letters */
+    ROUTE_EVENTS,              /* /events */
+    ROUTE_EVENT,               /* /events/{event_id} */
+    ROUTE_EVENT_SEATS,         /* /events/{event_id}/seats */
+    ROUTE_EVENT_HOLDS,         /* /events/{event_id}/holds */
+    ROUTE_RESERVE,             /* /reserve */
+    ROUTE_HOLD,                /* /holds/{hold_id} */
+    ROUTE_HEALTHZ,             /* /healthz */
+    ROUTE_HOLD_CHECKOUT,       /* /holds/{hold_id}/checkout */
+    ROUTE_BOOKING,             /* /bookings/{booking_id} */
+    ROUTE_BOOKING_CANCEL,      /* /bookings/{booking_id}/cancel */
+    ROUTE_USER_BOOKINGS,       /* /users/{user_id}/bookings */
+    ROUTE_DEAD_LETTERS,        /* /admin/dead-letters */
     ROUTE_DEAD_LETTER_REDRIVE, /* /admin/dead-letters/{id}/redrive */
-    ROUTE_WEBHOOKS,          /* /admin/webhooks */
-    ROUTE_BUYER_TOKENS,      /* /admin/buyer-tokens */
+    ROUTE_WEBHOOKS,            /* /admin/webhooks */
+    ROUTE_BUYER_TOKENS,        /* /admin/buyer-tokens */
 } route_id;
 
 typedef struct route_match {

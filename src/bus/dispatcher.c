@@ -58,8 +58,10 @@ static void *bus__dispatch_loop(void *arg)
             if (!job) break; /* its lease passes and it is claimed again */
             job->delivery = claimed[i];
             job->next = NULL;
-            if (b->tail) b->tail->next = job;
-            else b->head = job;
+            if (b->tail)
+                b->tail->next = job;
+            else
+                b->head = job;
             b->tail = job;
             b->queued++;
             pthread_cond_signal(&b->work);
@@ -77,7 +79,8 @@ static void *bus__work_loop(void *arg)
     pthread_setname_np(pthread_self(), "tix-delivery");
     pthread_mutex_lock(&b->mutex);
     for (;;) {
-        while (!b->head && !b->stopping) pthread_cond_wait(&b->work, &b->mutex);
+        while (!b->head && !b->stopping)
+            pthread_cond_wait(&b->work, &b->mutex);
         if (!b->head) break; /* stopping, nothing queued */
         if (b->stopping) {   /* stopping: leave queued jobs to their leases */
             while (b->head) {
@@ -111,8 +114,7 @@ bus *bus_start(commit *writer, store *st, inventory *inv, pay_provider *pay, mai
     assert(config->workers > 0 && config->poll_ms > 0);
     bus *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    *b = (bus){.writer = writer, .st = st, .inv = inv, .pay = pay, .mail = mail,
-               .config = *config};
+    *b = (bus){.writer = writer, .st = st, .inv = inv, .pay = pay, .mail = mail, .config = *config};
     b->worker_count = config->workers < BUS_WORKERS_MAX ? config->workers : BUS_WORKERS_MAX;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -132,7 +134,8 @@ bus *bus_start(commit *writer, store *st, inventory *inv, pay_provider *pay, mai
         b->stopping = true;
         pthread_cond_broadcast(&b->work);
         pthread_mutex_unlock(&b->mutex);
-        for (unsigned i = 0; i < started; i++) pthread_join(b->workers[i], NULL);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(b->workers[i], NULL);
         free(b);
         return NULL;
     }
@@ -157,7 +160,8 @@ void bus_stop(bus *b)
     pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->mutex);
     pthread_join(b->dispatcher, NULL);
-    for (unsigned i = 0; i < b->worker_count; i++) pthread_join(b->workers[i], NULL);
+    for (unsigned i = 0; i < b->worker_count; i++)
+        pthread_join(b->workers[i], NULL);
     pthread_mutex_destroy(&b->mutex);
     pthread_mutex_destroy(&b->subscribers_mutex);
     pthread_cond_destroy(&b->wake);

@@ -24,8 +24,8 @@ struct bus {
     pthread_t workers[BUS_WORKERS_MAX];
     unsigned worker_count;
     pthread_mutex_t mutex;
-    pthread_cond_t wake;  /* dispatcher: new deliveries, a free worker, or stop */
-    pthread_cond_t work;  /* workers: a job, or stop */
+    pthread_cond_t wake; /* dispatcher: new deliveries, a free worker, or stop */
+    pthread_cond_t work; /* workers: a job, or stop */
     bool stopping;
     bool woken;
     bus_job *head, *tail; /* claimed, waiting for a worker */

@@ -55,7 +55,8 @@ static void bus__payment(bus *b, const delivery_record *d)
         bus__done(b, d, false, false, "store unavailable");
         goto out;
     }
-    if (!found || (!refund && bk->status != BOOKING_PENDING_PAYMENT) || (refund && bk->refund_id[0])) {
+    if (!found || (!refund && bk->status != BOOKING_PENDING_PAYMENT) ||
+        (refund && bk->refund_id[0])) {
         bus__done(b, d, true, false, NULL); /* nothing (more) to do */
         goto out;
     }
@@ -89,8 +90,8 @@ out:
 }
 
 /* The text of the email for event e about booking bk. */
-static void bus__email_text(bus *b, const outbox_record *e, const booking_record *bk,
-                            buf *subject, buf *body)
+static void bus__email_text(bus *b, const outbox_record *e, const booking_record *bk, buf *subject,
+                            buf *body)
 {
     const char *event_name = bk->event_id;
     inv_event *ev = b->inv ? inventory_find(b->inv, bk->event_id, strlen(bk->event_id)) : NULL;
@@ -102,7 +103,8 @@ static void bus__email_text(bus *b, const outbox_record *e, const booking_record
                 strcmp(e->type, "PaymentFailed") == 0 ? "not confirmed" : what);
     buf_appendf(body, "Hello %s,\n\nYour booking %s for %s is %s.\n\nSeats:", bk->user_id, bk->id,
                 event_name, what);
-    for (uint32_t i = 0; i < bk->seat_count; i++) buf_appendf(body, " %s", bk->seat_ids[i]);
+    for (uint32_t i = 0; i < bk->seat_count; i++)
+        buf_appendf(body, " %s", bk->seat_ids[i]);
     buf_appendf(body, "\nAmount: %lld.%02lld\n", (long long)(bk->amount_cents / 100),
                 (long long)(bk->amount_cents % 100));
     if (strcmp(e->type, "PaymentFailed") == 0)
@@ -154,7 +156,8 @@ static bool bus__subscriber(bus *b, const char *id, subscriber_record *out)
         for (unsigned i = 0; i < b->subscriber_count && !found; i++)
             if (strcmp(b->subscribers[i].id, id) == 0) *out = b->subscribers[i], found = true;
         if (found || pass == 1) break;
-        if (!b->subscribers) b->subscribers = calloc(BUS_SUBSCRIBERS_MAX, sizeof(subscriber_record));
+        if (!b->subscribers)
+            b->subscribers = calloc(BUS_SUBSCRIBERS_MAX, sizeof(subscriber_record));
         b->subscriber_count = 0;
         if (b->subscribers) store_subscribers_list(b->st, bus__subscriber_cb, b);
     }
@@ -185,7 +188,10 @@ static void bus__webhook(bus *b, const delivery_record *d)
 
 void bus__deliver(bus *b, const delivery_record *d)
 {
-    if (strcmp(d->subscriber_id, "payment") == 0) bus__payment(b, d);
-    else if (strcmp(d->subscriber_id, "notification") == 0) bus__notification(b, d);
-    else bus__webhook(b, d);
+    if (strcmp(d->subscriber_id, "payment") == 0)
+        bus__payment(b, d);
+    else if (strcmp(d->subscriber_id, "notification") == 0)
+        bus__notification(b, d);
+    else
+        bus__webhook(b, d);
 }

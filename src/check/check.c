@@ -126,7 +126,7 @@ static int check__seat_not_in_hold(check_run *run)
         " FROM seats s JOIN holds h ON h.seq = s.hold_seq"
         " WHERE s.status <> 'available' AND (h.event_id <> s.event_id OR NOT EXISTS"
         "  (SELECT 1 FROM json_each(" CHECK_IDS("h.seat_ids") ") j WHERE j.value = s.seat_id))"
-        " ORDER BY s.event_id, s.seat_id");
+                                                              " ORDER BY s.event_id, s.seat_id");
 }
 
 /* A held seat's hold is live (active or checkout): a seat still held for a released,
@@ -149,9 +149,11 @@ static int check__seat_in_two_holds(check_run *run)
         run, "seat_in_two_holds",
         "SELECT printf('event=%s seat=%s holds=%s', event_id, seat_id, group_concat(id, ','))"
         " FROM (SELECT c.event_id, j.value AS seat_id, c.id, c.seq"
-        "  FROM (" CHECK_CLAIMING_HOLDS ") c, json_each(" CHECK_IDS("c.seat_ids") ") j"
-        "  ORDER BY c.seq)"
-        " GROUP BY event_id, seat_id HAVING count(*) > 1 ORDER BY event_id, seat_id");
+        "  FROM (" CHECK_CLAIMING_HOLDS
+        ") c, json_each(" CHECK_IDS("c.seat_ids") ") j"
+                                                  "  ORDER BY c.seq)"
+                                                  " GROUP BY event_id, seat_id HAVING count(*) > 1 "
+                                                  "ORDER BY event_id, seat_id");
 }
 
 /* Every seat of a live hold is held by it; every seat of a booked hold whose booking is
@@ -163,13 +165,17 @@ static int check__hold_seat_not_taken(check_run *run)
         "SELECT printf('hold=%s hold_seq=%d hold_status=%s event=%s seat=%s seat_status=%s"
         " seat_hold_seq=%s', h.id, h.seq, h.status, h.event_id, j.value,"
         "  ifnull(s.status, 'missing'), ifnull(s.hold_seq, 'NULL'))"
-        " FROM holds h, json_each(" CHECK_IDS("h.seat_ids") ") j"
-        " LEFT JOIN seats s ON s.event_id = h.event_id AND s.seat_id = j.value"
-        " WHERE h.status IN ('active', 'checkout', 'booked') AND ((h.status <> 'booked'"
-        "   AND (s.status IS NOT 'held' OR s.hold_seq IS NOT h.seq))"
-        "  OR (h.status = 'booked' AND EXISTS (SELECT 1 FROM bookings b WHERE b.hold_seq = h.seq"
-        "   AND b.status = 'confirmed') AND (s.status IS NOT 'sold' OR s.hold_seq IS NOT h.seq)))"
-        " ORDER BY h.seq, j.key");
+        " FROM holds h, json_each(" CHECK_IDS(
+            "h.seat_ids") ") j"
+                          " LEFT JOIN seats s ON s.event_id = h.event_id AND s.seat_id = j.value"
+                          " WHERE h.status IN ('active', 'checkout', 'booked') AND ((h.status <> "
+                          "'booked'"
+                          "   AND (s.status IS NOT 'held' OR s.hold_seq IS NOT h.seq))"
+                          "  OR (h.status = 'booked' AND EXISTS (SELECT 1 FROM bookings b WHERE "
+                          "b.hold_seq = h.seq"
+                          "   AND b.status = 'confirmed') AND (s.status IS NOT 'sold' OR "
+                          "s.hold_seq IS NOT h.seq)))"
+                          " ORDER BY h.seq, j.key");
 }
 
 /* A booked hold has a booking that was confirmed (and is still, or was then cancelled). */
@@ -218,20 +224,21 @@ static int check__booking_seat_not_sold(check_run *run)
         "SELECT printf('booking=%s event=%s seat=%s seat_status=%s seat_hold_seq=%s hold_seq=%d',"
         "  b.id, b.event_id, j.value, ifnull(s.status, 'missing'), ifnull(s.hold_seq, 'NULL'),"
         "  b.hold_seq)"
-        " FROM bookings b, json_each(" CHECK_IDS("b.seat_ids") ") j"
-        " LEFT JOIN seats s ON s.event_id = b.event_id AND s.seat_id = j.value"
-        " WHERE b.status = 'confirmed' AND (s.status IS NOT 'sold' OR s.hold_seq IS NOT b.hold_seq)"
-        " ORDER BY b.seq, j.key");
+        " FROM bookings b, json_each(" CHECK_IDS(
+            "b.seat_ids") ") j"
+                          " LEFT JOIN seats s ON s.event_id = b.event_id AND s.seat_id = j.value"
+                          " WHERE b.status = 'confirmed' AND (s.status IS NOT 'sold' OR s.hold_seq "
+                          "IS NOT b.hold_seq)"
+                          " ORDER BY b.seq, j.key");
 }
 
 /* At most one booking per hold. */
 static int check__booking_per_hold(check_run *run)
 {
-    return check__query(
-        run, "booking_per_hold",
-        "SELECT printf('hold_seq=%d bookings=%s', hold_seq, group_concat(id, ','))"
-        " FROM (SELECT hold_seq, id FROM bookings ORDER BY seq)"
-        " GROUP BY hold_seq HAVING count(*) > 1 ORDER BY hold_seq");
+    return check__query(run, "booking_per_hold",
+                        "SELECT printf('hold_seq=%d bookings=%s', hold_seq, group_concat(id, ','))"
+                        " FROM (SELECT hold_seq, id FROM bookings ORDER BY seq)"
+                        " GROUP BY hold_seq HAVING count(*) > 1 ORDER BY hold_seq");
 }
 
 /* A booking's hold exists and is the one it names (id and event). */
@@ -326,11 +333,14 @@ static int check__uri(const char *data_dir, char *out, size_t cap)
 {
     size_t n = 0;
     const char *prefix = "file:";
-    for (const char *p = prefix; *p && n < cap; p++) out[n++] = *p;
+    for (const char *p = prefix; *p && n < cap; p++)
+        out[n++] = *p;
     for (const char *p = data_dir; *p; p++) {
         if (n + 4 >= cap) return -1;
-        if (*p == '%' || *p == '?' || *p == '#') n += (size_t)snprintf(out + n, 4, "%%%02X", *p);
-        else out[n++] = *p;
+        if (*p == '%' || *p == '?' || *p == '#')
+            n += (size_t)snprintf(out + n, 4, "%%%02X", *p);
+        else
+            out[n++] = *p;
     }
     int tail = snprintf(out + n, cap - n, "/tix.db?mode=ro");
     return tail < 0 || (size_t)tail >= cap - n ? -1 : 0;
@@ -368,8 +378,8 @@ static int check__open(const char *data_dir, sqlite3 **out, char *err, size_t er
         if (version < 0)
             snprintf(err, err_len, "cannot read %s: %s", path, sqlite3_errmsg(db));
         else
-            snprintf(err, err_len, "%s has schema version %d; this checker knows version %d",
-                     path, version, CHECK_SCHEMA_VERSION);
+            snprintf(err, err_len, "%s has schema version %d; this checker knows version %d", path,
+                     version, CHECK_SCHEMA_VERSION);
         sqlite3_close(db);
         return -1;
     }
@@ -384,8 +394,8 @@ int check_store(const char *data_dir, const check_config *config, const check_si
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
     if (check__open(data_dir, &db, err, err_len) != 0) return -1;
-    check_run run = {.db = db, .config = config, .sink = sink, .summary = out, .err = err,
-                     .err_len = err_len};
+    check_run run = {
+        .db = db, .config = config, .sink = sink, .summary = out, .err = err, .err_len = err_len};
     /* one read transaction: every check sees the same committed snapshot */
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
     if (rc != 0) snprintf(err, err_len, "cannot begin a read transaction: %s", sqlite3_errmsg(db));

@@ -36,11 +36,14 @@ int cli_check(int argc, char **argv)
     const cli_option options[] = {
         {"data", "TIX_DATA", "DIR", "data directory of the store to check (default ./tix-data)",
          CLI_STRING, data_dir, sizeof(data_dir), 0, 0},
-        {"sweep-grace-ms", NULL, "MS", "a hold may stay active this long past its expiry before "
-         "it counts as stale (default 5000)", CLI_UINT, &sweep_grace_ms, 0, 0, 86400000},
-        {"max-attempts", "TIX_MAX_ATTEMPTS", "N", "the server's --max-attempts: a pending "
-         "delivery with this many attempts should be dead (default 8)", CLI_UINT, &max_attempts,
-         0, 1, 100},
+        {"sweep-grace-ms", NULL, "MS",
+         "a hold may stay active this long past its expiry before "
+         "it counts as stale (default 5000)",
+         CLI_UINT, &sweep_grace_ms, 0, 0, 86400000},
+        {"max-attempts", "TIX_MAX_ATTEMPTS", "N",
+         "the server's --max-attempts: a pending "
+         "delivery with this many attempts should be dead (default 8)",
+         CLI_UINT, &max_attempts, 0, 1, 100},
         {"limit", NULL, "N", "violations printed per check; the rest are counted (default 1000)",
          CLI_UINT, &limit, 0, 1, 100000000},
     };
@@ -51,8 +54,10 @@ int cli_check(int argc, char **argv)
                              "be opened), 2 on a usage error.",
                              options, sizeof(options) / sizeof(options[0]), argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    check_config config = {.now_ms = clock_now_ms(), .sweep_grace_ms = sweep_grace_ms,
-                           .max_attempts = max_attempts, .report_max = limit};
+    check_config config = {.now_ms = clock_now_ms(),
+                           .sweep_grace_ms = sweep_grace_ms,
+                           .max_attempts = max_attempts,
+                           .report_max = limit};
     check_sink sink = {.on_violation = check__print_violation,
                        .on_truncated = check__print_truncated};
     check_summary summary;

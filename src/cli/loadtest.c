@@ -11,7 +11,10 @@
 /* Usage errors the option table cannot express. Returns 0, or -1 after printing why. */
 static int cli__loadtest_validate(const loadtest_config *c)
 {
-    const char *missing = !c->url[0] ? "--url" : !c->event_id[0] ? "--event" : !c->buyers ? "--buyers" : NULL;
+    const char *missing = !c->url[0]        ? "--url"
+                          : !c->event_id[0] ? "--event"
+                          : !c->buyers      ? "--buyers"
+                                            : NULL;
     if (missing) {
         fprintf(stderr, "tix loadtest: %s is required (see tix loadtest --help)\n", missing);
         return -1;
@@ -43,25 +46,38 @@ int cli_loadtest(int argc, char **argv)
         .seed = 1,
     };
     const cli_option options[] = {
-        {"url", "TIX_LOADTEST_URL", "URL", "base URL of the tix server (required), e.g. "
-         "http://127.0.0.1:8080", CLI_STRING, c.url, sizeof(c.url), 0, 0},
-        {"buyers", "TIX_LOADTEST_BUYERS", "N", "virtual buyers to run (required, at most "
-         "10000000)", CLI_UINT, &c.buyers, 0, 1, LOADTEST_BUYERS_MAX},
+        {"url", "TIX_LOADTEST_URL", "URL",
+         "base URL of the tix server (required), e.g. "
+         "http://127.0.0.1:8080",
+         CLI_STRING, c.url, sizeof(c.url), 0, 0},
+        {"buyers", "TIX_LOADTEST_BUYERS", "N",
+         "virtual buyers to run (required, at most "
+         "10000000)",
+         CLI_UINT, &c.buyers, 0, 1, LOADTEST_BUYERS_MAX},
         {"event", "TIX_LOADTEST_EVENT", "ID", "event whose seats are sold (required)", CLI_STRING,
          c.event_id, sizeof(c.event_id), 0, 0},
-        {"duration", "TIX_LOADTEST_DURATION", "S", "stop starting buyers after S seconds "
-         "(default 0: when N are done)", CLI_UINT, &c.duration_s, 0, 0, 86400},
-        {"concurrency", "TIX_LOADTEST_CONCURRENCY", "C", "buyers in flight at once (default 64, "
-         "at most 4096)", CLI_UINT, &c.concurrency, 0, 1, LOADTEST_CONCURRENCY_MAX},
-        {"seats-per-buyer", "TIX_LOADTEST_SEATS_PER_BUYER", "K", "each buyer holds 1..K seats "
-         "(default 2)", CLI_UINT, &c.seats_per_buyer, 0, 1, TIX_HOLD_SEATS_MAX},
-        {"token", "TIX_LOADTEST_TOKEN", "TOK", "payment token of every checkout (default "
-         "tok_visa; tok_chargeDeclined declines)", CLI_STRING, c.payment_token,
-         sizeof(c.payment_token), 0, 0},
-        {"report", "TIX_LOADTEST_REPORT", "FILE.svg", "also write an SVG report: latency "
-         "histograms and throughput", CLI_STRING, c.report_path, sizeof(c.report_path), 0, 0},
-        {"seed", "TIX_LOADTEST_SEED", "N", "seed of the buyers' seat choices (default 1)",
-         CLI_UINT, &c.seed, 0, 0, 4294967295u},
+        {"duration", "TIX_LOADTEST_DURATION", "S",
+         "stop starting buyers after S seconds "
+         "(default 0: when N are done)",
+         CLI_UINT, &c.duration_s, 0, 0, 86400},
+        {"concurrency", "TIX_LOADTEST_CONCURRENCY", "C",
+         "buyers in flight at once (default 64, "
+         "at most 4096)",
+         CLI_UINT, &c.concurrency, 0, 1, LOADTEST_CONCURRENCY_MAX},
+        {"seats-per-buyer", "TIX_LOADTEST_SEATS_PER_BUYER", "K",
+         "each buyer holds 1..K seats "
+         "(default 2)",
+         CLI_UINT, &c.seats_per_buyer, 0, 1, TIX_HOLD_SEATS_MAX},
+        {"token", "TIX_LOADTEST_TOKEN", "TOK",
+         "payment token of every checkout (default "
+         "tok_visa; tok_chargeDeclined declines)",
+         CLI_STRING, c.payment_token, sizeof(c.payment_token), 0, 0},
+        {"report", "TIX_LOADTEST_REPORT", "FILE.svg",
+         "also write an SVG report: latency "
+         "histograms and throughput",
+         CLI_STRING, c.report_path, sizeof(c.report_path), 0, 0},
+        {"seed", "TIX_LOADTEST_SEED", "N", "seed of the buyers' seat choices (default 1)", CLI_UINT,
+         &c.seed, 0, 0, 4294967295u},
     };
     cli_result r = cli_parse(
         "loadtest",

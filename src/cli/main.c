@@ -10,16 +10,17 @@
 
 static void main__usage(FILE *out)
 {
-    fprintf(out, "tix %s: sell every seat exactly once.\n\n"
-                 "Usage: tix COMMAND [OPTIONS]\n\n"
-                 "Commands:\n"
-                 "  serve     serve the HTTP API (see tix serve --help)\n"
-                 "  seed      create the demo events (see tix seed --help)\n"
-                 "  check     check the invariants of a store, read-only (see tix check --help)\n"
-                 "  loadtest  simulate a flash sale against a server (see tix loadtest --help)\n"
-                 "  version   print the version\n"
-                 "  help      show this help\n\n"
-                 "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
+    fprintf(out,
+            "tix %s: sell every seat exactly once.\n\n"
+            "Usage: tix COMMAND [OPTIONS]\n\n"
+            "Commands:\n"
+            "  serve     serve the HTTP API (see tix serve --help)\n"
+            "  seed      create the demo events (see tix seed --help)\n"
+            "  check     check the invariants of a store, read-only (see tix check --help)\n"
+            "  loadtest  simulate a flash sale against a server (see tix loadtest --help)\n"
+            "  version   print the version\n"
+            "  help      show this help\n\n"
+            "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
             TIX_VERSION);
 }
 

@@ -60,15 +60,16 @@ cli_result cli_parse(const char *command, const char *summary, const cli_option 
             return CLI_HELP;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "tix %s: unexpected argument '%s' (see tix %s --help)\n", command,
-                    arg, command);
+            fprintf(stderr, "tix %s: unexpected argument '%s' (see tix %s --help)\n", command, arg,
+                    command);
             return CLI_USAGE_ERROR;
         }
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const cli_option *o = NULL;
         for (size_t k = 0; k < count && !o; k++)
-            if (strlen(options[k].name) == name_len && strncmp(options[k].name, name, name_len) == 0)
+            if (strlen(options[k].name) == name_len &&
+                strncmp(options[k].name, name, name_len) == 0)
                 o = &options[k];
         if (!o) {
             fprintf(stderr, "tix %s: unknown option '%.*s' (see tix %s --help)\n", command,

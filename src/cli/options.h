@@ -13,9 +13,9 @@ typedef struct cli_option {
     const char *metavar; /* "HOST:PORT" */
     const char *help;
     cli_kind kind;
-    void *target;        /* char[target_size] or unsigned */
+    void *target; /* char[target_size] or unsigned */
     size_t target_size;
-    unsigned min, max;   /* CLI_UINT bounds */
+    unsigned min, max; /* CLI_UINT bounds */
 } cli_option;
 
 typedef enum cli_result { CLI_OK, CLI_HELP, CLI_USAGE_ERROR } cli_result;

@@ -26,13 +26,27 @@ typedef struct seed_event {
 } seed_event;
 
 static const seed_event seed__events[] = {
-    {"nba-finals", "NBA Finals - Game 7", "Crypto.com Arena, Los Angeles", "2027-06-20T00:30:00Z", 3,
-     {{"Courtside", 250000, 10, 0, 1}, {"Lower Bowl", 45000, 10, 1, 3},
+    {"nba-finals",
+     "NBA Finals - Game 7",
+     "Crypto.com Arena, Los Angeles",
+     "2027-06-20T00:30:00Z",
+     3,
+     {{"Courtside", 250000, 10, 0, 1},
+      {"Lower Bowl", 45000, 10, 1, 3},
       {"Upper Bowl", 12000, 10, 4, 6}}},
-    {"tech-conference", "Tech Conference 2027", "Moscone Center, San Francisco",
-     "2027-09-14T16:00:00Z", 2, {{"VIP", 99900, 50, 0, 2}, {"General", 29900, 50, 2, 18}}},
-    {"stadium-tour", "Stadium Tour", "Wembley Stadium, London", "2027-07-03T18:00:00Z", 3,
-     {{"Floor", 15000, 100, 0, 20}, {"Lower Tier", 9500, 150, 20, 160},
+    {"tech-conference",
+     "Tech Conference 2027",
+     "Moscone Center, San Francisco",
+     "2027-09-14T16:00:00Z",
+     2,
+     {{"VIP", 99900, 50, 0, 2}, {"General", 29900, 50, 2, 18}}},
+    {"stadium-tour",
+     "Stadium Tour",
+     "Wembley Stadium, London",
+     "2027-07-03T18:00:00Z",
+     3,
+     {{"Floor", 15000, 100, 0, 20},
+      {"Lower Tier", 9500, 150, 20, 160},
       {"Upper Tier", 5500, 150, 180, 160}}},
 };
 
@@ -43,7 +57,8 @@ static void seed__row_label(uint32_t i, char *out)
     size_t n = 0;
     for (uint64_t v = (uint64_t)i + 1; v > 0 && n < sizeof(tmp); v = (v - 1) / 26)
         tmp[n++] = (char)('A' + (v - 1) % 26);
-    for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
+    for (size_t k = 0; k < n; k++)
+        out[k] = tmp[n - 1 - k];
     out[n] = '\0';
 }
 
@@ -115,8 +130,10 @@ int cli_seed(int argc, char **argv)
         cmd->type = COMMIT_EVENT_CREATE;
         uint64_t seats = model_event_seat_count(&cmd->spec);
         tix_rc rc = commit_submit_wait(core.writer, cmd);
-        if (rc == TIX_RC_OK) printf("%-16s created, %llu seats\n", e->id, (unsigned long long)seats);
-        else if (rc == TIX_RC_EVENT_EXISTS) printf("%-16s already there\n", e->id);
+        if (rc == TIX_RC_OK)
+            printf("%-16s created, %llu seats\n", e->id, (unsigned long long)seats);
+        else if (rc == TIX_RC_EVENT_EXISTS)
+            printf("%-16s already there\n", e->id);
         else {
             log_error("seed: cannot create %s (the store failed; see above)", e->id);
             status = CLI_EXIT_RUNTIME;

@@ -105,8 +105,7 @@ static int serve__secret(const serve_options *o, const char *name, char *value, 
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) return log_error("cannot write %s: %s", path, strerror(errno)), -1;
     size_t len = strlen(value);
-    bool ok = write(fd, value, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
+    bool ok = write(fd, value, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     close(fd);
     if (!ok) return log_error("cannot write %s", path), -1;
     log_info("%s generated and stored in %s", name, path);
@@ -135,7 +134,8 @@ static int serve__bus_start(const serve_options *o, cli_core *core, serve_bus *s
         pay_destroy(sb->pay);
         return -1;
     }
-    bus_config bc = {.workers = o->workers, .poll_ms = BUS_POLL_MS_DEFAULT,
+    bus_config bc = {.workers = o->workers,
+                     .poll_ms = BUS_POLL_MS_DEFAULT,
                      .webhook_timeout_ms = BUS_WEBHOOK_TIMEOUT_MS_DEFAULT};
     char host[64] = "tix";
     gethostname(host, sizeof(host) - 1);
@@ -211,8 +211,8 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
         cli_core_close(&core);
         return CLI_EXIT_RUNTIME;
     }
-    log_info("listening on %s:%u (%u threads, data %s)", http_cfg->host,
-             (unsigned)http_port(http), o->threads, o->data_dir);
+    log_info("listening on %s:%u (%u threads, data %s)", http_cfg->host, (unsigned)http_port(http),
+             o->threads, o->data_dir);
     int sig = 0;
     sigwait(&signals, &sig);
     log_info("%s received: stopping (no new connections, finishing in-flight requests)",
@@ -255,15 +255,18 @@ int cli_serve(int argc, char **argv)
         .request_timeout_s = HTTP_REQUEST_TIMEOUT_S_DEFAULT,
     };
     const cli_option options[] = {
-        {"listen", "TIX_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; "
-         "port 0 picks a free one)", CLI_STRING, o.listen, sizeof(o.listen), 0, 0},
+        {"listen", "TIX_LISTEN", "HOST:PORT",
+         "address to listen on (default 127.0.0.1:8080; "
+         "port 0 picks a free one)",
+         CLI_STRING, o.listen, sizeof(o.listen), 0, 0},
         {"data", "TIX_DATA", "DIR", "data directory of the embedded store (default ./tix-data)",
          CLI_STRING, o.data_dir, sizeof(o.data_dir), 0, 0},
         {"threads", "TIX_THREADS", "N", "HTTP threads (default: one per core)", CLI_UINT,
          &o.threads, 0, 1, 256},
-        {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN", "bearer token for admin endpoints (default: "
-         "DIR/admin-token, generated if missing)", CLI_STRING, o.admin_token,
-         sizeof(o.admin_token), 0, 0},
+        {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN",
+         "bearer token for admin endpoints (default: "
+         "DIR/admin-token, generated if missing)",
+         CLI_STRING, o.admin_token, sizeof(o.admin_token), 0, 0},
         {"max-body-bytes", "TIX_MAX_BODY_BYTES", "N", "largest request body (default 65536)",
          CLI_UINT, &o.max_body_bytes, 0, 1024, 64u << 20},
         {"max-connections", "TIX_MAX_CONNECTIONS", "N", "open connections (default 16384)",
@@ -271,56 +274,86 @@ int cli_serve(int argc, char **argv)
         {"max-connections-per-ip", "TIX_MAX_CONNECTIONS_PER_IP", "N",
          "open connections per client address (default 0: no limit)", CLI_UINT,
          &o.max_connections_per_ip, 0, 0, 1000000},
-        {"idle-timeout", "TIX_IDLE_TIMEOUT", "S", "close idle connections after S seconds "
-         "(default 30)", CLI_UINT, &o.idle_timeout_s, 0, 1, 3600},
-        {"sweep-interval-ms", "TIX_SWEEP_INTERVAL_MS", "MS", "how often lapsed holds are expired "
-         "(default 250)", CLI_UINT, &o.sweep_interval_ms, 0, 10, 60000},
+        {"idle-timeout", "TIX_IDLE_TIMEOUT", "S",
+         "close idle connections after S seconds "
+         "(default 30)",
+         CLI_UINT, &o.idle_timeout_s, 0, 1, 3600},
+        {"sweep-interval-ms", "TIX_SWEEP_INTERVAL_MS", "MS",
+         "how often lapsed holds are expired "
+         "(default 250)",
+         CLI_UINT, &o.sweep_interval_ms, 0, 10, 60000},
         {"batch-max", "TIX_BATCH_MAX", "N", "commands per group commit (default 1024)", CLI_UINT,
          &o.batch_max, 0, 1, 100000},
-        {"queue-max", "TIX_QUEUE_MAX", "N", "writes waiting for the writer before 503 overloaded "
-         "(default 65536)", CLI_UINT, &o.queue_max, 0, 1, 10000000},
-        {"payment-provider", "TIX_PAYMENT_PROVIDER", "simulated|http", "payment provider "
-         "(default simulated: tok_visa, tok_chargeDeclined, tok_processingError)", CLI_STRING,
-         o.payment_provider, sizeof(o.payment_provider), 0, 0},
+        {"queue-max", "TIX_QUEUE_MAX", "N",
+         "writes waiting for the writer before 503 overloaded "
+         "(default 65536)",
+         CLI_UINT, &o.queue_max, 0, 1, 10000000},
+        {"payment-provider", "TIX_PAYMENT_PROVIDER", "simulated|http",
+         "payment provider "
+         "(default simulated: tok_visa, tok_chargeDeclined, tok_processingError)",
+         CLI_STRING, o.payment_provider, sizeof(o.payment_provider), 0, 0},
         {"payment-url", "TIX_PAYMENT_URL", "URL", "base URL of the http payment provider",
          CLI_STRING, o.payment_url, sizeof(o.payment_url), 0, 0},
-        {"payment-latency-ms", "TIX_PAYMENT_LATENCY_MS", "MS", "simulated provider: delay per "
-         "call (default 0)", CLI_UINT, &o.payment_latency_ms, 0, 0, 60000},
-        {"payment-timeout-ms", "TIX_PAYMENT_TIMEOUT_MS", "MS", "http provider: timeout per "
-         "call (default 10000)", CLI_UINT, &o.payment_timeout_ms, 0, 100, 120000},
-        {"smtp-url", "TIX_SMTP_URL", "URL", "send emails over SMTP (smtp://host:port); default: "
-         "files in DIR/mail", CLI_STRING, o.smtp_url, sizeof(o.smtp_url), 0, 0},
+        {"payment-latency-ms", "TIX_PAYMENT_LATENCY_MS", "MS",
+         "simulated provider: delay per "
+         "call (default 0)",
+         CLI_UINT, &o.payment_latency_ms, 0, 0, 60000},
+        {"payment-timeout-ms", "TIX_PAYMENT_TIMEOUT_MS", "MS",
+         "http provider: timeout per "
+         "call (default 10000)",
+         CLI_UINT, &o.payment_timeout_ms, 0, 100, 120000},
+        {"smtp-url", "TIX_SMTP_URL", "URL",
+         "send emails over SMTP (smtp://host:port); default: "
+         "files in DIR/mail",
+         CLI_STRING, o.smtp_url, sizeof(o.smtp_url), 0, 0},
         {"mail-from", "TIX_MAIL_FROM", "ADDRESS", "From of notification emails", CLI_STRING,
          o.mail_from, sizeof(o.mail_from), 0, 0},
         {"workers", "TIX_WORKERS", "N", "event bus delivery threads (default 4)", CLI_UINT,
          &o.workers, 0, 1, 64},
-        {"checkout-timeout-s", "TIX_CHECKOUT_TIMEOUT_S", "S", "how long a hold waits for its "
-         "payment (default 900)", CLI_UINT, &o.checkout_timeout_s, 0, 1, 86400},
-        {"max-attempts", "TIX_MAX_ATTEMPTS", "N", "delivery attempts before the dead-letter "
-         "queue (default 8)", CLI_UINT, &o.max_attempts, 0, 1, 100},
-        {"retry-base-ms", "TIX_RETRY_BASE_MS", "MS", "first retry delay, doubled each attempt "
-         "(default 1000)", CLI_UINT, &o.retry_base_ms, 0, 1, 3600000},
-        {"lease-ms", "TIX_LEASE_MS", "MS", "a claimed delivery is retried after this if its "
-         "worker vanished (default 30000)", CLI_UINT, &o.lease_ms, 0, 100, 3600000},
-        {"max-seats-per-user", "TIX_MAX_SEATS_PER_USER", "N", "seats one buyer may hold at once "
-         "in an event, across holds (default 10; 0: no limit)", CLI_UINT, &o.max_seats_per_user,
-         0, 0, 1000000},
-        {"request-timeout", "TIX_REQUEST_TIMEOUT", "S", "time to receive a whole request, head "
-         "and body, before the connection is cut (default 10; 0: none)", CLI_UINT,
-         &o.request_timeout_s, 0, 0, 3600},
-        {"write-rate-limit", "TIX_WRITE_RATE_LIMIT", "N", "write requests per second per client "
-         "address, bursts of 2N (default 0: off)", CLI_UINT, &o.write_rate_limit, 0, 0, 1000000},
-        {"buyer-token-secret", "TIX_BUYER_TOKEN_SECRET", "SECRET", "key of buyer tokens "
-         "(default: DIR/buyer-token-secret, generated if missing)", CLI_STRING,
-         o.buyer_token_secret, sizeof(o.buyer_token_secret), 0, 0},
-        {"require-buyer-token", "TIX_REQUIRE_BUYER_TOKEN", "0|1", "buyer endpoints need a buyer "
-         "token (default 0: a token is checked when given)", CLI_UINT, &o.require_buyer_token, 0,
-         0, 1},
-        {"trust-proxy", "TIX_TRUST_PROXY", "0|1", "take the client address from X-Forwarded-For "
-         "(only behind a proxy that sets it; default 0)", CLI_UINT, &o.trust_proxy, 0, 0, 1},
-        {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR", "FOR TESTS ONLY: inject storage faults "
-         "while DIR/fail-fsync or DIR/fail-write exists", CLI_STRING, o.test_fault_dir,
-         sizeof(o.test_fault_dir), 0, 0},
+        {"checkout-timeout-s", "TIX_CHECKOUT_TIMEOUT_S", "S",
+         "how long a hold waits for its "
+         "payment (default 900)",
+         CLI_UINT, &o.checkout_timeout_s, 0, 1, 86400},
+        {"max-attempts", "TIX_MAX_ATTEMPTS", "N",
+         "delivery attempts before the dead-letter "
+         "queue (default 8)",
+         CLI_UINT, &o.max_attempts, 0, 1, 100},
+        {"retry-base-ms", "TIX_RETRY_BASE_MS", "MS",
+         "first retry delay, doubled each attempt "
+         "(default 1000)",
+         CLI_UINT, &o.retry_base_ms, 0, 1, 3600000},
+        {"lease-ms", "TIX_LEASE_MS", "MS",
+         "a claimed delivery is retried after this if its "
+         "worker vanished (default 30000)",
+         CLI_UINT, &o.lease_ms, 0, 100, 3600000},
+        {"max-seats-per-user", "TIX_MAX_SEATS_PER_USER", "N",
+         "seats one buyer may hold at once "
+         "in an event, across holds (default 10; 0: no limit)",
+         CLI_UINT, &o.max_seats_per_user, 0, 0, 1000000},
+        {"request-timeout", "TIX_REQUEST_TIMEOUT", "S",
+         "time to receive a whole request, head "
+         "and body, before the connection is cut (default 10; 0: none)",
+         CLI_UINT, &o.request_timeout_s, 0, 0, 3600},
+        {"write-rate-limit", "TIX_WRITE_RATE_LIMIT", "N",
+         "write requests per second per client "
+         "address, bursts of 2N (default 0: off)",
+         CLI_UINT, &o.write_rate_limit, 0, 0, 1000000},
+        {"buyer-token-secret", "TIX_BUYER_TOKEN_SECRET", "SECRET",
+         "key of buyer tokens "
+         "(default: DIR/buyer-token-secret, generated if missing)",
+         CLI_STRING, o.buyer_token_secret, sizeof(o.buyer_token_secret), 0, 0},
+        {"require-buyer-token", "TIX_REQUIRE_BUYER_TOKEN", "0|1",
+         "buyer endpoints need a buyer "
+         "token (default 0: a token is checked when given)",
+         CLI_UINT, &o.require_buyer_token, 0, 0, 1},
+        {"trust-proxy", "TIX_TRUST_PROXY", "0|1",
+         "take the client address from X-Forwarded-For "
+         "(only behind a proxy that sets it; default 0)",
+         CLI_UINT, &o.trust_proxy, 0, 0, 1},
+        {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR",
+         "FOR TESTS ONLY: inject storage faults "
+         "while DIR/fail-fsync or DIR/fail-write exists",
+         CLI_STRING, o.test_fault_dir, sizeof(o.test_fault_dir), 0, 0},
     };
     cli_result r = cli_parse("serve", "Serve the tix HTTP API on the embedded store.", options,
                              sizeof(options) / sizeof(options[0]), argc, argv, 2);

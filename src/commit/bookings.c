@@ -64,8 +64,8 @@ int commit__do_checkout(commit *c, commit_cmd *cmd, int64_t now_ms)
     h->status = HOLD_CHECKOUT;
     h->expires_at_ms = b->checkout_deadline_ms;
     if (commit__outbox_booking(c, "CheckoutStarted", b, now_ms) != 0) return -1;
-    return commit__effect_ids(c, h->event_id, h->seat_ids, h->seat_count, h->seq,
-                              h->expires_at_ms, SEAT_HELD);
+    return commit__effect_ids(c, h->event_id, h->seat_ids, h->seat_count, h->seq, h->expires_at_ms,
+                              SEAT_HELD);
 }
 
 /* Move booking b from its current status to `to`, keeping b in step. */
@@ -116,8 +116,7 @@ static int commit__booking_sell(commit *c, const booking_record *b, int64_t now_
     }
     if (store_tx_seats_sell(c->st, h.seq) != 0) return -1;
     *sold = true;
-    return commit__effect_ids(c, h.event_id, h.seat_ids, h.seat_count, h.seq, INT64_MAX,
-                              SEAT_SOLD);
+    return commit__effect_ids(c, h.event_id, h.seat_ids, h.seat_count, h.seq, INT64_MAX, SEAT_SOLD);
 }
 
 static int commit__payment_succeeded(commit *c, booking_record *b, const char *payment_id,
@@ -142,7 +141,8 @@ static int commit__payment_succeeded(commit *c, booking_record *b, const char *p
             return -1;
         return commit__outbox_booking(c, "RefundRequested", b, now_ms);
     case BOOKING_CONFIRMED:
-    case BOOKING_PAYMENT_FAILED: return 0; /* already decided: a repeated result */
+    case BOOKING_PAYMENT_FAILED:
+        return 0; /* already decided: a repeated result */
     }
     return 0;
 }

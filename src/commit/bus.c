@@ -22,7 +22,8 @@ int commit__do_claim(commit *c, commit_cmd *cmd, int64_t now_ms)
 static int64_t commit__backoff_ms(const commit_config *config, int32_t attempts)
 {
     int64_t delay = config->retry_base_ms;
-    for (int32_t i = 1; i < attempts && delay < config->retry_max_ms; i++) delay *= 2;
+    for (int32_t i = 1; i < attempts && delay < config->retry_max_ms; i++)
+        delay *= 2;
     if (delay > config->retry_max_ms) delay = config->retry_max_ms;
     int64_t half = delay / 2;
     return half + (half > 0 ? (int64_t)randombytes_uniform((uint32_t)(half + 1)) : 0);
@@ -36,16 +37,18 @@ int commit__do_delivery_done(commit *c, commit_cmd *cmd, int64_t now_ms)
         return store_tx_delivery_finish(c->st, d->seq, DELIVERY_DELIVERED, NULL, now_ms, &changed);
     if (d->final || d->attempts >= (int32_t)c->config.max_attempts)
         return store_tx_delivery_finish(c->st, d->seq, DELIVERY_DEAD, d->error, now_ms, &changed);
-    return store_tx_delivery_retry(c->st, d->seq, now_ms + commit__backoff_ms(&c->config, d->attempts),
-                                   d->error, now_ms);
+    return store_tx_delivery_retry(
+        c->st, d->seq, now_ms + commit__backoff_ms(&c->config, d->attempts), d->error, now_ms);
 }
 
 int commit__do_redrive(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     bool changed;
     if (store_tx_delivery_redrive(c->st, cmd->delivery.seq, now_ms, &changed) != 0) return -1;
-    if (!changed) cmd->rc = TIX_RC_NOT_FOUND;
-    else c->outbox_written = true; /* wake the dispatcher */
+    if (!changed)
+        cmd->rc = TIX_RC_NOT_FOUND;
+    else
+        c->outbox_written = true; /* wake the dispatcher */
     return 0;
 }
 

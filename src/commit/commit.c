@@ -48,8 +48,8 @@ int commit__effect_ids(commit *c, const char *event_id, char (*seat_ids)[TIX_SEA
         c->effect_cap = cap;
     }
     commit_effect *e = &c->effects[c->effect_count++];
-    *e = (commit_effect){.event = ev, .hold_seq = hold_seq, .expires_ms = expires_ms,
-                         .status = status};
+    *e = (commit_effect){
+        .event = ev, .hold_seq = hold_seq, .expires_ms = expires_ms, .status = status};
     for (uint32_t i = 0; i < n; i++) {
         int64_t idx = inv_event_seat_find(ev, seat_ids[i], strlen(seat_ids[i]));
         if (idx >= 0) e->seat_index[e->seat_count++] = (uint32_t)idx;
@@ -167,8 +167,8 @@ static void commit__apply_effects(commit *c)
         if (e->status == SEAT_AVAILABLE)
             inv_event_apply_free(e->event, e->seat_index, e->seat_count, e->hold_seq);
         else
-            inv_event_apply_hold(e->event, e->seat_index, e->seat_count, e->hold_seq,
-                                 e->expires_ms, e->status);
+            inv_event_apply_hold(e->event, e->seat_index, e->seat_count, e->hold_seq, e->expires_ms,
+                                 e->status);
     }
 }
 
@@ -199,7 +199,8 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
     if (rc != 0) {
         store_rollback(c->st);
         log_error("commit: batch failed, nothing of it was kept");
-        for (commit_cmd *cmd = batch; cmd; cmd = cmd->next_) cmd->rc = TIX_RC_STORE_ERROR;
+        for (commit_cmd *cmd = batch; cmd; cmd = cmd->next_)
+            cmd->rc = TIX_RC_STORE_ERROR;
     } else {
         commit__apply_effects(c);
         commit__index_events(c, batch);
@@ -294,11 +295,15 @@ tix_rc commit_submit(commit *c, commit_cmd *cmd)
     cmd->rc = TIX_RC_OK;
     tix_rc rc = TIX_RC_OK;
     pthread_mutex_lock(&c->mutex);
-    if (c->stopping) rc = TIX_RC_SHUTTING_DOWN;
-    else if (c->queued >= c->config.queue_max) rc = TIX_RC_OVERLOADED;
+    if (c->stopping)
+        rc = TIX_RC_SHUTTING_DOWN;
+    else if (c->queued >= c->config.queue_max)
+        rc = TIX_RC_OVERLOADED;
     else {
-        if (c->tail) c->tail->next_ = cmd;
-        else c->head = cmd;
+        if (c->tail)
+            c->tail->next_ = cmd;
+        else
+            c->head = cmd;
         c->tail = cmd;
         c->queued++;
         pthread_cond_signal(&c->cond);
@@ -332,7 +337,8 @@ tix_rc commit_submit_wait(commit *c, commit_cmd *cmd)
     tix_rc rc = commit_submit(c, cmd);
     if (rc == TIX_RC_OK) {
         pthread_mutex_lock(&w.mutex);
-        while (!w.done) pthread_cond_wait(&w.cond, &w.mutex);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.mutex);
         pthread_mutex_unlock(&w.mutex);
         rc = cmd->rc;
     }

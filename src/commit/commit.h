@@ -73,7 +73,7 @@ typedef struct commit_claim {
 } commit_claim;
 
 typedef struct commit_idempotency {
-    const char *key;  /* NULL: none; owned by the submitter */
+    const char *key; /* NULL: none; owned by the submitter */
     char request_hash[65];
     commit_render_fn render;
     bool rendered;
@@ -91,10 +91,10 @@ struct commit_cmd {
                                             RELEASE, CHECKOUT, CANCEL refuse another's */
     /* out */
     tix_rc rc;
-    hold_record hold;       /* HOLD, RELEASE: the hold as committed */
-    uint32_t taken_count;   /* SEAT_UNAVAILABLE: which seats were taken */
+    hold_record hold;     /* HOLD, RELEASE: the hold as committed */
+    uint32_t taken_count; /* SEAT_UNAVAILABLE: which seats were taken */
     uint32_t taken_index[TIX_HOLD_SEATS_MAX];
-    inv_event *created;     /* EVENT_CREATE */
+    inv_event *created; /* EVENT_CREATE */
     booking_record booking;
     commit_payment payment;
     commit_delivery delivery;
@@ -108,10 +108,10 @@ struct commit_cmd {
 };
 
 typedef struct commit_config {
-    uint32_t batch_max;        /* commands per transaction */
-    uint32_t queue_max;        /* commands waiting */
-    uint32_t sweep_interval_ms; /* how often lapsed holds are expired */
-    uint32_t sweep_holds_max;   /* holds expired per sweep step */
+    uint32_t batch_max;          /* commands per transaction */
+    uint32_t queue_max;          /* commands waiting */
+    uint32_t sweep_interval_ms;  /* how often lapsed holds are expired */
+    uint32_t sweep_holds_max;    /* holds expired per sweep step */
     uint32_t checkout_timeout_s; /* how long a hold waits for its payment */
     uint32_t max_attempts;       /* deliveries dead-lettered after this many */
     uint32_t retry_base_ms;      /* first retry delay; doubles each attempt (with jitter) */

@@ -37,7 +37,8 @@ static void inv__event_free(inv_event *ev)
 void inventory_destroy(inventory *inv)
 {
     if (!inv) return;
-    for (uint32_t i = 0; i < inv->event_count; i++) inv__event_free(inv->events[i]);
+    for (uint32_t i = 0; i < inv->event_count; i++)
+        inv__event_free(inv->events[i]);
     pthread_rwlock_destroy(&inv->lock);
     free(inv);
 }
@@ -46,7 +47,8 @@ void inventory_destroy(inventory *inv)
 static uint32_t inv__hash(const char *s, size_t len)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
@@ -83,9 +85,11 @@ static int inv__event_build(inv_event *ev)
     uint64_t seat_count = model_event_seat_count(spec);
     assert(seat_count <= TIX_EVENT_SEATS_MAX);
     uint32_t row_count = 0;
-    for (uint32_t s = 0; s < spec->section_count; s++) row_count += spec->sections[s].row_count;
+    for (uint32_t s = 0; s < spec->section_count; s++)
+        row_count += spec->sections[s].row_count;
     uint32_t slot_count = 16;
-    while (slot_count < seat_count * 2) slot_count *= 2;
+    while (slot_count < seat_count * 2)
+        slot_count *= 2;
     ev->seats = calloc(seat_count ? seat_count : 1, sizeof(inv_seat));
     ev->rows = calloc(row_count ? row_count : 1, sizeof(inv_row));
     ev->slots = calloc(slot_count, sizeof(uint32_t));
@@ -105,7 +109,8 @@ static int inv__event_build(inv_event *ev)
                 if (inv_event_seat_find(ev, id, len) >= 0) return -2;
                 ev->seat_count = i + 1;
                 uint32_t slot = inv__hash(id, len) & ev->slot_mask;
-                while (ev->slots[slot] != 0) slot = (slot + 1) & ev->slot_mask;
+                while (ev->slots[slot] != 0)
+                    slot = (slot + 1) & ev->slot_mask;
                 ev->slots[slot] = i + 1;
             }
         }
@@ -149,8 +154,10 @@ tix_rc inventory_add_event(inventory *inv, event_spec *spec, inv_event **out)
     }
     pthread_rwlock_wrlock(&inv->lock);
     tix_rc rc = TIX_RC_OK;
-    if (inv__find_locked(inv, spec->id, strlen(spec->id))) rc = TIX_RC_EVENT_EXISTS; /* raced */
-    else if (inv->event_count == TIX_EVENTS_MAX) rc = TIX_RC_TOO_MANY_EVENTS;
+    if (inv__find_locked(inv, spec->id, strlen(spec->id)))
+        rc = TIX_RC_EVENT_EXISTS; /* raced */
+    else if (inv->event_count == TIX_EVENTS_MAX)
+        rc = TIX_RC_TOO_MANY_EVENTS;
     else {
         ev->index = inv->event_count;
         inv->events[inv->event_count++] = ev;
@@ -178,7 +185,8 @@ uint32_t inventory_list(inventory *inv, inv_event **out, uint32_t max)
 {
     pthread_rwlock_rdlock(&inv->lock);
     uint32_t n = inv->event_count;
-    for (uint32_t i = 0; i < n && i < max; i++) out[i] = inv->events[i];
+    for (uint32_t i = 0; i < n && i < max; i++)
+        out[i] = inv->events[i];
     pthread_rwlock_unlock(&inv->lock);
     return n;
 }
@@ -191,8 +199,8 @@ seat_status inv_event_seat_status(const inv_event *ev, uint32_t index, int64_t n
     return (seat_status)seat->status;
 }
 
-uint32_t inv_event_find_taken(inv_event *ev, const uint32_t *seat_index, uint32_t n,
-                              int64_t now_ms, uint32_t *taken)
+uint32_t inv_event_find_taken(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t now_ms,
+                              uint32_t *taken)
 {
     uint32_t count = 0;
     pthread_rwlock_rdlock(&ev->lock);
@@ -209,9 +217,15 @@ static inv_counts inv__counts_locked(const inv_event *ev, int64_t now_ms)
     inv_counts c = {.total = ev->seat_count};
     for (uint32_t i = 0; i < ev->seat_count; i++) {
         switch (inv_event_seat_status(ev, i, now_ms)) {
-        case SEAT_AVAILABLE: c.available++; break;
-        case SEAT_HELD: c.held++; break;
-        case SEAT_SOLD: c.sold++; break;
+        case SEAT_AVAILABLE:
+            c.available++;
+            break;
+        case SEAT_HELD:
+            c.held++;
+            break;
+        case SEAT_SOLD:
+            c.sold++;
+            break;
         }
     }
     return c;
@@ -280,9 +294,9 @@ static void inv__section_json_make(const section_spec *sec, inv__section_json *o
     out->head_len = b.failed ? 0 : b.len;
     if (!b.failed) memcpy(out->head, b.data, b.len);
     buf_free(&b);
-    out->tail_len = (size_t)snprintf(out->tail, sizeof(out->tail),
-                                     ",\"price_cents\":%lld,\"status\":\"",
-                                     (long long)sec->price_cents);
+    out->tail_len =
+        (size_t)snprintf(out->tail, sizeof(out->tail), ",\"price_cents\":%lld,\"status\":\"",
+                         (long long)sec->price_cents);
 }
 
 int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out,
@@ -291,8 +305,8 @@ int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out
     static const char *const statuses[] = {"available\"}", "held\"}", "sold\"}"};
     static const size_t status_len[] = {11, 6, 6};
     const event_spec *spec = &ev->spec;
-    inv__section_json *sections = calloc(spec->section_count ? spec->section_count : 1,
-                                         sizeof(*sections));
+    inv__section_json *sections =
+        calloc(spec->section_count ? spec->section_count : 1, sizeof(*sections));
     if (!sections) return -1;
     for (uint32_t s = 0; s < spec->section_count; s++)
         inv__section_json_make(&spec->sections[s], &sections[s]);

@@ -21,7 +21,7 @@
 #include <pthread.h>
 
 typedef struct inv_row {
-    const char *label;      /* owned by the event's spec */
+    const char *label; /* owned by the event's spec */
     uint32_t label_len;
     uint32_t section_index;
 } inv_row;
@@ -31,7 +31,7 @@ typedef struct inv_seat {
     uint16_t number;
     uint8_t status; /* seat_status as stored; see inv_event_seat_status for what it reads as */
     uint8_t reserved;
-    int64_t hold_seq;      /* the holding hold's store key while held or sold, else 0 */
+    int64_t hold_seq;        /* the holding hold's store key while held or sold, else 0 */
     int64_t hold_expires_ms; /* while held */
 } inv_seat;
 
@@ -83,8 +83,8 @@ seat_status inv_event_seat_status(const inv_event *ev, uint32_t index, int64_t n
 
 /* Which of the given seats are not available at now_ms. Writes their indices into taken
  * (capacity n) and returns how many. Takes the read lock. */
-uint32_t inv_event_find_taken(inv_event *ev, const uint32_t *seat_index, uint32_t n,
-                              int64_t now_ms, uint32_t *taken);
+uint32_t inv_event_find_taken(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t now_ms,
+                              uint32_t *taken);
 
 /* Counts at now_ms. Takes the read lock. */
 inv_counts inv_event_counts(inv_event *ev, int64_t now_ms);

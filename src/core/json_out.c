@@ -38,7 +38,7 @@ void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_
     buf_append_json_str(b, h->event_id);
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, h->user_id);
-    json_out__seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
+    json_out__seat_ids(b, (char(*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
     buf_appendf(b, ",\"status\":\"%s\"", model_hold_status_name(status));
     json_out_time(b, "created_at", h->created_at_ms);
     json_out_time(b, "expires_at", h->expires_at_ms);
@@ -65,7 +65,7 @@ void json_out_booking(buf *b, const booking_record *bk, bool with_booking_id)
         buf_append_str(b, ",\"email\":");
         buf_append_json_str(b, bk->email);
     }
-    json_out__seat_ids(b, (char (*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
+    json_out__seat_ids(b, (char(*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
     buf_appendf(b, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)bk->amount_cents,
                 model_booking_status_name(bk->status));
     if (bk->payment_id[0]) {

@@ -19,7 +19,8 @@ void model_event_spec_free(event_spec *spec)
     for (uint32_t i = 0; i < spec->section_count; i++) {
         section_spec *sec = &spec->sections[i];
         free(sec->name);
-        for (uint32_t r = 0; r < sec->row_count; r++) free(sec->rows[r]);
+        for (uint32_t r = 0; r < sec->row_count; r++)
+            free(sec->rows[r]);
         free(sec->rows);
     }
     free(spec->sections);
@@ -58,8 +59,8 @@ fail:
 static const char *const model__seat_names[] = {"available", "held", "sold"};
 static const char *const model__hold_names[] = {"active", "released", "expired", "checkout",
                                                 "booked"};
-static const char *const model__booking_names[] = {"pending_payment", "confirmed",
-                                                   "payment_failed", "cancelled"};
+static const char *const model__booking_names[] = {"pending_payment", "confirmed", "payment_failed",
+                                                   "cancelled"};
 
 const char *model_seat_status_name(seat_status status)
 {

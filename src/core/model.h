@@ -10,23 +10,23 @@
 #include <stdint.h>
 
 enum {
-    TIX_EVENT_ID_LEN_MAX = 64,      /* [A-Za-z0-9_-] */
-    TIX_EVENT_NAME_LEN_MAX = 200,   /* bytes of UTF-8, for name and venue */
-    TIX_SECTIONS_MAX = 100,         /* per event */
-    TIX_ROWS_MAX = 2000,            /* per section */
+    TIX_EVENT_ID_LEN_MAX = 64,    /* [A-Za-z0-9_-] */
+    TIX_EVENT_NAME_LEN_MAX = 200, /* bytes of UTF-8, for name and venue */
+    TIX_SECTIONS_MAX = 100,       /* per event */
+    TIX_ROWS_MAX = 2000,          /* per section */
     TIX_SEATS_PER_ROW_MAX = 10000,
-    TIX_ROW_LABEL_LEN_MAX = 16,     /* [A-Za-z0-9] */
-    TIX_SEAT_ID_LEN_MAX = 24,       /* row label + number, with room for the NUL */
-    TIX_EVENT_SEATS_MAX = 1000000,  /* per event */
-    TIX_EVENTS_MAX = 4096,          /* per server */
+    TIX_ROW_LABEL_LEN_MAX = 16,    /* [A-Za-z0-9] */
+    TIX_SEAT_ID_LEN_MAX = 24,      /* row label + number, with room for the NUL */
+    TIX_EVENT_SEATS_MAX = 1000000, /* per event */
+    TIX_EVENTS_MAX = 4096,         /* per server */
     TIX_USER_ID_LEN_MAX = 128,
-    TIX_HOLD_SEATS_MAX = 100,       /* absolute cap on max_seats_per_hold */
+    TIX_HOLD_SEATS_MAX = 100, /* absolute cap on max_seats_per_hold */
     TIX_HOLD_SEATS_DEFAULT = 10,
     TIX_HOLD_TTL_S_DEFAULT = 600,
     TIX_HOLD_TTL_S_MAX = 86400,
     TIX_PRICE_CENTS_MAX = 100000000, /* one million in the currency's unit */
-    TIX_HOLD_ID_LEN = 32,           /* 128 random bits, hex */
-    TIX_BOOKING_ID_LEN = 32,        /* 128 random bits, hex */
+    TIX_HOLD_ID_LEN = 32,            /* 128 random bits, hex */
+    TIX_BOOKING_ID_LEN = 32,         /* 128 random bits, hex */
     TIX_EMAIL_LEN_MAX = 254,
     TIX_PAYMENT_TOKEN_LEN_MAX = 255,
     TIX_PAYMENT_ID_LEN_MAX = 127,
@@ -44,14 +44,14 @@ typedef enum tix_rc {
     TIX_RC_HOLD_NOT_ACTIVE,
     TIX_RC_EVENT_EXISTS,
     TIX_RC_TOO_MANY_EVENTS,
-    TIX_RC_STORE_ERROR,  /* the store failed: nothing of the command was kept */
-    TIX_RC_OVERLOADED,   /* the commit queue is full */
+    TIX_RC_STORE_ERROR, /* the store failed: nothing of the command was kept */
+    TIX_RC_OVERLOADED,  /* the commit queue is full */
     TIX_RC_SHUTTING_DOWN,
     TIX_RC_BOOKING_NOT_FOUND,
     TIX_RC_BOOKING_NOT_CANCELLABLE,
-    TIX_RC_NOT_FOUND,    /* a generic resource (webhook, dead letter) */
-    TIX_RC_USER_LIMIT,   /* the buyer would hold more seats of the event than allowed */
-    TIX_RC_FORBIDDEN,    /* the buyer token is another buyer's */
+    TIX_RC_NOT_FOUND,  /* a generic resource (webhook, dead letter) */
+    TIX_RC_USER_LIMIT, /* the buyer would hold more seats of the event than allowed */
+    TIX_RC_FORBIDDEN,  /* the buyer token is another buyer's */
 } tix_rc;
 
 typedef enum seat_status {

@@ -83,7 +83,8 @@ void conn_watch_stop(conn_watch *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
-    if (w->cut_count) log_info("http: %llu slow connections were cut", (unsigned long long)w->cut_count);
+    if (w->cut_count)
+        log_info("http: %llu slow connections were cut", (unsigned long long)w->cut_count);
     while (w->head) { /* normally empty: the HTTP server removed every connection */
         conn_watch_entry *e = w->head;
         w->head = e->next;
@@ -113,8 +114,10 @@ void conn_watch_remove(conn_watch *w, conn_watch_entry *e)
 {
     if (!e) return;
     pthread_mutex_lock(&w->mutex);
-    if (e->prev) e->prev->next = e->next;
-    else w->head = e->next;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        w->head = e->next;
     if (e->next) e->next->prev = e->prev;
     pthread_mutex_unlock(&w->mutex);
     free(e);

@@ -43,7 +43,8 @@ void rate_limit_destroy(rate_limit *rl)
 static uint32_t rate__hash(const char *key)
 {
     uint32_t h = 2166136261u;
-    for (; *key; key++) h = (h ^ (unsigned char)*key) * 16777619u;
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
     return h;
 }
 
@@ -73,7 +74,8 @@ bool rate_limit_take(rate_limit *rl, const char *key, int64_t now_ms, uint32_t *
     if (b->tokens_milli > rl->burst_milli) b->tokens_milli = rl->burst_milli;
     b->last_ms = now_ms;
     bool allowed = b->tokens_milli >= RATE_LIMIT_MILLI;
-    if (allowed) b->tokens_milli -= RATE_LIMIT_MILLI;
+    if (allowed)
+        b->tokens_milli -= RATE_LIMIT_MILLI;
     else {
         int64_t missing_milli = RATE_LIMIT_MILLI - b->tokens_milli;
         int64_t wait_ms = (missing_milli + rl->rate_per_s - 1) / rl->rate_per_s;

@@ -33,8 +33,8 @@ typedef struct http_request {
     struct MHD_Connection *conn;
     buf body;
     bool body_too_large;
-    bool pending; /* suspended, waiting for the writer */
-    bool counted; /* whole request received and handed to the API: counts as in flight */
+    bool pending;        /* suspended, waiting for the writer */
+    bool counted;        /* whole request received and handed to the API: counts as in flight */
     atomic_bool resumed; /* the writer has answered the parked request */
 } http_request;
 
@@ -44,7 +44,8 @@ static void http__log(void *cls, const char *fmt, va_list ap)
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t len = strlen(line);
-    while (len && line[len - 1] == '\n') line[--len] = '\0';
+    while (len && line[len - 1] == '\n')
+        line[--len] = '\0';
     log_warn("http: %s", line);
 }
 
@@ -144,17 +145,17 @@ static void *http__on_request_line(void *cls, const char *uri, struct MHD_Connec
 
 /* The client's address as text: the socket's peer, or with trust_proxy the rightmost entry
  * of X-Forwarded-For (the one the trusted proxy appended). */
-static void http__client_address(http_server *s, struct MHD_Connection *conn, char *out,
-                                 size_t cap)
+static void http__client_address(http_server *s, struct MHD_Connection *conn, char *out, size_t cap)
 {
     snprintf(out, cap, "?");
-    const char *xff = s->config.trust_proxy ? MHD_lookup_connection_value(
-                                                  conn, MHD_HEADER_KIND, "X-Forwarded-For")
-                                            : NULL;
+    const char *xff = s->config.trust_proxy
+                          ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")
+                          : NULL;
     if (xff) {
         const char *last = strrchr(xff, ',');
         last = last ? last + 1 : xff;
-        while (*last == ' ') last++;
+        while (*last == ' ')
+            last++;
         size_t len = strcspn(last, " \t");
         if (len > 0 && len < cap) {
             memcpy(out, last, len);
@@ -175,8 +176,7 @@ static void http__client_address(http_server *s, struct MHD_Connection *conn, ch
 /* Refuse a write over the client's rate (429 rate_limited). Returns true when refused. */
 static bool http__rate_limited(http_server *s, http_request *r, const char *method)
 {
-    if (!s->writes || (strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0))
-        return false;
+    if (!s->writes || (strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0)) return false;
     char client[RATE_LIMIT_KEY_LEN_MAX + 1];
     http__client_address(s, r->conn, client, sizeof(client));
     uint32_t retry_after_s = 1;
@@ -221,8 +221,8 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
                       "Transfer-Encoding");
             return http__respond(r);
         }
-        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *length =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > s->config.body_len_max) {
             r->body_too_large = true; /* answer before reading the body */
             if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
@@ -253,13 +253,13 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     req->method = router_method(method);
     req->path = url;
     req->status_filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
-    req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
-    req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+    req->content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    req->authorization =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     req->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-    req->if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
+    req->if_none_match =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
     if (api_handle(s->api, req, &r->res) == API_DONE) return http__respond(r);
@@ -350,14 +350,13 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http__log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(config->threads > 1 ? config->threads : 0),
-        MHD_OPTION_CONNECTION_LIMIT, config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        config->connections_per_ip_max, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->connection_memory,
-        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        http__on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, http__on_request_line, s,
-        MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(config->threads > 1 ? config->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->connections_per_ip_max,
+        MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s, MHD_OPTION_URI_LOG_CALLBACK,
+        http__on_request_line, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u (address in use, or not allowed?)",
                  config->host, (unsigned)config->port);

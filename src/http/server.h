@@ -16,16 +16,16 @@
 
 typedef struct http_config {
     char host[64];
-    uint16_t port;        /* 0: pick a free port */
+    uint16_t port; /* 0: pick a free port */
     unsigned threads;
-    size_t body_len_max;  /* 413 beyond */
+    size_t body_len_max; /* 413 beyond */
     unsigned connections_max;
     unsigned connections_per_ip_max; /* 0: no limit */
-    unsigned timeout_s;    /* idle connections are closed after this */
-    size_t connection_memory; /* per connection: request line and headers must fit (431) */
-    unsigned request_timeout_s; /* to receive a whole request, head and body; 0: none */
-    unsigned write_rate_per_s;  /* write requests per second per client address; 0: off */
-    bool trust_proxy;           /* client address from X-Forwarded-For (rightmost entry) */
+    unsigned timeout_s;              /* idle connections are closed after this */
+    size_t connection_memory;        /* per connection: request line and headers must fit (431) */
+    unsigned request_timeout_s;      /* to receive a whole request, head and body; 0: none */
+    unsigned write_rate_per_s;       /* write requests per second per client address; 0: off */
+    bool trust_proxy;                /* client address from X-Forwarded-For (rightmost entry) */
 } http_config;
 
 enum {

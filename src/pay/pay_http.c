@@ -244,9 +244,8 @@ void pay_http_charge(pay_http *h, const char *key, const char *booking_id, const
     pay_http__call(h, h->url_charges, key, booking_id, "token", token, amount_cents, out);
 }
 
-void pay_http_refund(pay_http *h, const char *key, const char *booking_id,
-                     const char *payment_id, int64_t amount_cents, pay_result *out)
+void pay_http_refund(pay_http *h, const char *key, const char *booking_id, const char *payment_id,
+                     int64_t amount_cents, pay_result *out)
 {
-    pay_http__call(h, h->url_refunds, key, booking_id, "payment_id", payment_id, amount_cents,
-                   out);
+    pay_http__call(h, h->url_refunds, key, booking_id, "payment_id", payment_id, amount_cents, out);
 }

@@ -38,7 +38,7 @@ pay_http *pay_http_create(const char *url, unsigned timeout_ms, char *err, size_
 void pay_http_destroy(pay_http *h);
 void pay_http_charge(pay_http *h, const char *key, const char *booking_id, const char *token,
                      int64_t amount_cents, pay_result *out);
-void pay_http_refund(pay_http *h, const char *key, const char *booking_id,
-                     const char *payment_id, int64_t amount_cents, pay_result *out);
+void pay_http_refund(pay_http *h, const char *key, const char *booking_id, const char *payment_id,
+                     int64_t amount_cents, pay_result *out);
 
 #endif

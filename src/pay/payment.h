@@ -31,15 +31,15 @@ typedef enum pay_outcome {
 
 typedef struct pay_result {
     pay_outcome outcome;
-    char payment_id[PAY_ID_LEN_MAX]; /* on PAY_OK: the provider's charge or refund id */
+    char payment_id[PAY_ID_LEN_MAX];   /* on PAY_OK: the provider's charge or refund id */
     char message[PAY_MESSAGE_LEN_MAX]; /* on failure: why, for logs and dead letters */
 } pay_result;
 
 typedef struct pay_config {
-    char kind[16];              /* "simulated" or "http" */
-    char url[PAY_URL_LEN_MAX];  /* http: base URL of the payment service */
-    unsigned latency_ms;        /* simulated: added delay per call */
-    unsigned timeout_ms;        /* http: whole-request timeout */
+    char kind[16];             /* "simulated" or "http" */
+    char url[PAY_URL_LEN_MAX]; /* http: base URL of the payment service */
+    unsigned latency_ms;       /* simulated: added delay per call */
+    unsigned timeout_ms;       /* http: whole-request timeout */
 } pay_config;
 
 typedef struct pay_provider pay_provider;

@@ -76,8 +76,8 @@ typedef struct store_ops {
     int (*tx_delivery_retry)(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
                              int64_t now_ms);
     int (*tx_delivery_redrive)(store *s, int64_t seq, int64_t now_ms, bool *changed);
-    int (*tx_idempotency_put)(store *s, const char *key, const char *request_hash,
-                              unsigned status, const char *body, size_t body_len, int64_t now_ms);
+    int (*tx_idempotency_put)(store *s, const char *key, const char *request_hash, unsigned status,
+                              const char *body, size_t body_len, int64_t now_ms);
     int (*tx_idempotency_purge)(store *s, int64_t before_ms);
     int (*booking_get)(store *s, const char *id, booking_record *out, bool *found);
     int (*bookings_by_user)(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
@@ -138,7 +138,8 @@ int store_tx_seat_holder(store *s, const char *event_id, const char *seat_id, in
 /* Make available every seat held or sold by hold_seq. */
 int store_tx_seats_free(store *s, int64_t hold_seq);
 
-/* Up to max live (active or checkout) holds whose expiry is at or before now_ms, oldest expiry first. */
+/* Up to max live (active or checkout) holds whose expiry is at or before now_ms, oldest expiry
+ * first. */
 int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
 
 /* Append an event to the outbox (a random id is assigned) and, in the same transaction, a

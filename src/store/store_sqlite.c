@@ -102,15 +102,45 @@ enum { STORE_SCHEMA_VERSION = sizeof(store__migrations) / sizeof(store__migratio
 
 /* Prepared statements of the writer connection. */
 typedef enum {
-    SQL_BEGIN, SQL_COMMIT, SQL_ROLLBACK, SQL_SAVEPOINT, SQL_RELEASE, SQL_ROLLBACK_TO,
-    SQL_EVENT_INSERT, SQL_SECTION_INSERT, SQL_SEAT_INSERT,
-    SQL_HOLD_INSERT, SQL_HOLD_BY_ID, SQL_HOLD_BY_SEQ, SQL_HOLD_END,
-    SQL_SEAT_TAKE, SQL_SEAT_HOLDER, SQL_SEATS_FREE, SQL_HOLDS_DUE, SQL_OUTBOX_INSERT, SQL_PING,
-    SQL_HOLD_CHECKOUT, SQL_SEATS_SELL, SQL_BOOKING_INSERT, SQL_BOOKING_BY_ID, SQL_BOOKING_BY_SEQ,
-    SQL_BOOKING_UPDATE, SQL_SUBSCRIBER_INSERT, SQL_PATTERN_INSERT, SQL_OUTBOX_FANOUT,
-    SQL_DELIVERIES_CLAIM, SQL_DELIVERY_BY_SEQ, SQL_DELIVERY_FINISH, SQL_DELIVERY_RETRY,
-    SQL_DELIVERY_REDRIVE, SQL_IDEMPOTENCY_PUT, SQL_IDEMPOTENCY_PURGE, SQL_HOLD_DELETE,
-    SQL_ROUTED, SQL_USER_SEATS, SQL_DELIVERIES_EXHAUST,
+    SQL_BEGIN,
+    SQL_COMMIT,
+    SQL_ROLLBACK,
+    SQL_SAVEPOINT,
+    SQL_RELEASE,
+    SQL_ROLLBACK_TO,
+    SQL_EVENT_INSERT,
+    SQL_SECTION_INSERT,
+    SQL_SEAT_INSERT,
+    SQL_HOLD_INSERT,
+    SQL_HOLD_BY_ID,
+    SQL_HOLD_BY_SEQ,
+    SQL_HOLD_END,
+    SQL_SEAT_TAKE,
+    SQL_SEAT_HOLDER,
+    SQL_SEATS_FREE,
+    SQL_HOLDS_DUE,
+    SQL_OUTBOX_INSERT,
+    SQL_PING,
+    SQL_HOLD_CHECKOUT,
+    SQL_SEATS_SELL,
+    SQL_BOOKING_INSERT,
+    SQL_BOOKING_BY_ID,
+    SQL_BOOKING_BY_SEQ,
+    SQL_BOOKING_UPDATE,
+    SQL_SUBSCRIBER_INSERT,
+    SQL_PATTERN_INSERT,
+    SQL_OUTBOX_FANOUT,
+    SQL_DELIVERIES_CLAIM,
+    SQL_DELIVERY_BY_SEQ,
+    SQL_DELIVERY_FINISH,
+    SQL_DELIVERY_RETRY,
+    SQL_DELIVERY_REDRIVE,
+    SQL_IDEMPOTENCY_PUT,
+    SQL_IDEMPOTENCY_PURGE,
+    SQL_HOLD_DELETE,
+    SQL_ROUTED,
+    SQL_USER_SEATS,
+    SQL_DELIVERIES_EXHAUST,
     SQL_COUNT
 } store__sql;
 
@@ -186,9 +216,10 @@ static const char *const store__sql_text[SQL_COUNT] = {
         "   AND e.outbox_seq < d.outbox_seq)"
         "  ORDER BY d.outbox_seq LIMIT ?4) RETURNING seq",
     [SQL_DELIVERY_BY_SEQ] = STORE_DELIVERY_SELECT " WHERE d.seq = ?",
-    [SQL_DELIVERY_FINISH] = "UPDATE deliveries SET status = ?1, last_error = ?2, updated_at_ms = ?3,"
-                            " lease_owner = '', lease_until_ms = 0"
-                            " WHERE seq = ?4 AND status = 'pending'",
+    [SQL_DELIVERY_FINISH] =
+        "UPDATE deliveries SET status = ?1, last_error = ?2, updated_at_ms = ?3,"
+        " lease_owner = '', lease_until_ms = 0"
+        " WHERE seq = ?4 AND status = 'pending'",
     [SQL_DELIVERY_RETRY] = "UPDATE deliveries SET next_attempt_ms = ?1, last_error = ?2,"
                            " updated_at_ms = ?3, lease_owner = '', lease_until_ms = 0"
                            " WHERE seq = ?4 AND status = 'pending'",
@@ -213,8 +244,13 @@ static const char *const store__sql_text[SQL_COUNT] = {
 
 /* Statements of the read connections. */
 typedef enum {
-    RSQL_HOLD_BY_ID, RSQL_BOOKING_BY_ID, RSQL_BOOKINGS_BY_USER, RSQL_SUBSCRIBERS,
-    RSQL_DEAD_LETTERS, RSQL_IDEMPOTENCY, RSQL_COUNT
+    RSQL_HOLD_BY_ID,
+    RSQL_BOOKING_BY_ID,
+    RSQL_BOOKINGS_BY_USER,
+    RSQL_SUBSCRIBERS,
+    RSQL_DEAD_LETTERS,
+    RSQL_IDEMPOTENCY,
+    RSQL_COUNT
 } store__rsql;
 
 static const char *const store__rsql_text[RSQL_COUNT] = {
@@ -226,8 +262,9 @@ static const char *const store__rsql_text[RSQL_COUNT] = {
                          " group_concat(p.pattern, ' ') FROM subscribers s"
                          " JOIN subscriber_patterns p ON p.subscriber_id = s.id"
                          " GROUP BY s.id ORDER BY s.created_at_ms, s.id",
-    [RSQL_DEAD_LETTERS] = STORE_DELIVERY_SELECT " WHERE d.status = 'dead'"
-                          " ORDER BY d.updated_at_ms DESC, d.seq DESC LIMIT ?",
+    [RSQL_DEAD_LETTERS] =
+        STORE_DELIVERY_SELECT " WHERE d.status = 'dead'"
+                              " ORDER BY d.updated_at_ms DESC, d.seq DESC LIMIT ?",
     [RSQL_IDEMPOTENCY] = "SELECT request_hash, status, body FROM idempotency WHERE key = ?",
 };
 
@@ -302,8 +339,10 @@ static int store__run(store_sqlite *ss, store__sql which)
 
 static void store__bind_text(sqlite3_stmt *st, int i, const char *s)
 {
-    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, i);
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 static int store__exec(sqlite3 *db, const char *sql)
@@ -432,9 +471,11 @@ static void store__sqlite_close(store *s)
     if (ss->checkpoint_db) sqlite3_close(ss->checkpoint_db);
     pthread_mutex_destroy(&ss->checkpoint_mutex);
     pthread_cond_destroy(&ss->checkpoint_cond);
-    for (int i = 0; i < SQL_COUNT; i++) sqlite3_finalize(ss->stmt[i]);
+    for (int i = 0; i < SQL_COUNT; i++)
+        sqlite3_finalize(ss->stmt[i]);
     for (unsigned i = 0; i < ss->reader_count; i++) {
-        for (int k = 0; k < RSQL_COUNT; k++) sqlite3_finalize(ss->readers[i].stmt[k]);
+        for (int k = 0; k < RSQL_COUNT; k++)
+            sqlite3_finalize(ss->readers[i].stmt[k]);
         sqlite3_close(ss->readers[i].db);
     }
     if (ss->db && sqlite3_close(ss->db) != SQLITE_OK) store__fail(ss->db, "close");
@@ -526,8 +567,7 @@ static void store__scrub_failed_commit(store_sqlite *ss)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (store__run(ss, SQL_BEGIN) != 0) return;
-    sqlite3_bind_int64(ss->stmt[SQL_PING], 1,
-                       (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    sqlite3_bind_int64(ss->stmt[SQL_PING], 1, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     if (store__run(ss, SQL_PING) != 0 || store__run(ss, SQL_COMMIT) != 0) {
         if (!sqlite3_get_autocommit(ss->db)) store__run(ss, SQL_ROLLBACK);
         return;
@@ -714,8 +754,10 @@ static int store__hold_fetch(sqlite3 *db, sqlite3_stmt *st, hold_record *out, bo
     int rc = sqlite3_step(st);
     *found = rc == SQLITE_ROW;
     int result = 0;
-    if (rc == SQLITE_ROW) result = store__hold_decode(st, out);
-    else if (rc != SQLITE_DONE) result = store__fail(db, "read hold");
+    if (rc == SQLITE_ROW)
+        result = store__hold_decode(st, out);
+    else if (rc != SQLITE_DONE)
+        result = store__fail(db, "read hold");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return result;
@@ -726,8 +768,10 @@ static int store__sqlite_tx_hold_get(store *s, const char *id, int64_t seq, hold
 {
     store_sqlite *ss = store__of(s);
     sqlite3_stmt *st = ss->stmt[id ? SQL_HOLD_BY_ID : SQL_HOLD_BY_SEQ];
-    if (id) store__bind_text(st, 1, id);
-    else sqlite3_bind_int64(st, 1, seq);
+    if (id)
+        store__bind_text(st, 1, id);
+    else
+        sqlite3_bind_int64(st, 1, seq);
     return store__hold_fetch(ss->db, st, out, found);
 }
 
@@ -790,7 +834,8 @@ static int store__sqlite_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, u
     sqlite3_bind_int64(st, 2, max);
     int rc;
     *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) seqs[(*n)++] = sqlite3_column_int64(st, 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+        seqs[(*n)++] = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store__fail(ss->db, "read due holds");
@@ -923,7 +968,8 @@ static int store__sections_load(store_sqlite *ss, event_spec *spec)
             if (result != 0) break;
             if (!cJSON_IsString(item) || !(sec->rows[sec->row_count] = strdup(item->valuestring)))
                 result = -1;
-            else sec->row_count++;
+            else
+                sec->row_count++;
         }
         cJSON_Delete(rows);
     }
@@ -1092,20 +1138,24 @@ static int store__booking_fetch(sqlite3 *db, sqlite3_stmt *st, booking_record *o
     int rc = sqlite3_step(st);
     *found = rc == SQLITE_ROW;
     int result = 0;
-    if (rc == SQLITE_ROW) result = store__booking_decode(st, out);
-    else if (rc != SQLITE_DONE) result = store__fail(db, "read booking");
+    if (rc == SQLITE_ROW)
+        result = store__booking_decode(st, out);
+    else if (rc != SQLITE_DONE)
+        result = store__fail(db, "read booking");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return result;
 }
 
-static int store__sqlite_tx_booking_get(store *s, const char *id, int64_t seq,
-                                        booking_record *out, bool *found)
+static int store__sqlite_tx_booking_get(store *s, const char *id, int64_t seq, booking_record *out,
+                                        bool *found)
 {
     store_sqlite *ss = store__of(s);
     sqlite3_stmt *st = ss->stmt[id ? SQL_BOOKING_BY_ID : SQL_BOOKING_BY_SEQ];
-    if (id) store__bind_text(st, 1, id);
-    else sqlite3_bind_int64(st, 1, seq);
+    if (id)
+        store__bind_text(st, 1, id);
+    else
+        sqlite3_bind_int64(st, 1, seq);
     return store__booking_fetch(ss->db, st, out, found);
 }
 
@@ -1351,10 +1401,11 @@ static int store__sqlite_idempotency_get(store *s, const char *key, store_idempo
     int rc = sqlite3_step(st), result = 0;
     *found = rc == SQLITE_ROW;
     if (rc == SQLITE_ROW)
-        result = cb(ctx, (const char *)sqlite3_column_text(st, 0),
-                    (unsigned)sqlite3_column_int(st, 1), sqlite3_column_blob(st, 2),
-                    (size_t)sqlite3_column_bytes(st, 2));
-    else if (rc != SQLITE_DONE) result = store__fail(r->db, "read idempotency key");
+        result =
+            cb(ctx, (const char *)sqlite3_column_text(st, 0), (unsigned)sqlite3_column_int(st, 1),
+               sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+    else if (rc != SQLITE_DONE)
+        result = store__fail(r->db, "read idempotency key");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     store__reader_release(ss, r);

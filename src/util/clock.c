@@ -58,9 +58,9 @@ size_t clock_format_rfc3339(int64_t ms, char *out)
     int64_t y;
     unsigned m, d;
     clock__civil_from_days(days, &y, &m, &d);
-    int n = snprintf(out, CLOCK_RFC3339_LEN_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                     (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-                     (int)milli);
+    int n =
+        snprintf(out, CLOCK_RFC3339_LEN_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y,
+                 m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)milli);
     assert(n > 0 && n < CLOCK_RFC3339_LEN_MAX);
     return (size_t)n;
 }
@@ -85,15 +85,14 @@ int clock_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
 {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, sec;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return -1;
-    if (!clock__digits(s, 4, &y) || !clock__digits(s + 5, 2, &mo) ||
-        !clock__digits(s + 8, 2, &d) || !clock__digits(s + 11, 2, &h) ||
-        !clock__digits(s + 14, 2, &mi) || !clock__digits(s + 17, 2, &sec))
+    if (!clock__digits(s, 4, &y) || !clock__digits(s + 5, 2, &mo) || !clock__digits(s + 8, 2, &d) ||
+        !clock__digits(s + 11, 2, &h) || !clock__digits(s + 14, 2, &mi) ||
+        !clock__digits(s + 17, 2, &sec))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
-        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60) return -1;
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo == 2 && d == 29 && !leap) return -1;
     if (sec == 60) sec = 59; /* a leap second is folded into the one before it */
@@ -106,7 +105,8 @@ int clock_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
             i++;
         }
         if (i == start || i - start > 9) return -1;
-        for (size_t k = i - start; k < 3; k++) milli *= 10;
+        for (size_t k = i - start; k < 3; k++)
+            milli *= 10;
     }
     int offset_min = 0;
     if (i < len && (s[i] == 'Z' || s[i] == 'z')) {

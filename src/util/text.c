@@ -12,10 +12,14 @@ static size_t text__sequence(const unsigned char *p, size_t len)
     if (c < 0x80) return 1;
     size_t n;
     uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0) n = 1, cp = c & 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0) n = 2, cp = c & 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0) n = 3, cp = c & 0x07, min = 0x10000;
-    else return 0;
+    if ((c & 0xe0) == 0xc0)
+        n = 1, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 2, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 3, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
     for (size_t k = 1; k <= n; k++) {
         if (k >= len || (p[k] & 0xc0) != 0x80) return 0;
         cp = (cp << 6) | (p[k] & 0x3f);

@@ -494,7 +494,8 @@ static void *race_reader(void *arg)
         uint32_t taken[4];
         inv_event_find_taken(r->ev, asked, 4, 0, taken);
         buf_reset(&b);
-        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, &b, NULL) != 0) atomic_fetch_add(&r->bad, 1);
+        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, &b, NULL) != 0)
+            atomic_fetch_add(&r->bad, 1);
     }
     buf_free(&b);
     return NULL;

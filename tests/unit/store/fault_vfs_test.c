@@ -126,8 +126,7 @@ TEST(store_commits_refused_by_fsync_or_write_faults_leave_no_trace_even_after_a_
     store_close(st);
 
     ASSERT_EQ_INT(fx_sql_int(data, -1, "SELECT count(*) FROM holds"), 2); /* A1, A3 */
-    ASSERT_EQ_INT(fx_sql_int(image, -1, "SELECT count(*) FROM holds WHERE user_id = 'user-A2'"),
-                  0);
+    ASSERT_EQ_INT(fx_sql_int(image, -1, "SELECT count(*) FROM holds WHERE user_id = 'user-A2'"), 0);
     ASSERT_EQ_INT(fx_sql_int(image, -1, "SELECT count(*) FROM seats WHERE status <> 'available'"),
                   1); /* A1 only */
 }
