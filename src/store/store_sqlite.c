@@ -730,8 +730,9 @@ static void store__copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 }
 
 /* Decode the row of a hold query (columns as in SQL_HOLD_BY_ID). Returns 0 or -1. */
-static int store__hold_decode(sqlite3_stmt *st, hold_record *out)
+static int store__hold_decode(sqlite3_stmt *st, void *record)
 {
+    hold_record *out = record;
     memset(out, 0, sizeof(*out));
     out->seq = sqlite3_column_int64(st, 0);
     store__copy_text(out->id, sizeof(out->id), st, 1);
@@ -748,19 +749,36 @@ static int store__hold_decode(sqlite3_stmt *st, hold_record *out)
     return 0;
 }
 
-/* Step a hold query once and decode its row if there is one. */
-static int store__hold_fetch(sqlite3 *db, sqlite3_stmt *st, hold_record *out, bool *found)
+typedef int (*store__decode_fn)(sqlite3_stmt *st, void *out);
+
+/* Step a query for one record once and decode its row with `decode` if there is one. */
+static int store__fetch_one(sqlite3 *db, sqlite3_stmt *st, store__decode_fn decode, void *out,
+                            bool *found, const char *what)
 {
     int rc = sqlite3_step(st);
     *found = rc == SQLITE_ROW;
     int result = 0;
     if (rc == SQLITE_ROW)
-        result = store__hold_decode(st, out);
+        result = decode(st, out);
     else if (rc != SQLITE_DONE)
-        result = store__fail(db, "read hold");
+        result = store__fail(db, what);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return result;
+}
+
+/* Bind a lookup by id (when not NULL) or by seq to parameter 1. */
+static void store__bind_id_or_seq(sqlite3_stmt *st, const char *id, int64_t seq)
+{
+    if (id)
+        store__bind_text(st, 1, id);
+    else
+        sqlite3_bind_int64(st, 1, seq);
+}
+
+static int store__hold_fetch(sqlite3 *db, sqlite3_stmt *st, hold_record *out, bool *found)
+{
+    return store__fetch_one(db, st, store__hold_decode, out, found, "read hold");
 }
 
 static int store__sqlite_tx_hold_get(store *s, const char *id, int64_t seq, hold_record *out,
@@ -768,10 +786,7 @@ static int store__sqlite_tx_hold_get(store *s, const char *id, int64_t seq, hold
 {
     store_sqlite *ss = store__of(s);
     sqlite3_stmt *st = ss->stmt[id ? SQL_HOLD_BY_ID : SQL_HOLD_BY_SEQ];
-    if (id)
-        store__bind_text(st, 1, id);
-    else
-        sqlite3_bind_int64(st, 1, seq);
+    store__bind_id_or_seq(st, id, seq);
     return store__hold_fetch(ss->db, st, out, found);
 }
 
@@ -1107,8 +1122,9 @@ static int store__sqlite_tx_booking_insert(store *s, booking_record *b)
 }
 
 /* Decode a row of STORE_BOOKING_COLUMNS. */
-static int store__booking_decode(sqlite3_stmt *st, booking_record *out)
+static int store__booking_decode(sqlite3_stmt *st, void *record)
 {
+    booking_record *out = record;
     memset(out, 0, sizeof(*out));
     out->seq = sqlite3_column_int64(st, 0);
     store__copy_text(out->id, sizeof(out->id), st, 1);
@@ -1132,19 +1148,9 @@ static int store__booking_decode(sqlite3_stmt *st, booking_record *out)
     return 0;
 }
 
-/* Step a booking query once and decode its row if there is one. */
 static int store__booking_fetch(sqlite3 *db, sqlite3_stmt *st, booking_record *out, bool *found)
 {
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    int result = 0;
-    if (rc == SQLITE_ROW)
-        result = store__booking_decode(st, out);
-    else if (rc != SQLITE_DONE)
-        result = store__fail(db, "read booking");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return result;
+    return store__fetch_one(db, st, store__booking_decode, out, found, "read booking");
 }
 
 static int store__sqlite_tx_booking_get(store *s, const char *id, int64_t seq, booking_record *out,
@@ -1152,10 +1158,7 @@ static int store__sqlite_tx_booking_get(store *s, const char *id, int64_t seq, b
 {
     store_sqlite *ss = store__of(s);
     sqlite3_stmt *st = ss->stmt[id ? SQL_BOOKING_BY_ID : SQL_BOOKING_BY_SEQ];
-    if (id)
-        store__bind_text(st, 1, id);
-    else
-        sqlite3_bind_int64(st, 1, seq);
+    store__bind_id_or_seq(st, id, seq);
     return store__booking_fetch(ss->db, st, out, found);
 }
 
