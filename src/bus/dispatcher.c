@@ -53,7 +53,9 @@ static void *bus__dispatch_loop(void *arg)
         pthread_mutex_unlock(&b->mutex);
         uint32_t n = bus__claim(b, claimed, idle < cap ? idle : cap);
         pthread_mutex_lock(&b->mutex);
-        for (uint32_t i = 0; i < n; i++) {
+        /* stopping while the claim ran: the workers may be gone, so queue nothing (these
+         * deliveries are claimed again when their lease passes) */
+        for (uint32_t i = 0; i < n && !b->stopping; i++) {
             bus_job *job = malloc(sizeof(*job));
             if (!job) break; /* its lease passes and it is claimed again */
             job->delivery = claimed[i];
@@ -162,6 +164,11 @@ void bus_stop(bus *b)
     pthread_join(b->dispatcher, NULL);
     for (unsigned i = 0; i < b->worker_count; i++)
         pthread_join(b->workers[i], NULL);
+    while (b->head) { /* none should be left: the dispatcher queues nothing once stopping */
+        bus_job *job = b->head;
+        b->head = job->next;
+        free(job);
+    }
     pthread_mutex_destroy(&b->mutex);
     pthread_mutex_destroy(&b->subscribers_mutex);
     pthread_cond_destroy(&b->wake);
