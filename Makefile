@@ -109,7 +109,7 @@ build/bench/sqlite_bench: bench/sqlite_bench.c
 # corpus and crasher file through gcc + ASan + UBSan builds (fuzz/replay_main.c), no clang.
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-replay
 
-FUZZ_TARGETS := router json_body rfc3339 idempotency_key payment_response utf8 mailer
+FUZZ_TARGETS := router json_body rfc3339 idempotency_key payment_response utf8 mailer buyer_token
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
