@@ -18,15 +18,18 @@ static void api__seats_unavailable(api_response *res, inv_event *ev, const uint3
     buf_append_str(b, "{\"error\":{\"code\":\"seat_unavailable\",\"message\":\"");
     buf_append_str(b, n == 1 ? "this seat is already held or sold: "
                              : "these seats are already held or sold: ");
-    char id[TIX_SEAT_ID_LEN_MAX];
+    char ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
+    size_t lens[TIX_HOLD_SEATS_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        inv_event_seat_id(ev, taken[i], id);
-        buf_appendf(b, "%s%s", i ? ", " : "", id);
+        lens[i] = inv_event_seat_id(ev, taken[i], ids[i]);
+        if (i) buf_append(b, ", ", 2);
+        buf_append(b, ids[i], lens[i]); /* seat ids are letters and digits: no escaping */
     }
     buf_append_str(b, "\",\"seat_ids\":[");
     for (uint32_t i = 0; i < n; i++) {
-        inv_event_seat_id(ev, taken[i], id);
-        buf_appendf(b, "%s\"%s\"", i ? "," : "", id);
+        buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+        buf_append(b, ids[i], lens[i]);
+        buf_append_char(b, '"');
     }
     buf_append_str(b, "]}}");
 }

@@ -22,7 +22,8 @@ static bool api_json__value(api_json__scan *p);
 
 static void api_json__ws(api_json__scan *p)
 {
-    while (p->at < p->len && strchr(" \t\r\n", p->s[p->at]) && p->s[p->at])
+    while (p->at < p->len && (p->s[p->at] == ' ' || p->s[p->at] == '\n' || p->s[p->at] == '\r' ||
+                              p->s[p->at] == '\t'))
         p->at++;
 }
 

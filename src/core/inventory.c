@@ -57,9 +57,17 @@ size_t inv_event_seat_id(const inv_event *ev, uint32_t index, char *out)
     assert(index < ev->seat_count);
     const inv_seat *seat = &ev->seats[index];
     const inv_row *row = &ev->rows[seat->row_index];
-    int n = snprintf(out, TIX_SEAT_ID_LEN_MAX, "%s%u", row->label, (unsigned)seat->number);
-    assert(n > 0 && n < TIX_SEAT_ID_LEN_MAX);
-    return (size_t)n;
+    /* label then number, without printf: this runs for every seat lookup */
+    char digits[8];
+    size_t n_digits = 0;
+    for (unsigned v = seat->number; v > 0 || n_digits == 0; v /= 10)
+        digits[sizeof(digits) - 1 - n_digits++] = (char)('0' + v % 10);
+    size_t len = row->label_len + n_digits;
+    assert(len < TIX_SEAT_ID_LEN_MAX);
+    memcpy(out, row->label, row->label_len);
+    memcpy(out + row->label_len, digits + sizeof(digits) - n_digits, n_digits);
+    out[len] = '\0';
+    return len;
 }
 
 int64_t inv_event_seat_find(const inv_event *ev, const char *seat_id, size_t len)
