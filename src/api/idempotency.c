@@ -11,6 +11,7 @@
  * either sees it in flight or finds its response stored: never neither. */
 #include "api/internal.h"
 
+#include "util/hash.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -44,14 +45,6 @@ void api__inflight_destroy(api_inflight *f)
     free(f);
 }
 
-static uint32_t api__key_hash(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 16777619u;
-    return h;
-}
-
 /* Drop tombstones by re-inserting every live key. Caller holds the mutex. */
 static void api__inflight_rehash(api_inflight *f)
 {
@@ -63,7 +56,7 @@ static void api__inflight_rehash(api_inflight *f)
         f->slots[i] = NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = api__key_hash(live[i]) & (API_INFLIGHT_SLOTS - 1);
+        uint32_t slot = hash_fnv1a32(live[i], strlen(live[i])) & (API_INFLIGHT_SLOTS - 1);
         while (f->slots[slot])
             slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
         f->slots[slot] = live[i];
@@ -78,7 +71,7 @@ static int api__inflight_add(api_inflight *f, const char *key)
     int rc = 0;
     pthread_mutex_lock(&f->mutex);
     if (f->tombstones > API_INFLIGHT_SLOTS / 4) api__inflight_rehash(f);
-    uint32_t slot = api__key_hash(key) & (API_INFLIGHT_SLOTS - 1);
+    uint32_t slot = hash_fnv1a32(key, strlen(key)) & (API_INFLIGHT_SLOTS - 1);
     int64_t free_slot = -1;
     for (uint32_t probes = 0; probes < API_INFLIGHT_SLOTS; probes++) {
         char *entry = f->slots[slot];
@@ -114,7 +107,7 @@ out:
 static void api__inflight_remove(api_inflight *f, const char *key)
 {
     pthread_mutex_lock(&f->mutex);
-    uint32_t slot = api__key_hash(key) & (API_INFLIGHT_SLOTS - 1);
+    uint32_t slot = hash_fnv1a32(key, strlen(key)) & (API_INFLIGHT_SLOTS - 1);
     for (uint32_t probes = 0; probes < API_INFLIGHT_SLOTS && f->slots[slot]; probes++) {
         char *entry = f->slots[slot];
         if (entry != api__tombstone && strcmp(entry, key) == 0) {

@@ -38,14 +38,9 @@ int commit__do_checkout(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     hold_record *h = &cmd->hold;
     booking_record *b = &cmd->booking;
-    char id[TIX_HOLD_ID_LEN + 1];
-    bool found, changed;
-    snprintf(id, sizeof(id), "%s", h->id);
-    if (store_tx_hold_get(c->st, id, 0, h, &found) != 0) return -1;
-    if (!found) return cmd->rc = TIX_RC_HOLD_NOT_FOUND, 0;
-    if (cmd->actor[0] && strcmp(h->user_id, cmd->actor) != 0) return cmd->rc = TIX_RC_FORBIDDEN, 0;
-    if (h->status != HOLD_ACTIVE || h->expires_at_ms <= now_ms)
-        return cmd->rc = TIX_RC_HOLD_NOT_ACTIVE, 0;
+    bool changed;
+    if (commit__load_active_hold(c, cmd, now_ms) != 0) return -1;
+    if (cmd->rc != TIX_RC_OK) return 0;
     ids_random_hex(b->id);
     b->hold_seq = h->seq;
     snprintf(b->hold_id, sizeof(b->hold_id), "%s", h->id);

@@ -98,7 +98,7 @@ int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
     return 0;
 }
 
-int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms)
+int commit__load_active_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
 {
     hold_record *h = &cmd->hold;
     bool found;
@@ -110,6 +110,14 @@ int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms)
     /* a lapsed hold is not active any more, even before the sweeper ends it */
     if (h->status != HOLD_ACTIVE || h->expires_at_ms <= now_ms)
         return cmd->rc = TIX_RC_HOLD_NOT_ACTIVE, 0;
+    return 0;
+}
+
+int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms)
+{
+    hold_record *h = &cmd->hold;
+    if (commit__load_active_hold(c, cmd, now_ms) != 0) return -1;
+    if (cmd->rc != TIX_RC_OK) return 0;
     if (commit__end_hold(c, h, HOLD_RELEASED, now_ms) != 0) return -1;
     cmd->rc = TIX_RC_OK;
     return 0;

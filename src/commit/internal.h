@@ -61,6 +61,11 @@ int commit__expire_hold(commit *c, int64_t seq, int64_t now_ms, bool *expired);
 /* End a live hold as `status` (released or expired), freeing its seats, with its outbox row. */
 int commit__end_hold(commit *c, hold_record *h, hold_status status, int64_t now_ms);
 
+/* Load the hold cmd->hold.id names into cmd->hold, for a command that needs it active and,
+ * with a buyer token, the buyer's own. Sets cmd->rc (HOLD_NOT_FOUND, FORBIDDEN,
+ * HOLD_NOT_ACTIVE) when it is not; returns -1 only when the store failed. */
+int commit__load_active_hold(commit *c, commit_cmd *cmd, int64_t now_ms);
+
 /* The commands. Each returns -1 only when the store failed; a refusal sets cmd->rc. */
 int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms);
 int commit__do_release(commit *c, commit_cmd *cmd, int64_t now_ms);

@@ -1,6 +1,8 @@
 /* inventory: the in-memory seat index; see inventory.h for the contract and layout. */
 #include "core/inventory.h"
 
+#include "util/hash.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,15 +45,6 @@ void inventory_destroy(inventory *inv)
     free(inv);
 }
 
-/* FNV-1a over the seat id bytes. */
-static uint32_t inv__hash(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 size_t inv_event_seat_id(const inv_event *ev, uint32_t index, char *out)
 {
     assert(index < ev->seat_count);
@@ -73,7 +66,7 @@ size_t inv_event_seat_id(const inv_event *ev, uint32_t index, char *out)
 int64_t inv_event_seat_find(const inv_event *ev, const char *seat_id, size_t len)
 {
     if (len == 0 || len >= TIX_SEAT_ID_LEN_MAX) return -1;
-    uint32_t slot = inv__hash(seat_id, len) & ev->slot_mask;
+    uint32_t slot = hash_fnv1a32(seat_id, len) & ev->slot_mask;
     for (uint32_t probes = 0; probes <= ev->slot_mask; probes++) {
         uint32_t entry = ev->slots[slot];
         if (entry == 0) return -1;
@@ -116,7 +109,7 @@ static int inv__event_build(inv_event *ev)
                 ev->seat_count = i; /* look up among the seats placed before this one */
                 if (inv_event_seat_find(ev, id, len) >= 0) return -2;
                 ev->seat_count = i + 1;
-                uint32_t slot = inv__hash(id, len) & ev->slot_mask;
+                uint32_t slot = hash_fnv1a32(id, len) & ev->slot_mask;
                 while (ev->slots[slot] != 0)
                     slot = (slot + 1) & ev->slot_mask;
                 ev->slots[slot] = i + 1;

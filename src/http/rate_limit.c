@@ -1,6 +1,8 @@
 /* rate_limit: see rate_limit.h. Tokens are kept in thousandths so refills need no floats. */
 #include "http/rate_limit.h"
 
+#include "util/hash.h"
+
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,18 +42,10 @@ void rate_limit_destroy(rate_limit *rl)
     free(rl);
 }
 
-static uint32_t rate__hash(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 16777619u;
-    return h;
-}
-
 /* The bucket of key: found, or a free or least recently used one in its probe run. */
 static rate_bucket *rate__bucket(rate_limit *rl, const char *key, int64_t now_ms)
 {
-    uint32_t slot = rate__hash(key) & (RATE_LIMIT_SLOTS - 1);
+    uint32_t slot = hash_fnv1a32(key, strlen(key)) & (RATE_LIMIT_SLOTS - 1);
     rate_bucket *victim = NULL;
     for (int i = 0; i < RATE_LIMIT_PROBES; i++) {
         rate_bucket *b = &rl->slots[(slot + (uint32_t)i) & (RATE_LIMIT_SLOTS - 1)];

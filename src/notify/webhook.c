@@ -11,6 +11,7 @@
 #include "notify/webhook.h"
 
 #include "util/clock.h"
+#include "util/http_post.h"
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -136,19 +137,8 @@ int webhook_post(const char *url, const char *secret, const char *event_id, cons
     char curl_error[CURL_ERROR_SIZE] = "";
     webhook_answer answer = {0, false};
     CURLcode rc = CURLE_OK;
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, webhook__on_data) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "tix-webhook") != CURLE_OK)
+    if (http_post_prepare(curl, url, headers, body, len, timeout, webhook__on_data, &answer,
+                          curl_error, "tix-webhook") != 0)
         rc = CURLE_FAILED_INIT;
     if (rc == CURLE_OK) rc = curl_easy_perform(curl);
     long status = 0;

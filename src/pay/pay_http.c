@@ -20,6 +20,7 @@
 
 #include "pay/pay_http.h"
 #include "util/buf.h"
+#include "util/http_post.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -172,19 +173,8 @@ static void pay_http__post(const pay_http *h, const char *url, const char *key, 
     CURL *curl = curl_easy_init();
     if (!curl) goto fail_setup;
     long timeout_ms = (long)h->timeout_ms;
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, pay_http__on_data) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "tix") != CURLE_OK) {
+    if (http_post_prepare(curl, url, headers, body->data, body->len, timeout_ms, pay_http__on_data,
+                          &response, curl_error, "tix") != 0) {
         curl_easy_cleanup(curl);
         goto fail_setup;
     }
