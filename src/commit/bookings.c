@@ -41,7 +41,7 @@ int commit__do_checkout(commit *c, commit_cmd *cmd, int64_t now_ms)
     bool changed;
     if (commit__load_active_hold(c, cmd, now_ms) != 0) return -1;
     if (cmd->rc != TIX_RC_OK) return 0;
-    ids_random_hex(b->id);
+    ids_sortable_hex(b->id, now_ms);
     b->hold_seq = h->seq;
     snprintf(b->hold_id, sizeof(b->hold_id), "%s", h->id);
     snprintf(b->event_id, sizeof(b->event_id), "%s", h->event_id);

@@ -63,7 +63,7 @@ int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
     inv_event *ev = cmd->event;
     hold_record *h = &cmd->hold;
     assert(cmd->seat_count > 0 && cmd->seat_count <= TIX_HOLD_SEATS_MAX);
-    ids_random_hex(h->id);
+    ids_sortable_hex(h->id, now_ms);
     snprintf(h->event_id, sizeof(h->event_id), "%s", ev->spec.id);
     h->status = HOLD_ACTIVE;
     h->created_at_ms = now_ms;

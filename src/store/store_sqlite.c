@@ -887,7 +887,7 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
 {
     store_sqlite *ss = store__of(s);
     char id[IDS_HEX_LEN + 1];
-    ids_random_hex(id);
+    ids_sortable_hex(id, time_ms);
     sqlite3_stmt *st = ss->stmt[SQL_OUTBOX_INSERT];
     store__bind_text(st, 1, id);
     store__bind_text(st, 2, type);

@@ -1,5 +1,6 @@
 """POST /reserve, POST /events/{id}/holds, GET /holds/{id}, DELETE /holds/{id}."""
 
+import re
 import secrets
 
 import pytest
@@ -179,17 +180,26 @@ def test_get_unknown_hold_is_404_hold_not_found(live_shared_server):
     assert live_shared_server.get("/holds/not-a-hold-id").status == 404
 
 
-def test_hold_ids_are_distinct_128_bit_hex(live_shared_server):
+def test_hold_ids_are_distinct_hex_made_of_the_creation_time_and_80_random_bits(
+        live_shared_server):
     srv = live_shared_server
     ev, seats = create_event(srv, make_sections(1, 3, 10))
-    ids = set()
+    holds = []
     for i, seat in enumerate(seats):
         r = reserve(srv, ev["id"], seat, f"idgen-{i}")  # one buyer may hold 10 seats at once
         assert r.status == 201, r
-        ids.add(r.json["id"])
-    assert len(ids) == len(seats)
-    # 128 random bits: across 30 ids every hex digit position should vary
-    assert len({i[:8] for i in ids}) == len(ids)
+        holds.append(r.json)
+    ids = [h["id"] for h in holds]
+    assert len(set(ids)) == len(seats)
+    for h in holds:
+        assert re.fullmatch(r"[0-9a-f]{32}", h["id"]), h["id"]
+        # 12 hex digits of milliseconds since 1970: new holds go to the end of the id index
+        created_ms = round(parse_time(h["created_at"]).timestamp() * 1000)
+        assert int(h["id"][:12], 16) == created_ms, h
+    assert ids == sorted(ids), "holds made one after another sort by id"
+    # 80 random bits: across 30 ids, any 8 of those digits differ
+    assert len({i[12:20] for i in ids}) == len(ids)
+    assert len({i[24:32] for i in ids}) == len(ids)
 
 
 # -- DELETE /holds/{id} -------------------------------------------------------------
