@@ -6,8 +6,12 @@
 void json_out_time(buf *b, const char *key, int64_t ms)
 {
     char when[CLOCK_RFC3339_LEN_MAX];
-    clock_format_rfc3339(ms, when);
-    buf_appendf(b, ",\"%s\":\"%s\"", key, when);
+    size_t len = clock_format_rfc3339(ms, when);
+    buf_append(b, ",\"", 2); /* keys are ours: no escaping */
+    buf_append_str(b, key);
+    buf_append(b, "\":\"", 3);
+    buf_append(b, when, len);
+    buf_append_char(b, '"');
 }
 
 static void json_out__seat_ids(buf *b, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
@@ -39,7 +43,9 @@ void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, h->user_id);
     json_out__seat_ids(b, (char(*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
-    buf_appendf(b, ",\"status\":\"%s\"", model_hold_status_name(status));
+    buf_append_str(b, ",\"status\":\"");
+    buf_append_str(b, model_hold_status_name(status));
+    buf_append_char(b, '"');
     json_out_time(b, "created_at", h->created_at_ms);
     json_out_time(b, "expires_at", h->expires_at_ms);
     if (status == HOLD_RELEASED) json_out_time(b, "released_at", ended_ms);
