@@ -24,7 +24,10 @@
 #include <sys/stat.h>
 
 enum {
-    CHECK_SCHEMA_VERSION = 1, /* the store__migrations count of store_sqlite.c this knows */
+    /* the schema versions (store__migrations of store_sqlite.c) whose tables and columns the
+     * checks read: version 2 changed only how CHECK constraints are written */
+    CHECK_SCHEMA_VERSION_MIN = 1,
+    CHECK_SCHEMA_VERSION_MAX = 2,
     CHECK_BUSY_TIMEOUT_MS = 10000,
     CHECK_URI_MAX = 4096 * 3 + 64,
 };
@@ -374,12 +377,13 @@ static int check__open(const char *data_dir, sqlite3 **out, char *err, size_t er
         sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version != CHECK_SCHEMA_VERSION) {
+    if (version < CHECK_SCHEMA_VERSION_MIN || version > CHECK_SCHEMA_VERSION_MAX) {
         if (version < 0)
             snprintf(err, err_len, "cannot read %s: %s", path, sqlite3_errmsg(db));
         else
-            snprintf(err, err_len, "%s has schema version %d; this checker knows version %d", path,
-                     version, CHECK_SCHEMA_VERSION);
+            snprintf(err, err_len,
+                     "%s has schema version %d; this checker knows versions %d to %d", path,
+                     version, CHECK_SCHEMA_VERSION_MIN, CHECK_SCHEMA_VERSION_MAX);
         sqlite3_close(db);
         return -1;
     }

@@ -69,7 +69,7 @@ static const char *const store__migrations[] = {
     "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
     "  checkout_deadline_ms INTEGER NOT NULL, seat_ids TEXT NOT NULL);"
     "CREATE INDEX bookings_by_user ON bookings(user_id, created_at_ms);"
-    /* outbox ids are 128 random bits: unique without an index to keep up */
+    /* outbox ids carry 80 random bits: unique without an index to keep up */
     "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
     "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);"
     "CREATE TABLE subscribers(id TEXT PRIMARY KEY, kind TEXT NOT NULL"
@@ -97,8 +97,36 @@ static const char *const store__migrations[] = {
     "CREATE TABLE idempotency(key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
     "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at_ms INTEGER NOT NULL);"
     "CREATE INDEX idempotency_age ON idempotency(created_at_ms);",
+    /* version 1 -> 2: the same CHECK constraints, written as comparisons. SQLite checks
+     * "x IN (3 or more constants)" by building a temporary b-tree of the constants on every
+     * INSERT or UPDATE of the row (OpenEphemeral: a pager opened and closed, a few µs, twice
+     * per hold); "x = 'a' OR x = 'b' ..." is a few comparisons. SQLite cannot ALTER a CHECK
+     * constraint: the table definitions are rewritten in place, the procedure SQLite documents
+     * for changing constraints that every row already satisfies ("Making Other Kinds Of Table
+     * Schema Changes", lang_altertable.html), through store__rewrite_checks. */
+    "",
 };
 enum { STORE_SCHEMA_VERSION = sizeof(store__migrations) / sizeof(store__migrations[0]) };
+
+/* Migration 2's rewrites: in table `table`, the text `from` becomes `to` (equivalent). */
+static const struct store_check_rewrite {
+    const char *table, *from, *to;
+} store__check_rewrites[] = {
+    {"seats", "CHECK (status IN ('available','held','sold'))",
+     "CHECK (status = 'available' OR status = 'held' OR status = 'sold')"},
+    {"holds", "CHECK (status IN ('active','released','expired','checkout','booked'))",
+     "CHECK (status = 'active' OR status = 'released' OR status = 'expired'"
+     " OR status = 'checkout' OR status = 'booked')"},
+    {"bookings",
+     "CHECK (status IN    ('pending_payment','confirmed','payment_failed','cancelled'))",
+     "CHECK (status = 'pending_payment' OR status = 'confirmed'"
+     " OR status = 'payment_failed' OR status = 'cancelled')"},
+    {"subscribers", "CHECK (kind IN ('payment','notification','webhook'))",
+     "CHECK (kind = 'payment' OR kind = 'notification' OR kind = 'webhook')"},
+    {"deliveries", "CHECK (status IN ('pending','delivered','dead'))",
+     "CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead')"},
+};
+enum { STORE_CHECKS_REWRITTEN_AT = 1 }; /* the migration from this version rewrites them */
 
 /* Prepared statements of the writer connection. */
 typedef enum {
@@ -380,8 +408,67 @@ static int store__connect(const char *path, bool read_only, sqlite3 **out)
     return 0;
 }
 
-static int store__migrate(sqlite3 *db, char *err, size_t err_len)
+/* Run sql, a statement returning one integer, into *out. Returns 0 or -1. */
+static int store__query_int(sqlite3 *db, const char *sql, int64_t *out)
 {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Migration 2 (inside its transaction): rewrite each table's CHECK text, refuse unless every
+ * rewrite matched exactly once, bump the schema cookie so that every connection reloads the
+ * schema, and check that the database still reads. Returns 0 or -1. */
+static int store__rewrite_checks(sqlite3 *db)
+{
+    int64_t cookie;
+    if (store__query_int(db, "PRAGMA schema_version", &cookie) != 0) return -1;
+    if (store__exec(db, "PRAGMA writable_schema=ON") != 0) return -1;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3)"
+                                " WHERE type = 'table' AND name = ?1 AND instr(sql, ?2) > 0",
+                                -1, &st, NULL);
+    size_t n = sizeof(store__check_rewrites) / sizeof(store__check_rewrites[0]);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        const struct store_check_rewrite *r = &store__check_rewrites[i];
+        sqlite3_bind_text(st, 1, r->table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r->to, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        if (rc == SQLITE_OK && sqlite3_changes(db) != 1) {
+            log_error("store: migration 2: table %s does not have the constraint %s", r->table,
+                      r->from);
+            rc = SQLITE_ERROR;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    char bump[64];
+    snprintf(bump, sizeof(bump), "PRAGMA schema_version=%lld", (long long)cookie + 1);
+    if (store__exec(db, "PRAGMA writable_schema=OFF") != 0 || rc != SQLITE_OK ||
+        store__exec(db, bump) != 0)
+        return -1;
+    char *check = NULL;
+    sqlite3_stmt *qc = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &qc, NULL) == SQLITE_OK &&
+        sqlite3_step(qc) == SQLITE_ROW)
+        check = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(qc, 0));
+    sqlite3_finalize(qc);
+    bool ok = check && strcmp(check, "ok") == 0;
+    if (!ok) log_error("store: migration 2: quick_check: %s", check ? check : "failed");
+    sqlite3_free(check);
+    return ok ? 0 : -1;
+}
+
+/* Bring the database to STORE_SCHEMA_VERSION. Sets *migrated when a migration ran (the
+ * connection must then be reopened: it may hold the old schema). Returns 0 or -1 with err. */
+static int store__migrate(sqlite3 *db, bool *migrated, char *err, size_t err_len)
+{
+    *migrated = false;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
         return store__fail(db, "read schema version");
@@ -396,11 +483,13 @@ static int store__migrate(sqlite3 *db, char *err, size_t err_len)
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
         if (store__exec(db, "BEGIN IMMEDIATE") != 0) goto fail;
-        if (store__exec(db, store__migrations[v]) != 0 || store__exec(db, bump) != 0 ||
-            store__exec(db, "COMMIT") != 0) {
+        if (store__exec(db, store__migrations[v]) != 0 ||
+            (v == STORE_CHECKS_REWRITTEN_AT && store__rewrite_checks(db) != 0) ||
+            store__exec(db, bump) != 0 || store__exec(db, "COMMIT") != 0) {
             store__exec(db, "ROLLBACK");
             goto fail;
         }
+        *migrated = true;
         log_info("store: schema migrated to version %d", v + 1);
     }
     return 0;
@@ -513,7 +602,16 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
         goto fail;
     }
     chmod(ss->path, 0600);
-    if (store__migrate(ss->db, err, err_len) != 0) goto fail;
+    bool migrated;
+    if (store__migrate(ss->db, &migrated, err, err_len) != 0) goto fail;
+    if (migrated) { /* a fresh connection reads the schema as migrated */
+        sqlite3_close(ss->db);
+        ss->db = NULL;
+        if (store__connect(ss->path, false, &ss->db) != 0) {
+            snprintf(err, err_len, "cannot reopen database %s (see the log above)", ss->path);
+            goto fail;
+        }
+    }
     if (store__checkpointer_start(ss) != 0) {
         snprintf(err, err_len, "cannot start the checkpointer of %s", ss->path);
         goto fail;

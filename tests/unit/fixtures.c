@@ -155,3 +155,43 @@ int fx_sql_exec(const char *dir, const char *fmt, ...)
     sqlite3_close(db);
     return rc == SQLITE_OK ? 0 : -1;
 }
+
+int fx_copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int rc = in && out ? 0 : -1;
+    char chunk[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        if (fwrite(chunk, 1, n, out) != n) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
+    return rc;
+}
+
+bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode)
+{
+    char path[4200], explain[4096];
+    snprintf(path, sizeof(path), "%s/tix.db", dir);
+    snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    int rc;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, explain, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "fixtures: %s: %s\n", explain, db ? sqlite3_errmsg(db) : "cannot open");
+        abort();
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) { /* columns: addr, opcode, p1, ... */
+        const unsigned char *op = sqlite3_column_text(st, 1);
+        if (op && strcmp((const char *)op, opcode) == 0) found = true;
+    }
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "fixtures: %s: %s\n", explain, sqlite3_errmsg(db));
+        abort();
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}

@@ -6,6 +6,7 @@
 #include "core/model.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Start a spec with no sections (name "Event <id>", venue "Venue", starts 2027-06-01). */
@@ -34,5 +35,12 @@ char *fx_sql_text(const char *dir, const char *fmt, ...) __attribute__((format(p
 /* Run statements on DIR/tix.db from a connection of its own (for fault injection: a trigger
  * that makes the store's next write fail). Returns 0, or -1 (with a message on stderr). */
 int fx_sql_exec(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when SQLite's program for sql on DIR/tix.db (EXPLAIN) has an instruction `opcode`.
+ * Aborts the process on an SQL error (a broken test). */
+bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode);
+
+/* Copy file from -> to byte for byte. Returns 0 or -1. */
+int fx_copy_file(const char *from, const char *to);
 
 #endif

@@ -35,20 +35,6 @@ static int fault_vfs_test__arm(const char *dir, const char *name, bool armed)
     return f && fclose(f) == 0 ? 0 : -1;
 }
 
-/* Copy file from -> to byte for byte. Returns 0 or -1. */
-static int fault_vfs_test__copy(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    int rc = in && out ? 0 : -1;
-    char chunk[65536];
-    size_t n;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
-        if (fwrite(chunk, 1, n, out) != n) rc = -1;
-    if (in) fclose(in);
-    if (out && fclose(out) != 0) rc = -1;
-    return rc;
-}
-
 /* One transaction: a hold of seat `seat_id` of e1. Returns store_commit's result (after
  * rolling back a failed commit, as the writer does), or -1 if an earlier step failed. */
 static int fault_vfs_test__hold(store *st, const char *seat_id)
@@ -118,7 +104,7 @@ TEST(store_commits_refused_by_fsync_or_write_faults_leave_no_trace_even_after_a_
         const char *suffix = i == 0 ? "" : "-wal";
         snprintf(from, sizeof(from), "%s/tix.db%s", data, suffix);
         snprintf(to, sizeof(to), "%s/tix.db%s", image, suffix);
-        ASSERT_EQ_INT(fault_vfs_test__copy(from, to), 0);
+        ASSERT_EQ_INT(fx_copy_file(from, to), 0);
     }
     ASSERT_EQ_INT(fault_vfs_test__arm(faults, "fail-fsync", false), 0);
     sqlite3_close(reader);

@@ -134,7 +134,7 @@ static const seat_row *seat_in(const seats_loaded *l, const char *seat_id)
 
 /* ---- tests ---- */
 
-TEST(store_open_creates_the_data_dir_and_a_wal_database_at_schema_version_1)
+TEST(store_open_creates_the_data_dir_and_a_wal_database_at_schema_version_2)
 {
     char dir[256];
     snprintf(dir, sizeof(dir), "%s/data", test_tmpdir());
@@ -147,7 +147,7 @@ TEST(store_open_creates_the_data_dir_and_a_wal_database_at_schema_version_1)
     snprintf(path, sizeof(path), "%s/tix.db", dir);
     ASSERT_EQ_INT(stat(path, &sb), 0);
     ASSERT_EQ_INT(sb.st_mode & 0777, 0600);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 2);
     char *mode = fx_sql_text(dir, "PRAGMA journal_mode");
     bool wal = mode && strcmp(mode, "wal") == 0;
     free(mode);
@@ -191,6 +191,107 @@ TEST(store_open_refuses_a_database_from_a_newer_schema)
     ASSERT_CONTAINS(err, "newer");
 }
 
+/* True when SQLite compiles sql (on DIR/tix.db) into a program that builds a temporary b-tree
+ * (OpenEphemeral): what a CHECK "x IN (3 or more constants)" costs on every row written. */
+static bool builds_temp_btree(const char *dir, const char *sql)
+{
+    return fx_sql_explain_has(dir, sql, "OpenEphemeral");
+}
+
+/* The statements of a hold, of a booking and of a delivery never build a temporary b-tree to
+ * check a status (schema version 2). */
+static void assert_writes_build_no_temp_btree(const char *dir)
+{
+    static const char *const writes[] = {
+        "UPDATE seats SET status = 'held', hold_seq = 1 WHERE event_id = 'x' AND seat_id = 'y'"
+        " AND status = 'available'",
+        "INSERT INTO holds(id, event_id, user_id, status, seat_ids, created_at_ms,"
+        " expires_at_ms) VALUES ('i', 'e', 'u', 'active', '[]', 1, 2)",
+        "UPDATE holds SET status = 'released' WHERE seq = 1",
+        "UPDATE bookings SET status = 'confirmed' WHERE seq = 1",
+        "UPDATE deliveries SET status = 'delivered' WHERE seq = 1",
+        "INSERT INTO subscribers(id, kind, created_at_ms) VALUES ('w', 'webhook', 0)",
+        NULL,
+    };
+    for (size_t i = 0; writes[i]; i++) {
+        if (builds_temp_btree(dir, writes[i]))
+            test_fail(__FILE__, __LINE__, "builds a temporary b-tree: %s", writes[i]);
+    }
+    ASSERT_EQ_INT(fx_sql_int(dir, -1,
+                             "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%%CHECK (status IN%%'"
+                             " OR sql LIKE '%%CHECK (kind IN%%'"),
+                  0);
+}
+
+TEST(store_schema_checks_statuses_without_a_temporary_btree)
+{
+    const char *dir = test_tmpdir();
+    store *st = open_store(dir);
+    ASSERT_NOT_NULL(st);
+    ASSERT_EQ_INT(insert_event(st, "e1"), 0);
+    store_close(st);
+    assert_writes_build_no_temp_btree(dir);
+    /* the constraints still hold */
+    ASSERT_EQ_INT(fx_sql_exec(dir, "UPDATE seats SET status = 'lost' WHERE seat_id = 'A1'"), -1);
+    ASSERT_EQ_INT(fx_sql_exec(dir, "INSERT INTO holds(id, event_id, user_id, status, seat_ids,"
+                                   " created_at_ms, expires_at_ms)"
+                                   " VALUES ('i', 'e1', 'u', 'gone', '[]', 1, 2)"),
+                  -1);
+    ASSERT_EQ_INT(fx_sql_exec(dir, "INSERT INTO subscribers(id, kind, created_at_ms)"
+                                   " VALUES ('w', 'pigeon', 0)"),
+                  -1);
+    ASSERT_EQ_INT(fx_sql_exec(dir, "UPDATE seats SET status = 'sold' WHERE seat_id = 'A1'"), 0);
+}
+
+/* tests/fixtures/tix-schema-v1.db: made by tix at schema version 1 (the last commit before
+ * version 2): event v1-show (A1-A3, B1-B3), alice's active hold of A1 (lapsed), bob's hold of B1 and B2
+ * checked out, paid and booked (seats sold), its outbox rows and deliveries. */
+TEST(store_open_migrates_a_schema_1_database_and_keeps_its_data)
+{
+    const char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tix.db", dir);
+    ASSERT_EQ_INT(fx_copy_file("tests/fixtures/tix-schema-v1.db", path), 0);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 1);
+    int64_t outbox_before = fx_sql_int(dir, -1, "SELECT COUNT(*) FROM outbox");
+
+    store *st = open_store(dir);
+    ASSERT_NOT_NULL(st);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 2);
+    char *check = fx_sql_text(dir, "PRAGMA integrity_check");
+    ASSERT_EQ_STR(check, "ok");
+    free(check);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'sold'"), 2);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM holds WHERE status = 'active'"
+                                      " AND user_id = 'alice'"),
+                  1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM bookings WHERE status = 'confirmed'"
+                                      " AND user_id = 'bob'"),
+                  1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM outbox"), outbox_before);
+    loaded l = {0};
+    ASSERT_EQ_INT(store_events_load(st, collect_event, &l), 0);
+    ASSERT_EQ_INT(l.count, 1);
+    ASSERT_EQ_STR(l.specs[0].id, "v1-show");
+    loaded_free(&l);
+
+    /* the migrated store takes holds through its (re)prepared statements */
+    static const char *const seats[] = {"A2", NULL};
+    hold_record h = make_hold("v1-show", "carol", 1000, 2000, seats);
+    ASSERT_EQ_INT(store_begin(st), 0);
+    ASSERT_EQ_INT(hold_and_take(st, &h), 0);
+    ASSERT_EQ_INT(store_commit(st), 0);
+    store_close(st);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 2);
+    assert_writes_build_no_temp_btree(dir);
+
+    st = open_store(dir); /* a second open has nothing to migrate */
+    ASSERT_NOT_NULL(st);
+    store_close(st);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 2);
+}
+
 TEST(store_reopen_keeps_the_schema_and_the_data)
 {
     const char *dir = test_tmpdir();
@@ -206,7 +307,7 @@ TEST(store_reopen_keeps_the_schema_and_the_data)
 
     st = open_store(dir);
     ASSERT_NOT_NULL(st);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "PRAGMA user_version"), 2);
     loaded l = {0};
     ASSERT_EQ_INT(store_events_load(st, collect_event, &l), 0);
     ASSERT_EQ_INT(l.count, 1);
