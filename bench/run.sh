@@ -20,8 +20,10 @@
 # bench/results/<date>-<hostname>.md.
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
-# BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_PERF=1 (profile tix with perf
-# during an extra reject run and add the profile to the results).
+# BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
+# in order; default "sqlite reject hold seatmap mixed"; the hold reference needs sqlite first),
+# BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
+# the profiles to the results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,7 @@ readonly seconds=${BENCH_SECONDS:-10}
 readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
+readonly scenarios=${BENCH_SCENARIOS:-sqlite reject hold seatmap mixed}
 readonly admin_token=bench-admin-token
 readonly wait_tenths_max=300     # every wait for a server: at most 30 s
 readonly stop_tenths_max=150     # a server that has not stopped 15 s after SIGTERM is killed
@@ -303,15 +306,16 @@ measure() {
         "$wrk_pct" "$responses" "$ref"
 }
 
-# profile_tix PID URL: an extra reject run (not in the table) with perf stat and perf record
-# attached to tix; the flat profile goes to the results.
+# profile_tix SCENARIO PID URL SCRIPT [ARGS...]: an extra run of SCENARIO's load (not in the
+# table) with perf stat and perf record attached to tix; its flat profile goes to the results.
 perf_report=$work/perf.txt
 profile_tix() {
-    local pid=$1 url=$2
+    local scenario=$1 pid=$2 url=$3 script=$4
+    shift 4
     command -v perf >/dev/null 2>&1 || { log "BENCH_PERF=1 but perf is not installed"; return 0; }
-    log "reject: tix: profiling with perf for ${seconds}s (extra run, not in the table)"
+    log "$scenario: tix: profiling with perf for ${seconds}s (extra run, not in the table)"
     taskset -c "$client_core" wrk -t1 -c"$connections" -d"$((seconds + 2))s" \
-        -s "$lua_dir/reject.lua" "$url" -- nba-finals A1 >"$work/perf-wrk.out" 2>&1 &
+        -s "$lua_dir/$script" "$url" -- "$@" >"$work/perf-wrk.out" 2>&1 &
     local wrk_pid=$!
     sleep 1
     perf stat -e task-clock,context-switches,cpu-migrations,page-faults -p "$pid" \
@@ -322,7 +326,10 @@ profile_tix() {
     wait "$stat_pid" || true
     wait "$wrk_pid" || true
     {
-        echo "perf stat -p <tix> during ${seconds}s of the reject load:"
+        echo "### $scenario"
+        echo
+        echo '```'
+        echo "perf stat -p <tix> during ${seconds}s of the $scenario load:"
         grep -E 'task-clock|context-switches|cpu-migrations|page-faults' "$work/perf-stat.txt" ||
             true
         grep -E ' requests in ' "$work/perf-wrk.out" | sed 's/^ */wrk: /' || true
@@ -331,7 +338,9 @@ profile_tix() {
         perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol -g none \
             --percent-limit 1 2>/dev/null | grep -vE '^#|^$' | sed -E 's/[ -]+$//' |
             head -n 40 || true
-    } >"$perf_report"
+        echo '```'
+        echo
+    } >>"$perf_report"
 }
 
 # ---- scenarios ----
@@ -375,7 +384,9 @@ scenario_reject() {
     [ "$http_status" = 409 ] || die "reject: second hold of A1: HTTP $http_status, not 409"
     log "reject: tix answers 409 $(cat "$work/reject.body")"
     measure reject tix "$tix_pid" "$tix_url/reserve" reject/nginx reject.lua nba-finals A1
-    if [ "${BENCH_PERF:-0}" = 1 ]; then profile_tix "$tix_pid" "$tix_url/reserve"; fi
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+        profile_tix reject "$tix_pid" "$tix_url/reserve" reject.lua nba-finals A1
+    fi
     stop_server "$tix_pid"
 
     start_nginx reject "        location = /reserve {
@@ -400,6 +411,9 @@ scenario_hold() {
     [ "$http_status" = 201 ] || die "hold: HTTP $http_status: $(cat "$work/hold.body")"
     warmup_args=(0)
     measure hold tix "$tix_pid" "$tix_url/reserve" "hold/reference" hold.lua 200000
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+        profile_tix hold "$tix_pid" "$tix_url/reserve" hold.lua 500000
+    fi
     stop_server "$tix_pid"
 
     start_nginx hold "        location = /reserve {
@@ -553,11 +567,12 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "work dir $work; server on core $server_core, wrk -t1 -c$connections on core $client_core"
 
-scenario_sqlite
-scenario_reject
-scenario_hold
-scenario_seatmap
-scenario_mixed
+for scenario in $scenarios; do
+    case $scenario in
+    sqlite | reject | hold | seatmap | mixed) "scenario_$scenario" ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject hold seatmap mixed)" ;;
+    esac
+done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_model=$(lscpu 2>/dev/null | sed -nE 's/^Model name: *//p' | head -n 1)
@@ -574,6 +589,10 @@ v_cc=$(${CC:-gcc} --version 2>/dev/null | head -n 1 || echo unknown)
 host=$(hostname)
 mkdir -p "$root/bench/results"
 result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
+if [ "$scenarios" != "sqlite reject hold seatmap mixed" ]; then
+    # a partial run never replaces the day's full results
+    result_file=$root/bench/results/$(date +%Y-%m-%d)-$host-${scenarios// /-}.md
+fi
 {
     echo "# tix benchmark, $started_at, $host"
     echo
@@ -608,21 +627,21 @@ result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
     echo "## Results"
     echo
     results_table
-    echo
-    echo "## SQLite alone (bench/sqlite_bench, core $server_core)"
-    echo
-    sed -nE 's/^sqlite_bench: (SQLite.*)/\1; per update: INSERT hold, conditional UPDATE seat,/p' \
-        "$sqlite_out"
-    echo "INSERT outbox (tix's statements and tables); seats walked in key order."
-    echo
-    sqlite_table
+    if [ -s "$sqlite_out" ]; then
+        echo
+        echo "## SQLite alone (bench/sqlite_bench, core $server_core)"
+        echo
+        sed -nE 's/^sqlite_bench: (SQLite.*)/\1; per update: INSERT hold, conditional UPDATE seat,/p' \
+            "$sqlite_out"
+        echo "INSERT outbox (tix's statements and tables); seats walked in key order."
+        echo
+        sqlite_table
+    fi
     if [ -s "$perf_report" ]; then
         echo
-        echo "## Profile of tix under the reject load (BENCH_PERF=1)"
+        echo "## Profiles of tix (BENCH_PERF=1)"
         echo
-        echo '```'
         cat "$perf_report"
-        echo '```'
     fi
     echo
     echo "<details><summary>wrk output of every measured run</summary>"

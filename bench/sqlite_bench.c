@@ -2,7 +2,7 @@
  *
  * What it measures: for each batch size (1, 100, 1000 commands per transaction), a fresh
  * database with tix's tables for seats, holds and the outbox, copied from
- * src/store/store_sqlite.c with their indexes (seats WITHOUT ROWID keyed by
+ * src/store/store_sqlite.c (at schema version 2) with their indexes (seats WITHOUT ROWID keyed by
  * (event_id, seat_id)), journal_mode=WAL, synchronous=FULL, cache_size as tix sets it, and a
  * table of --seats seats (default 100,000). Then, seat after seat in key order, one "hold":
  *
@@ -43,17 +43,19 @@ enum {
     BENCH_TEXT_MAX = 512,
 };
 
-/* The part of tix's schema (src/store/store_sqlite.c, version 1) that a hold touches. */
+/* The part of tix's schema (src/store/store_sqlite.c, version 2) that a hold touches. */
 static const char *const bench_schema =
     "CREATE TABLE seats(event_id TEXT NOT NULL, seat_id TEXT NOT NULL,"
     "  section_idx INTEGER NOT NULL, row_label TEXT NOT NULL, number INTEGER NOT NULL,"
-    "  status TEXT NOT NULL DEFAULT 'available' CHECK (status IN ('available','held','sold')),"
+    "  status TEXT NOT NULL DEFAULT 'available'"
+    "    CHECK (status = 'available' OR status = 'held' OR status = 'sold'),"
     "  hold_seq INTEGER, PRIMARY KEY(event_id, seat_id)) WITHOUT ROWID;"
     "CREATE INDEX seats_by_hold ON seats(hold_seq) WHERE hold_seq IS NOT NULL;"
     "CREATE TABLE holds(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
     "  event_id TEXT NOT NULL, user_id TEXT NOT NULL,"
     "  status TEXT NOT NULL"
-    "    CHECK (status IN ('active','released','expired','checkout','booked')),"
+    "    CHECK (status = 'active' OR status = 'released' OR status = 'expired'"
+    "      OR status = 'checkout' OR status = 'booked'),"
     "  seat_ids TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,"
     "  ended_at_ms INTEGER);"
     "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status IN ('active','checkout');"
@@ -143,18 +145,26 @@ static void bench_seat_id(uint32_t index, char *out, size_t cap)
     snprintf(out, cap, "%s%u", row, index % BENCH_SEATS_PER_ROW + 1);
 }
 
-/* 32 random hex digits (xorshift64*: cheap; the ids only need to be unique in the run). */
-static void bench_random_hex(bench_db *b, char out[33])
+/* xorshift64*: cheap; the ids only need to be unique in the run. */
+static uint64_t bench_random(bench_db *b)
+{
+    b->rng_state ^= b->rng_state >> 12;
+    b->rng_state ^= b->rng_state << 25;
+    b->rng_state ^= b->rng_state >> 27;
+    return b->rng_state * 2685821657736338717ULL;
+}
+
+/* A hold or outbox id as tix makes them (src/util/ids.c, ids_sortable_hex): 12 hex digits of
+ * the time in milliseconds, then 20 random ones. */
+static void bench_sortable_hex(bench_db *b, char out[33])
 {
     static const char digits[] = "0123456789abcdef";
-    for (int half = 0; half < 2; half++) {
-        b->rng_state ^= b->rng_state >> 12;
-        b->rng_state ^= b->rng_state << 25;
-        b->rng_state ^= b->rng_state >> 27;
-        uint64_t r = b->rng_state * 2685821657736338717ULL;
-        for (int i = 0; i < 16; i++)
-            out[half * 16 + i] = digits[(r >> (4 * i)) & 15];
-    }
+    uint64_t now_ms = (uint64_t)(bench_now_s() * 1000.0);
+    for (int i = 0; i < 12; i++)
+        out[i] = digits[(now_ms >> (4 * (11 - i))) & 15];
+    uint64_t r[2] = {bench_random(b), bench_random(b)};
+    for (int i = 0; i < 20; i++)
+        out[12 + i] = digits[(r[i / 16] >> (4 * (i % 16))) & 15];
     out[32] = '\0';
 }
 
@@ -251,8 +261,8 @@ static int bench_hold(bench_db *b, uint32_t index, int64_t now_ms)
 {
     char seat[32], hold_id[33], outbox_id[33], seat_ids[48], user_id[32], data[BENCH_TEXT_MAX];
     bench_seat_id(index, seat, sizeof(seat));
-    bench_random_hex(b, hold_id);
-    bench_random_hex(b, outbox_id);
+    bench_sortable_hex(b, hold_id);
+    bench_sortable_hex(b, outbox_id);
     snprintf(seat_ids, sizeof(seat_ids), "[\"%s\"]", seat);
     snprintf(user_id, sizeof(user_id), "buyer%" PRIu32, index);
     snprintf(data, sizeof(data),
