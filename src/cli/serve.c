@@ -38,6 +38,7 @@ typedef struct serve_options {
     unsigned idle_timeout_s;
     unsigned sweep_interval_ms;
     unsigned batch_max;
+    unsigned batch_gather_us;
     unsigned queue_max;
     char payment_provider[16];
     char payment_url[PAY_URL_LEN_MAX];
@@ -242,6 +243,7 @@ int cli_serve(int argc, char **argv)
         .idle_timeout_s = HTTP_TIMEOUT_S_DEFAULT,
         .sweep_interval_ms = COMMIT_SWEEP_INTERVAL_MS_DEFAULT,
         .batch_max = COMMIT_BATCH_MAX_DEFAULT,
+        .batch_gather_us = COMMIT_GATHER_US_DEFAULT,
         .queue_max = COMMIT_QUEUE_MAX_DEFAULT,
         .payment_provider = "simulated",
         .payment_timeout_ms = 10000,
@@ -284,6 +286,10 @@ int cli_serve(int argc, char **argv)
          CLI_UINT, &o.sweep_interval_ms, 0, 10, 60000},
         {"batch-max", "TIX_BATCH_MAX", "N", "commands per group commit (default 1024)", CLI_UINT,
          &o.batch_max, 0, 1, 100000},
+        {"batch-gather-us", "TIX_BATCH_GATHER_US", "US",
+         "under load, after a batch of n writes, wait up to US for n more before the next "
+         "(default 1000; 0: never)",
+         CLI_UINT, &o.batch_gather_us, 0, 0, COMMIT_GATHER_US_MAX},
         {"queue-max", "TIX_QUEUE_MAX", "N",
          "writes waiting for the writer before 503 overloaded "
          "(default 65536)",
@@ -375,6 +381,7 @@ int cli_serve(int argc, char **argv)
     }
     commit_config cc = commit_config_default();
     cc.batch_max = o.batch_max;
+    cc.gather_us = o.batch_gather_us;
     cc.queue_max = o.queue_max;
     cc.sweep_interval_ms = o.sweep_interval_ms;
     cc.checkout_timeout_s = o.checkout_timeout_s;

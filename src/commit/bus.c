@@ -48,7 +48,7 @@ int commit__do_redrive(commit *c, commit_cmd *cmd, int64_t now_ms)
     if (!changed)
         cmd->rc = TIX_RC_NOT_FOUND;
     else
-        c->outbox_written = true; /* wake the dispatcher */
+        c->deliveries_written = true; /* wake the dispatcher */
     return 0;
 }
 

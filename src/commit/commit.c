@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 commit_config commit_config_default(void)
 {
     return (commit_config){
         .batch_max = COMMIT_BATCH_MAX_DEFAULT,
+        .gather_us = COMMIT_GATHER_US_DEFAULT,
         .queue_max = COMMIT_QUEUE_MAX_DEFAULT,
         .sweep_interval_ms = COMMIT_SWEEP_INTERVAL_MS_DEFAULT,
         .sweep_holds_max = COMMIT_SWEEP_HOLDS_MAX_DEFAULT,
@@ -61,8 +63,12 @@ int commit__outbox(commit *c, const char *type, const char *event_id, const char
                    int64_t now_ms)
 {
     if (c->data.failed) return log_error("commit: outbox payload of %s too large", type), -1;
-    c->outbox_written = true;
-    return store_tx_outbox_append(c->st, type, event_id, aggregate_id, now_ms, c->data.data);
+    bool delivered;
+    if (store_tx_outbox_append(c->st, type, event_id, aggregate_id, now_ms, c->data.data,
+                               &delivered) != 0)
+        return -1;
+    if (delivered) c->deliveries_written = true;
+    return 0;
 }
 
 int commit__outbox_hold(commit *c, const char *type, const hold_record *h, int64_t now_ms)
@@ -190,7 +196,7 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
 {
     int64_t now_ms = clock_now_ms();
     c->effect_count = 0;
-    c->outbox_written = false;
+    c->deliveries_written = false;
     int rc = store_begin(c->st);
     if (rc == 0 && sweep) rc = commit__sweep(c, now_ms);
     for (commit_cmd *cmd = batch; cmd && rc == 0; cmd = cmd->next_)
@@ -204,7 +210,7 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
     } else {
         commit__apply_effects(c);
         commit__index_events(c, batch);
-        if (c->outbox_written && c->on_outbox) c->on_outbox(c->on_outbox_ctx);
+        if (c->deliveries_written && c->on_outbox) c->on_outbox(c->on_outbox_ctx);
     }
     commit_cmd *cmd = batch;
     while (cmd) {
@@ -215,12 +221,36 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
     }
 }
 
+/* Group commit sized by load. The clients a batch answers send their next requests at once,
+ * but the HTTP threads need CPU (on a small machine, the writer's core) to read them: taking
+ * only what is queued the moment a batch ends makes the next batch small, and a small batch
+ * pays a whole sync and commit for few commands. So after a batch of n >= COMMIT_GATHER_MIN,
+ * while fewer than n are queued, wait (at most gather_us, sleeping, so that those threads
+ * run) for them, as PostgreSQL's commit_delay does; batches then grow to what the load
+ * offers. At low load (small batches) nothing waits. Called with the mutex held. */
+static void commit__gather(commit *c)
+{
+    uint32_t target = c->last_batch;
+    if (c->config.gather_us == 0 || c->last_batch < COMMIT_GATHER_MIN || c->queued >= target)
+        return;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += (long)c->config.gather_us * 1000;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
+    c->gather_target = target; /* commit_submit signals when it is reached */
+    while (!c->stopping && c->queued < target)
+        if (pthread_cond_timedwait(&c->cond, &c->mutex, &deadline) == ETIMEDOUT) break;
+    c->gather_target = 0;
+}
+
 static void *commit__writer(void *arg)
 {
     commit *c = arg;
     pthread_setname_np(pthread_self(), "tix-writer");
     pthread_mutex_lock(&c->mutex);
     for (;;) {
+        commit__gather(c);
         int64_t now = clock_mono_ms();
         bool sweep_due = now >= c->next_sweep_ms;
         if (!c->head && !sweep_due) {
@@ -234,6 +264,7 @@ static void *commit__writer(void *arg)
         uint32_t n = 0;
         for (commit_cmd *cmd = batch; cmd && n < c->config.batch_max; cmd = cmd->next_, n++)
             last = cmd;
+        c->last_batch = n;
         if (last) {
             c->head = last->next_;
             if (!c->head) c->tail = NULL;
@@ -245,6 +276,9 @@ static void *commit__writer(void *arg)
         if (sweep_due) c->next_sweep_ms = now + c->config.sweep_interval_ms;
         pthread_mutex_unlock(&c->mutex);
         commit__run_batch(c, batch, sweep_due);
+        /* a batch under load answered: let the HTTP threads that share this core send the
+         * answers and read the next requests before the next batch is formed */
+        if (n >= COMMIT_GATHER_MIN && c->config.gather_us) sched_yield();
         pthread_mutex_lock(&c->mutex);
     }
     pthread_mutex_unlock(&c->mutex);
@@ -306,7 +340,7 @@ tix_rc commit_submit(commit *c, commit_cmd *cmd)
             c->head = cmd;
         c->tail = cmd;
         c->queued++;
-        pthread_cond_signal(&c->cond);
+        if (c->gather_target == 0 || c->queued == c->gather_target) pthread_cond_signal(&c->cond);
     }
     pthread_mutex_unlock(&c->mutex);
     return rc;

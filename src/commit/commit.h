@@ -1,8 +1,9 @@
 /* commit: the one write path of tix.
  *
  * Handlers never write to the store. They fill a commit_cmd and submit it; one writer thread
- * takes the queued commands as a batch (at most batch_max, no waiting beyond what is queued:
- * commands that arrive while a batch is being synced form the next batch), runs the whole
+ * takes the queued commands as a batch (at most batch_max: commands that arrive while a batch
+ * is being synced form the next batch; under load, see gather_us, it may wait a little for
+ * more before a batch smaller than the previous one), runs the whole
  * batch in one store transaction, each command inside its own savepoint, commits (synced),
  * applies the committed changes to the in-memory inventory, and only then calls every
  * command's on_done. A failed commit fails every command of its batch with
@@ -109,6 +110,8 @@ struct commit_cmd {
 
 typedef struct commit_config {
     uint32_t batch_max;          /* commands per transaction */
+    uint32_t gather_us;          /* after a batch of n >= COMMIT_GATHER_MIN commands, wait up to
+                                    this long for n to queue before the next; 0: never wait */
     uint32_t queue_max;          /* commands waiting */
     uint32_t sweep_interval_ms;  /* how often lapsed holds are expired */
     uint32_t sweep_holds_max;    /* holds expired per sweep step */
@@ -123,6 +126,9 @@ typedef struct commit_config {
 
 enum {
     COMMIT_BATCH_MAX_DEFAULT = 1024,
+    COMMIT_GATHER_US_DEFAULT = 1000,
+    COMMIT_GATHER_US_MAX = 100000,
+    COMMIT_GATHER_MIN = 8, /* smaller batches mean little load: never wait after them */
     COMMIT_QUEUE_MAX_DEFAULT = 65536,
     COMMIT_SWEEP_INTERVAL_MS_DEFAULT = 250,
     COMMIT_SWEEP_HOLDS_MAX_DEFAULT = 512,
@@ -156,8 +162,9 @@ void commit_stop(commit *c);
 /* Stop (if not yet stopped) and free c. */
 void commit_destroy(commit *c);
 
-/* Call fn(ctx) from the writer thread after every commit that wrote outbox rows (the
- * dispatcher uses it to wake up). Set before traffic starts. */
+/* Call fn(ctx) from the writer thread after every commit that wrote deliveries (outbox rows
+ * some subscriber takes, or a redrive): the dispatcher uses it to wake up. Set before traffic
+ * starts. */
 void commit_on_outbox(commit *c, void (*fn)(void *ctx), void *ctx);
 
 /* Load every event and its held seats from the store into the inventory. Returns 0 or -1. */

@@ -31,12 +31,14 @@ struct commit {
     uint32_t queued;
     bool stopping;
     int64_t next_sweep_ms; /* monotonic */
+    uint32_t last_batch;    /* commands in the last batch taken */
+    uint32_t gather_target; /* while the writer gathers (commit__gather): wake it at this */
     void (*on_outbox)(void *ctx);
     void *on_outbox_ctx;
     /* writer-thread state */
     commit_effect *effects;
     uint32_t effect_count, effect_cap;
-    bool outbox_written; /* in this batch */
+    bool deliveries_written; /* in this batch: the dispatcher is woken after the commit */
     buf data;            /* outbox payload scratch */
     int64_t *due;        /* sweep scratch */
 };

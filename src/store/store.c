@@ -85,9 +85,13 @@ int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, ui
 }
 
 int store_tx_outbox_append(store *s, const char *type, const char *event_id,
-                           const char *aggregate_id, int64_t time_ms, const char *data_json)
+                           const char *aggregate_id, int64_t time_ms, const char *data_json,
+                           bool *delivered)
 {
-    return s->ops->tx_outbox_append(s, type, event_id, aggregate_id, time_ms, data_json);
+    bool any = false;
+    int rc = s->ops->tx_outbox_append(s, type, event_id, aggregate_id, time_ms, data_json, &any);
+    if (delivered) *delivered = rc == 0 && any;
+    return rc;
 }
 
 int store_tx_ping(store *s, int64_t now_ms)

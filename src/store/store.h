@@ -55,7 +55,8 @@ typedef struct store_ops {
     int (*tx_seats_free)(store *s, int64_t hold_seq);
     int (*tx_holds_due)(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
     int (*tx_outbox_append)(store *s, const char *type, const char *event_id,
-                            const char *aggregate_id, int64_t time_ms, const char *data_json);
+                            const char *aggregate_id, int64_t time_ms, const char *data_json,
+                            bool *delivered);
     int (*tx_ping)(store *s, int64_t now_ms);
     int (*tx_hold_checkout)(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
     int (*tx_hold_delete)(store *s, int64_t seq);
@@ -142,10 +143,13 @@ int store_tx_seats_free(store *s, int64_t hold_seq);
  * first. */
 int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
 
-/* Append an event to the outbox (a random id is assigned) and, in the same transaction, a
- * pending delivery for every subscriber with a routing pattern matching its type. */
+/* Append an event to the outbox (a sortable id is assigned) and, in the same transaction, a
+ * pending delivery for every subscriber with a routing pattern matching its type. Sets
+ * *delivered (may be NULL) to whether any delivery was written: nobody needs waking for an
+ * event no subscriber takes (HoldCreated, by default). */
 int store_tx_outbox_append(store *s, const char *type, const char *event_id,
-                           const char *aggregate_id, int64_t time_ms, const char *data_json);
+                           const char *aggregate_id, int64_t time_ms, const char *data_json,
+                           bool *delivered);
 
 /* A small real write, to prove the store is writable. */
 int store_tx_ping(store *s, int64_t now_ms);

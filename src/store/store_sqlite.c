@@ -981,7 +981,7 @@ static int store__routed(store_sqlite *ss, const char *type, bool *routed)
 
 static int store__sqlite_tx_outbox_append(store *s, const char *type, const char *event_id,
                                           const char *aggregate_id, int64_t time_ms,
-                                          const char *data_json)
+                                          const char *data_json, bool *delivered)
 {
     store_sqlite *ss = store__of(s);
     char id[IDS_HEX_LEN + 1];
@@ -994,6 +994,7 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
     sqlite3_bind_int64(st, 5, time_ms);
     store__bind_text(st, 6, data_json);
     if (store__run(ss, SQL_OUTBOX_INSERT) != 0) return -1;
+    *delivered = false;
     bool routed = true;
     if (store__routed(ss, type, &routed) != 0) return -1;
     if (!routed) return 0;
@@ -1002,7 +1003,9 @@ static int store__sqlite_tx_outbox_append(store *s, const char *type, const char
     store__bind_text(st, 2, aggregate_id ? aggregate_id : "");
     sqlite3_bind_int64(st, 3, time_ms);
     store__bind_text(st, 4, type);
-    return store__run(ss, SQL_OUTBOX_FANOUT);
+    if (store__run(ss, SQL_OUTBOX_FANOUT) != 0) return -1;
+    *delivered = sqlite3_changes(ss->db) > 0;
+    return 0;
 }
 
 static int store__sqlite_tx_ping(store *s, int64_t now_ms)

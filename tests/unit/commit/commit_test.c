@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 
 /* ---- fixture: a store in the test's temp dir, an inventory, a running writer ---- */
@@ -610,6 +611,76 @@ TEST(commit_conflicting_holds_in_one_batch_are_decided_one_by_one)
     ASSERT_INV_SEAT(ev, "A4", SEAT_HELD, z.hold.seq);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2);
     ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 2);
+}
+
+/* Group commit sized by load: after a batch of n >= COMMIT_GATHER_MIN commands, the writer waits
+ * (at most gather_us) until n are queued again, then runs them as one batch. */
+TEST(commit_after_a_batch_under_load_the_writer_gathers_as_many_before_the_next)
+{
+    enum { N = 10 };
+    commit_config cfg = config_with(60000);
+    cfg.gather_us = COMMIT_GATHER_US_MAX; /* 100 ms: far longer than the steps below */
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 2 * N, 1); /* rows A.., one seat each */
+    ASSERT_NOT_NULL(ev);
+    commit_cmd blocker, first[N], second[N];
+    char seats[2 * N][2][8];
+    const char *ids[2 * N][2];
+    for (int i = 0; i < 2 * N; i++) {
+        fx_row_label((uint32_t)i, seats[i][0]);
+        strcat(seats[i][0], "1");
+        ids[i][0] = seats[i][0];
+        ids[i][1] = NULL;
+    }
+    TEST_CHECK(block_writer(f, &blocker));
+    for (int i = 0; i < N; i++) { /* queued behind the blocker: one batch of N */
+        hold_cmd(&first[i], ev, "u", ids[i]);
+        first[i].on_done = gate_count_done;
+        ASSERT_EQ_INT(commit_submit(f->c, &first[i]), TIX_RC_OK);
+    }
+    gate_open();
+    gate_wait_done(N);
+    /* N - 1 more, one by one: the writer waits for the Nth instead of running them */
+    for (int i = 0; i < N - 1; i++) {
+        hold_cmd(&second[i], ev, "v", ids[N + i]);
+        second[i].on_done = gate_count_done;
+        ASSERT_EQ_INT(commit_submit(f->c, &second[i]), TIX_RC_OK);
+    }
+    usleep(20 * 1000); /* time for a writer that did not wait to have run some */
+    ASSERT_EQ_INT(gate_done(), N);
+    hold_cmd(&second[N - 1], ev, "v", ids[2 * N - 1]);
+    second[N - 1].on_done = gate_count_done;
+    ASSERT_EQ_INT(commit_submit(f->c, &second[N - 1]), TIX_RC_OK);
+    gate_wait_done(2 * N);
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ_INT(first[i].rc, TIX_RC_OK);
+        ASSERT_EQ_INT(second[i].rc, TIX_RC_OK);
+    }
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2 * N);
+}
+
+/* A single command after a large batch still runs: the gathering wait ends at gather_us. */
+TEST(commit_a_lone_command_after_a_large_batch_runs_after_the_gathering_wait)
+{
+    enum { N = 10 };
+    commit_config cfg = config_with(60000);
+    cfg.gather_us = 2000;
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    commit_cmd blocker, pings[N + 1];
+    TEST_CHECK(block_writer(f, &blocker));
+    for (int i = 0; i <= N; i++) {
+        memset(&pings[i], 0, sizeof(pings[i]));
+        pings[i].type = COMMIT_PING;
+        pings[i].on_done = gate_count_done;
+        if (i < N) ASSERT_EQ_INT(commit_submit(f->c, &pings[i]), TIX_RC_OK);
+    }
+    gate_open();
+    gate_wait_done(N);
+    ASSERT_EQ_INT(commit_submit(f->c, &pings[N]), TIX_RC_OK);
+    gate_wait_done(N + 1); /* would hang if the wait had no end */
+    ASSERT_EQ_INT(pings[N].rc, TIX_RC_OK);
 }
 
 TEST(commit_submit_answers_overloaded_when_the_queue_is_full)

@@ -675,7 +675,7 @@ TEST(store_rollback_discards_everything_of_the_transaction)
     ASSERT_EQ_INT(store_begin(st), 0);
     ASSERT_EQ_INT(store_tx_event_insert(st, &spec, &exists), 0);
     ASSERT_EQ_INT(hold_and_take(st, &h), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "keep", h.id, 5, "{}"), 0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "keep", h.id, 5, "{}", NULL), 0);
     ASSERT_EQ_INT(store_tx_ping(st, 5), 0);
     store_rollback(st);
     model_event_spec_free(&spec);
@@ -707,12 +707,14 @@ TEST(store_savepoint_rollback_discards_only_that_command)
     ASSERT_EQ_INT(store_begin(st), 0);
     ASSERT_EQ_INT(store_savepoint(st), 0);
     ASSERT_EQ_INT(hold_and_take(st, &a), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", a.id, 1, "{\"n\":1}"), 0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", a.id, 1, "{\"n\":1}", NULL),
+                  0);
     ASSERT_EQ_INT(store_savepoint_release(st), 0);
 
     ASSERT_EQ_INT(store_savepoint(st), 0);
     ASSERT_EQ_INT(hold_and_take(st, &b), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", b.id, 2, "{\"n\":2}"), 0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", b.id, 2, "{\"n\":2}", NULL),
+                  0);
     ASSERT_EQ_INT(store_savepoint_rollback(st), 0);
 
     ASSERT_EQ_INT(store_savepoint(st), 0);
@@ -736,12 +738,21 @@ TEST(store_outbox_rows_are_written_with_a_fresh_id_each)
     store *st = open_store(dir);
     ASSERT_NOT_NULL(st);
     ASSERT_EQ_INT(store_begin(st), 0);
-    ASSERT_EQ_INT(
-        store_tx_outbox_append(st, "HoldCreated", "e1", "h1", 1234, "{\"hold_id\":\"h1\"}"), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "EventCreated", "e2", "e2", 5678, "{}"), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "Ping", NULL, NULL, 9, "{}"), 0);
+    bool delivered = true;
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", "h1", 1234,
+                                         "{\"hold_id\":\"h1\"}", &delivered),
+                  0);
+    ASSERT_FALSE(delivered); /* no subscriber takes HoldCreated by default */
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "EventCreated", "e2", "e2", 5678, "{}", NULL), 0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "Ping", NULL, NULL, 9, "{}", NULL), 0);
+    delivered = false;
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "CheckoutStarted", "e1", "b1", 9, "{}", &delivered),
+                  0);
+    ASSERT_TRUE(delivered); /* the payment subscriber takes it */
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM deliveries"), 0); /* not committed */
     ASSERT_EQ_INT(store_commit(st), 0);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM outbox"), 3);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM deliveries"), 1);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM outbox"), 4);
     char *type = fx_sql_text(dir, "SELECT type FROM outbox ORDER BY seq LIMIT 1");
     char *event_id = fx_sql_text(dir, "SELECT event_id FROM outbox ORDER BY seq LIMIT 1");
     char *aggregate = fx_sql_text(dir, "SELECT aggregate_id FROM outbox ORDER BY seq LIMIT 1");
@@ -754,7 +765,7 @@ TEST(store_outbox_rows_are_written_with_a_fresh_id_each)
     free(type), free(event_id), free(aggregate), free(data), free(id);
     ASSERT_TRUE(ok);
     ASSERT_EQ_INT(time_ms, 1234);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(DISTINCT id) FROM outbox"), 3);
+    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(DISTINCT id) FROM outbox"), 4);
     ASSERT_EQ_INT(fx_sql_int(dir, -1,
                              "SELECT COUNT(*) FROM outbox WHERE type = 'Ping'"
                              " AND event_id IS NULL AND aggregate_id IS NULL"),
