@@ -33,7 +33,8 @@ enum {
     STORE_READERS_MAX = 64,
     STORE_BUSY_TIMEOUT_MS = 10000,
     STORE_PATH_MAX = 4096,
-    STORE_CHECKPOINT_FRAMES = 1000, /* checkpoint once the WAL holds this many frames */
+    STORE_CHECKPOINT_FRAMES = 10000, /* checkpoint once the WAL holds this many frames (~40 MB):
+                                        pages rewritten meanwhile are copied once */
     STORE_CHECKPOINT_INTERVAL_MS = 1000,
 };
 
