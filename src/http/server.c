@@ -350,8 +350,10 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http__log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(config->threads > 1 ? config->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        /* one thread: no pool option at all (a pool of 0 makes MHD warn at every start) */
+        config->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_LIMIT,
+        config->threads > 1 ? config->threads : config->connections_max, MHD_OPTION_CONNECTION_LIMIT,
         config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->connections_per_ip_max,
         MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,

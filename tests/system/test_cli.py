@@ -104,3 +104,14 @@ def test_serve_reads_its_configuration_from_environment(server_factory, tmp_path
     r = srv.post("/events", {"name": "x"}, headers={"Authorization": "Bearer other"})
     assert r.status == 401
     srv.stop_gracefully()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_serve_starts_without_warnings(server_factory, threads):
+    """A plain start logs nothing at WARN or above (libmicrohttpd warned about a thread pool
+    of 0 at every --threads 1 start)."""
+    srv = server_factory.start(threads=threads)
+    srv.assert_healthy()
+    noisy = [line for line in srv.output(last=100000).splitlines()
+             if " WARN " in line or " ERROR " in line]
+    assert not noisy, "\n".join(noisy)
