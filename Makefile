@@ -95,12 +95,17 @@ bench: deps bench-deps
 bench-deps:
 	@bench/deps.sh
 
-bench-build: build/tix build/bench/sqlite_bench
+bench-build: build/tix build/bench/sqlite_bench build/bench/mhd_bench
 
 build/bench/sqlite_bench: bench/sqlite_bench.c
 	@mkdir -p $(dir $@)
 	@echo "  CC [bench] $<"
 	@$(CC) -std=gnu17 $(WARN) -O2 $< -o $@ -lsqlite3
+
+build/bench/mhd_bench: bench/mhd_bench.c
+	@mkdir -p $(dir $@)
+	@echo "  CC [bench] $<"
+	@$(CC) -std=gnu17 $(WARN) -O2 $< -o $@ -lmicrohttpd
 
 # ---- fuzzing: `make fuzz` (libFuzzer + ASan + UBSan, clang) and the replay `make test` runs ----
 # One target per parser of outside input, fuzz/fuzz_<name>.c, linked with every src/ file but

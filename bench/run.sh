@@ -21,7 +21,8 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
-# in order; default "sqlite reject hold seatmap mixed"; the hold reference needs sqlite first),
+# in order; default "sqlite reject parking hold seatmap mixed"; the hold reference needs sqlite
+# first, parking needs reject first),
 # BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
 # the profiles to the results).
 set -euo pipefail
@@ -30,12 +31,13 @@ cd "$(dirname "$0")/.."
 readonly root=$PWD
 readonly tix_bin=$root/build/tix
 readonly sqlite_bench_bin=$root/build/bench/sqlite_bench
+readonly mhd_bench_bin=$root/build/bench/mhd_bench
 readonly lua_dir=$root/bench/wrk
 readonly seconds=${BENCH_SECONDS:-10}
 readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
-readonly scenarios=${BENCH_SCENARIOS:-sqlite reject hold seatmap mixed}
+readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold seatmap mixed}
 readonly admin_token=bench-admin-token
 readonly wait_tenths_max=300     # every wait for a server: at most 30 s
 readonly stop_tenths_max=150     # a server that has not stopped 15 s after SIGTERM is killed
@@ -58,6 +60,7 @@ nginx_bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || die "nginx not found: run 'make bench' (it installs it)"
 [ -x "$tix_bin" ] || die "$tix_bin not built: run 'make bench'"
 [ -x "$sqlite_bench_bin" ] || die "$sqlite_bench_bin not built: run 'make bench'"
+[ -x "$mhd_bench_bin" ] || die "$mhd_bench_bin not built: run 'make bench'"
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores: server and wrk share core 0"
 clk_tck=$(getconf CLK_TCK)
 
@@ -401,6 +404,33 @@ scenario_reject() {
     stop_server "$nginx_pid"
 }
 
+# parking: what libmicrohttpd charges for parking a request (MHD_suspend_connection, then
+# MHD_resume_connection), which every durable write in tix pays while the group commit syncs:
+# bench/mhd_bench answers tix's 409 bytes (from the reject scenario) on core 0, at once and
+# then after parking each request; the same wrk load as reject. "CPU vs ref" of the parked row
+# is against the unparked one; the difference in µs is the cost of a park.
+start_mhd_bench() { # start_mhd_bench PARK -> mhd_pid, mhd_url
+    local port
+    port=$(free_port)
+    taskset -c "$server_core" "$mhd_bench_bin" --port "$port" --status 409 \
+        --body "$work/reject.body" --park "$1" >"$work/mhd_bench.log" 2>&1 &
+    mhd_pid=$!
+    server_pids+=("$mhd_pid")
+    mhd_url=http://127.0.0.1:$port
+    wait_http "$mhd_url/"
+}
+
+scenario_parking() {
+    [ -s "$work/reject.body" ] || die "parking: run the reject scenario first (its 409 body)"
+    start_mhd_bench 0
+    measure parking "libmicrohttpd" "$mhd_pid" "$mhd_url/reserve" "(ref)" reject.lua nba-finals A1
+    stop_server "$mhd_pid"
+    start_mhd_bench 1
+    measure parking "libmicrohttpd parked" "$mhd_pid" "$mhd_url/reserve" parking/libmicrohttpd \
+        reject.lua nba-finals A1
+    stop_server "$mhd_pid"
+}
+
 scenario_hold() {
     local data=$work/hold
     start_tix "$data"
@@ -569,8 +599,8 @@ log "work dir $work; server on core $server_core, wrk -t1 -c$connections on core
 
 for scenario in $scenarios; do
     case $scenario in
-    sqlite | reject | hold | seatmap | mixed) "scenario_$scenario" ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject hold seatmap mixed)" ;;
+    sqlite | reject | parking | hold | seatmap | mixed) "scenario_$scenario" ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold seatmap mixed)" ;;
     esac
 done
 
@@ -589,7 +619,7 @@ v_cc=$(${CC:-gcc} --version 2>/dev/null | head -n 1 || echo unknown)
 host=$(hostname)
 mkdir -p "$root/bench/results"
 result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
-if [ "$scenarios" != "sqlite reject hold seatmap mixed" ]; then
+if [ "$scenarios" != "sqlite reject parking hold seatmap mixed" ]; then
     # a partial run never replaces the day's full results
     result_file=$root/bench/results/$(date +%Y-%m-%d)-$host-${scenarios// /-}.md
 fi
