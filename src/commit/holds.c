@@ -91,8 +91,8 @@ int commit__do_hold(commit *c, commit_cmd *cmd, int64_t now_ms)
         return store_tx_hold_delete(c->st, h->seq);
     }
     if (commit__outbox_hold(c, "HoldCreated", h, now_ms) != 0) return -1;
-    if (commit__effect_ids(c, h->event_id, h->seat_ids, h->seat_count, h->seq, h->expires_at_ms,
-                           SEAT_HELD) != 0)
+    if (commit__effect_seats(c, ev, cmd->seat_index, cmd->seat_count, h->seq, h->expires_at_ms,
+                             SEAT_HELD) != 0)
         return -1;
     cmd->rc = TIX_RC_OK;
     return 0;

@@ -43,6 +43,11 @@ struct commit {
     int64_t *due;        /* sweep scratch */
 };
 
+/* Record an inventory change for seats of an event given by index (what a hold knows). Returns
+ * 0 or -1 when out of memory. */
+int commit__effect_seats(commit *c, inv_event *ev, const uint32_t *seat_index, uint32_t n,
+                         int64_t hold_seq, int64_t expires_ms, seat_status status);
+
 /* Record an inventory change for seats named by id (unknown ids are skipped). Returns 0 or
  * -1 when out of memory. */
 int commit__effect_ids(commit *c, const char *event_id, char (*seat_ids)[TIX_SEAT_ID_LEN_MAX],
