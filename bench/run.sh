@@ -23,7 +23,9 @@
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
 # in order; default "sqlite reject parking hold seatmap mixed"; the hold reference needs sqlite
 # first, parking needs reject first),
-# BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
+# BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
+# many times, each round the server and then its reference back to back; the table shows the
+# round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
 # the profiles to the results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,8 @@ readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
 readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold seatmap mixed}
+readonly rounds=${BENCH_ROUNDS:-3}
+round=1
 readonly admin_token=bench-admin-token
 readonly wait_tenths_max=300     # every wait for a server: at most 30 s
 readonly stop_tenths_max=150     # a server that has not stopped 15 s after SIGTERM is killed
@@ -269,7 +273,7 @@ measure() {
     wrk_after=$(cpu_ticks $$ children)
     is_alive "$pid" || die "$server died during the $scenario run"
     after=$(cpu_ticks "$pid")
-    { echo "## $scenario / $server"; cat "$out"; echo; } >>"$raw_outputs"
+    { echo "## $scenario / $server (round $round)"; cat "$out"; echo; } >>"$raw_outputs"
 
     local requests run_s rps p50 p99 statuses non2xx errors cpu_us core_pct wrk_pct responses
     local bytes_per_response
@@ -377,7 +381,7 @@ create_big_event() {
 }
 
 scenario_reject() {
-    local data=$work/reject
+    local data=$work/reject-$round
     "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
     start_tix "$data"
     local reserve='{"event_id":"nba-finals","seat_id":"A1","user_id":"holder"}'
@@ -387,7 +391,7 @@ scenario_reject() {
     [ "$http_status" = 409 ] || die "reject: second hold of A1: HTTP $http_status, not 409"
     log "reject: tix answers 409 $(cat "$work/reject.body")"
     measure reject tix "$tix_pid" "$tix_url/reserve" reject/nginx reject.lua nba-finals A1
-    if [ "${BENCH_PERF:-0}" = 1 ]; then
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ]; then
         profile_tix reject "$tix_pid" "$tix_url/reserve" reject.lua nba-finals A1
     fi
     stop_server "$tix_pid"
@@ -432,7 +436,11 @@ scenario_parking() {
 }
 
 scenario_hold() {
-    local data=$work/hold
+    local data=$work/hold-$round b100
+    # the SQLite part of the reference, measured again next to this round's servers
+    taskset -c "$server_core" "$sqlite_bench_bin" --dir "$work" --seconds 2 \
+        >"$work/sqlite-round.out"
+    b100=$(sed -nE 's/.*batch=100 .*cpu_us_per_update=([0-9.]+).*/\1/p' "$work/sqlite-round.out")
     start_tix "$data"
     create_big_event "$tix_url"
     # one hold on the last seat, outside the walked range: the 201 body nginx will answer
@@ -441,10 +449,11 @@ scenario_hold() {
     [ "$http_status" = 201 ] || die "hold: HTTP $http_status: $(cat "$work/hold.body")"
     warmup_args=(0)
     measure hold tix "$tix_pid" "$tix_url/reserve" "hold/reference" hold.lua 200000
-    if [ "${BENCH_PERF:-0}" = 1 ]; then
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ]; then
         profile_tix hold "$tix_pid" "$tix_url/reserve" hold.lua 500000
     fi
     stop_server "$tix_pid"
+    rm -rf "$data"
 
     start_nginx hold "        location = /reserve {
             default_type application/json;
@@ -454,10 +463,10 @@ scenario_hold() {
     measure hold nginx "$nginx_pid" "$nginx_url/reserve" "(part of ref)" hold.lua 200000
     stop_server "$nginx_pid"
     local nginx_cpu=${cpu_of[hold/nginx]:-}
-    if [ -n "$nginx_cpu" ] && [ -n "$sqlite_b100_cpu" ]; then
+    if [ -n "$nginx_cpu" ] && [ -n "$b100" ]; then
         add_row hold reference - - - \
-            "$(awk -v a="$nginx_cpu" -v b="$sqlite_b100_cpu" 'BEGIN {printf "%.1f", a + b}')" \
-            - - "nginx + SQLite at batch 100: $nginx_cpu + $sqlite_b100_cpu" "(ref)"
+            "$(awk -v a="$nginx_cpu" -v b="$b100" 'BEGIN {printf "%.1f", a + b}')" \
+            - - "nginx + SQLite at batch 100: $nginx_cpu + $b100" "(ref)"
     fi
 }
 
@@ -518,13 +527,10 @@ scenario_mixed() {
 }
 
 sqlite_out=$work/sqlite.out
-sqlite_b100_cpu=""
 scenario_sqlite() {
     log "sqlite_bench: batches of 1, 100, 1000, up to ${sqlite_seconds}s each"
     taskset -c "$server_core" "$sqlite_bench_bin" --dir "$work" --seconds "$sqlite_seconds" \
         >"$sqlite_out"
-    sqlite_b100_cpu=$(sed -nE 's/.*batch=100 .*cpu_us_per_update=([0-9.]+).*/\1/p' \
-        "$sqlite_out")
 }
 
 # ---- the report ----
@@ -597,12 +603,52 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "work dir $work; server on core $server_core, wrk -t1 -c$connections on core $client_core"
 
+# reduce_rows: one row per scenario/server, the round with the median CPU per request (rows of
+# several rounds say so, with their CPU range); cpu_of and rps_of follow the kept rows.
+reduce_rows() {
+    local -a order=() kept=()
+    local -A group=()
+    local row key
+    for row in "${rows[@]}"; do
+        IFS=$'\t' read -r -a f <<<"$row"
+        key="${f[0]}/${f[1]}"
+        [ -n "${group[$key]+x}" ] || order+=("$key")
+        group[$key]+="$row"$'\n'
+    done
+    for key in "${order[@]}"; do
+        local sorted n
+        sorted=$(printf '%s' "${group[$key]}" | sort -t$'\t' -k6,6g)
+        n=$(grep -c . <<<"$sorted")
+        IFS=$'\t' read -r -a f <<<"$(sed -n "$(((n + 1) / 2))p" <<<"$sorted")"
+        if [ "$n" -gt 1 ]; then
+            local lo hi
+            lo=$(head -n 1 <<<"$sorted" | cut -f6)
+            hi=$(tail -n 1 <<<"$sorted" | cut -f6)
+            f[8]+="; median of $n rounds (CPU µs/req $lo to $hi)"
+        fi
+        kept+=("$(printf '%s\t' "${f[@]}")")
+    done
+    rows=()
+    cpu_of=()
+    rps_of=()
+    for row in "${kept[@]}"; do
+        IFS=$'\t' read -r -a f <<<"$row"
+        add_row "${f[@]}"
+    done
+}
+
 for scenario in $scenarios; do
     case $scenario in
-    sqlite | reject | parking | hold | seatmap | mixed) "scenario_$scenario" ;;
+    reject | parking | hold)
+        for ((round = 1; round <= rounds; round++)); do "scenario_$scenario"; done
+        round=1
+        ;;
+    sqlite | seatmap | mixed) "scenario_$scenario" ;;
     *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold seatmap mixed)" ;;
     esac
 done
+
+reduce_rows
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_model=$(lscpu 2>/dev/null | sed -nE 's/^Model name: *//p' | head -n 1)
@@ -652,7 +698,11 @@ fi
     echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
     echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
     echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
-    echo "update at batch 100 (bench/sqlite_bench, below)."
+    echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
+    echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
+    echo "after parking every request (suspend + resume), as tix parks every durable write."
+    echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
+    echo "each row is the round with the median CPU µs/req, its range in the last column."
     echo
     echo "## Results"
     echo
