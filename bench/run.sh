@@ -13,7 +13,9 @@
 #   - server CPU per request = (utime + stime of the server process, all its threads, read
 #     from /proc/PID/stat before and after the measured run) / the requests wrk completed.
 #
-# Scenarios: reject (409 on a held seat), hold (201 on a new seat of a 1,000,000-seat event),
+# Scenarios: reject (409 on a held seat), parking (libmicrohttpd's cost of parking a request),
+# hold (201 on a new seat of a 1,000,000-seat event), memory (resident bytes per seat and the
+# start-up that loads a 1,000,000-seat event),
 # seatmap (50,000 seats; plus a conditional GET when tix sends an ETag), mixed (a flash sale),
 # and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
 # Prints one table and writes it, with the machine and the versions, to
@@ -21,7 +23,7 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
-# in order; default "sqlite reject parking hold seatmap mixed"; the hold reference needs sqlite
+# in order; default "sqlite reject parking hold memory seatmap mixed"; the hold reference needs sqlite
 # first, parking needs reject first),
 # BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
 # many times, each round the server and then its reference back to back; the table shows the
@@ -39,7 +41,7 @@ readonly seconds=${BENCH_SECONDS:-10}
 readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
-readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold seatmap mixed}
+readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold memory seatmap mixed}
 readonly rounds=${BENCH_ROUNDS:-3}
 round=1
 readonly admin_token=bench-admin-token
@@ -470,6 +472,38 @@ scenario_hold() {
     fi
 }
 
+# memory: tix's resident memory (VmRSS) empty and with bench-arena (1,000,000 seats) loaded,
+# and the start-up that loads it again: from exec to the first answer of /healthz.
+memory_out=$work/memory.txt
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+scenario_memory() {
+    local data=$work/memory empty_kb loaded_kb restarted_kb started ended
+    start_tix "$data"
+    empty_kb=$(rss_kb "$tix_pid")
+    create_big_event "$tix_url"
+    sleep 1 # let the writer and the seat map settle
+    loaded_kb=$(rss_kb "$tix_pid")
+    stop_server "$tix_pid"
+    started=$(date +%s.%N)
+    start_tix "$data"
+    ended=$(date +%s.%N)
+    restarted_kb=$(rss_kb "$tix_pid")
+    stop_server "$tix_pid"
+    rm -rf "$data"
+    {
+        echo "| measure | value |"
+        echo "| --- | ---: |"
+        echo "| resident, empty | $((empty_kb / 1024)) MiB ($empty_kb kB) |"
+        echo "| resident, bench-arena created (1,000,000 seats) | $((loaded_kb / 1024)) MiB ($loaded_kb kB) |"
+        awk -v a="$empty_kb" -v b="$loaded_kb" \
+            'BEGIN {printf "| per seat, in all | %.1f bytes |\n", (b - a) * 1024 / 1000000}'
+        echo "| resident after a restart that loaded it | $((restarted_kb / 1024)) MiB ($restarted_kb kB) |"
+        awk -v a="$started" -v b="$ended" \
+            'BEGIN {printf "| start-up with it, exec to the first /healthz answer | %.2f s |\n", b - a}'
+    } >"$memory_out"
+    log "memory: $(tr '\n' ' ' <"$memory_out")"
+}
+
 scenario_seatmap() {
     local data=$work/seatmap www=$work/www tix_etag nginx_etag
     "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
@@ -643,8 +677,8 @@ for scenario in $scenarios; do
         for ((round = 1; round <= rounds; round++)); do "scenario_$scenario"; done
         round=1
         ;;
-    sqlite | seatmap | mixed) "scenario_$scenario" ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold seatmap mixed)" ;;
+    sqlite | memory | seatmap | mixed) "scenario_$scenario" ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed)" ;;
     esac
 done
 
@@ -665,7 +699,7 @@ v_cc=$(${CC:-gcc} --version 2>/dev/null | head -n 1 || echo unknown)
 host=$(hostname)
 mkdir -p "$root/bench/results"
 result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
-if [ "$scenarios" != "sqlite reject parking hold seatmap mixed" ]; then
+if [ "$scenarios" != "sqlite reject parking hold memory seatmap mixed" ]; then
     # a partial run never replaces the day's full results
     result_file=$root/bench/results/$(date +%Y-%m-%d)-$host-${scenarios// /-}.md
 fi
@@ -707,6 +741,12 @@ fi
     echo "## Results"
     echo
     results_table
+    if [ -s "$memory_out" ]; then
+        echo
+        echo "## Memory and start-up (core $server_core)"
+        echo
+        cat "$memory_out"
+    fi
     if [ -s "$sqlite_out" ]; then
         echo
         echo "## SQLite alone (bench/sqlite_bench, core $server_core)"
