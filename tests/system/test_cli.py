@@ -1,6 +1,7 @@
 """The tix command line: help, version, usage errors, seed, env configuration."""
 
 import collections
+import concurrent.futures
 import secrets
 
 import pytest
@@ -115,3 +116,23 @@ def test_serve_starts_without_warnings(server_factory, threads):
     noisy = [line for line in srv.output(last=100000).splitlines()
              if " WARN " in line or " ERROR " in line]
     assert not noisy, "\n".join(noisy)
+
+
+def test_batch_gather_beyond_its_limit_exits_2_naming_it(tix_bin, tmp_path):
+    cp = run_tix(["serve", "--data", str(tmp_path / "d"), "--batch-gather-us", "100001"],
+                 timeout=20)
+    assert cp.returncode == 2, (cp.returncode, output_of(cp))
+    assert "--batch-gather-us" in output_of(cp) and "100000" in output_of(cp), output_of(cp)
+
+
+@pytest.mark.parametrize("gather_us", ["0", "100000"])
+def test_holds_commit_with_any_batch_gathering(server_factory, gather_us):
+    """With gathering off (0: each batch takes what is queued) or at its longest (100 ms), a
+    burst of concurrent holds on distinct seats all succeed and all are in the store."""
+    srv = server_factory.start(extra_args=["--batch-gather-us", gather_us])
+    ev, seats = create_event(srv)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(seats)) as pool:
+        results = list(pool.map(lambda i: reserve(srv, ev["id"], seats[i], f"g{i}"),
+                                range(len(seats))))
+    assert [r.status for r in results] == [201] * len(seats), [r.status for r in results]
+    invariants.assert_tix_check_clean(srv.data_dir)
