@@ -10,7 +10,7 @@
 #include "http/server.h"
 #include "notify/mailer.h"
 #include "pay/payment.h"
-#include "store/fault_vfs.h"
+#include "store/vfs_shim.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -57,7 +57,7 @@ typedef struct serve_options {
     unsigned trust_proxy;
     char buyer_token_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
     unsigned require_buyer_token;
-    char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/fault_vfs.h */
+    char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/vfs_shim.h */
 } serve_options;
 
 /* Split "HOST:PORT" (or "[v6]:PORT") into config. Returns 0 or -1. */

@@ -13,7 +13,7 @@
  * each in its own transaction. */
 #include "store/store.h"
 
-#include "store/fault_vfs.h" /* test-only fault shim */
+#include "store/vfs_shim.h"
 #include "util/buf.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -332,15 +332,15 @@ typedef struct store_sqlite {
     store_reader readers[STORE_READERS_MAX];
 } store_sqlite;
 
-/* ---- test-only fault shim (store/fault_vfs.h): empty unless `--test-fault-dir` was given;
- * then every connection goes through the fault VFS. ---- */
+/* ---- test-only storage faults (store/vfs_shim.h): empty unless `--test-fault-dir` was
+ * given. ---- */
 static char store__fault_dir[STORE_PATH_MAX];
 
 void store_sqlite_set_fault_dir(const char *fault_dir)
 {
     snprintf(store__fault_dir, sizeof(store__fault_dir), "%s", fault_dir ? fault_dir : "");
 }
-/* ---- end of the test-only fault shim ---- */
+/* ---- end of the test-only storage faults ---- */
 
 static store_sqlite *store__of(store *s)
 {
@@ -391,8 +391,7 @@ static int store__connect(const char *path, bool read_only, sqlite3 **out)
     int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                 SQLITE_OPEN_NOMUTEX;
     sqlite3 *db = NULL;
-    const char *vfs = store__fault_dir[0] ? FAULT_VFS_NAME : NULL; /* test-only fault shim */
-    if (sqlite3_open_v2(path, &db, flags, vfs) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, flags, VFS_SHIM_NAME) != SQLITE_OK) {
         log_error("store: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return -1;
@@ -583,8 +582,8 @@ int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char 
         snprintf(err, err_len, "cannot create data dir %s: %s", data_dir, strerror(errno));
         return -1;
     }
-    if (store__fault_dir[0] && fault_vfs_register(store__fault_dir) != 0) { /* test-only */
-        snprintf(err, err_len, "cannot install the test fault VFS on %s", store__fault_dir);
+    if (vfs_shim_register(store__fault_dir) != 0) {
+        snprintf(err, err_len, "cannot install tix's SQLite VFS (see the log above)");
         return -1;
     }
     store_sqlite *ss = calloc(1, sizeof(*ss));
