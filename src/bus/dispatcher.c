@@ -28,11 +28,7 @@ static uint32_t bus__claim(bus *b, delivery_record *out, uint32_t max)
 
 static void bus__wait_ms(bus *b, unsigned ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    struct timespec ts = clock_mono_deadline((int64_t)ms * 1000);
     pthread_cond_timedwait(&b->wake, &b->mutex, &ts);
 }
 

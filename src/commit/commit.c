@@ -255,11 +255,7 @@ static void commit__gather(commit *c)
     uint32_t target = c->last_batch;
     if (c->config.gather_us == 0 || c->last_batch < COMMIT_GATHER_MIN || c->queued >= target)
         return;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += (long)c->config.gather_us * 1000;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000;
-    deadline.tv_nsec %= 1000000000;
+    struct timespec deadline = clock_mono_deadline(c->config.gather_us);
     c->gather_target = target; /* commit_submit signals when it is reached */
     while (!c->stopping && c->queued < target)
         if (pthread_cond_timedwait(&c->cond, &c->mutex, &deadline) == ETIMEDOUT) break;

@@ -36,10 +36,7 @@ static void *conn_watch__loop(void *arg)
     pthread_setname_np(pthread_self(), "tix-connwatch");
     pthread_mutex_lock(&w->mutex);
     while (!w->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += CONN_WATCH_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = clock_mono_deadline((int64_t)CONN_WATCH_TICK_MS * 1000);
         pthread_cond_timedwait(&w->cond, &w->mutex, &ts);
         int64_t now = clock_mono_ms();
         for (conn_watch_entry *e = w->head; e && !w->stopping; e = e->next) {

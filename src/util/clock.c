@@ -17,6 +17,19 @@ int64_t clock_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec clock_mono_deadline(int64_t after_us)
+{
+    assert(after_us >= 0);
+    struct timespec ts;
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    assert(rc == 0);
+    (void)rc;
+    int64_t nsec = ts.tv_nsec + (after_us % 1000000) * 1000;
+    ts.tv_sec += (time_t)(after_us / 1000000 + nsec / 1000000000);
+    ts.tv_nsec = (long)(nsec % 1000000000);
+    return ts;
+}
+
 int64_t clock_mono_ms(void)
 {
     struct timespec ts;

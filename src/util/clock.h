@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum { CLOCK_RFC3339_LEN_MAX = 32 }; /* "2026-11-29T02:34:24.123Z" plus room */
 
@@ -12,6 +13,10 @@ int64_t clock_now_ms(void);
 
 /* Milliseconds from CLOCK_MONOTONIC, for measuring intervals. */
 int64_t clock_mono_ms(void);
+
+/* The CLOCK_MONOTONIC instant after_us (>= 0) microseconds from now, as the deadline of a
+ * pthread_cond_timedwait on a condition variable set to CLOCK_MONOTONIC. */
+struct timespec clock_mono_deadline(int64_t after_us);
 
 /* Format `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= CLOCK_RFC3339_LEN_MAX bytes).
  * Returns the length written. */

@@ -214,3 +214,24 @@ TEST(clock_now_is_in_this_century_and_monotonic_does_not_go_back)
     int64_t a = clock_mono_ms(), b = clock_mono_ms();
     ASSERT_LE(a, b);
 }
+
+/* Nanoseconds of a timespec. */
+static int64_t ts_ns(struct timespec ts)
+{
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+TEST(clock_mono_deadline_is_now_plus_the_delay_normalised)
+{
+    static const int64_t delays_us[] = {0, 1, 999999, 1000000, 1500000, 2999999};
+    for (size_t i = 0; i < sizeof(delays_us) / sizeof(delays_us[0]); i++) {
+        struct timespec before, after;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        struct timespec d = clock_mono_deadline(delays_us[i]);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        ASSERT_GE(d.tv_nsec, 0);
+        ASSERT_LT(d.tv_nsec, 1000000000);
+        ASSERT_GE(ts_ns(d), ts_ns(before) + delays_us[i] * 1000);
+        ASSERT_LE(ts_ns(d), ts_ns(after) + delays_us[i] * 1000);
+    }
+}
