@@ -50,22 +50,6 @@ static commit_effect *commit__effect_new(commit *c)
     return &c->effects[c->effect_count++];
 }
 
-int commit__effect_ids(commit *c, const char *event_id, char (*seat_ids)[TIX_SEAT_ID_LEN_MAX],
-                       uint32_t n, int64_t hold_seq, int64_t expires_ms, seat_status status)
-{
-    inv_event *ev = inventory_find(c->inv, event_id, strlen(event_id));
-    if (!ev) return 0; /* an event the inventory does not know has no seat state to fix */
-    commit_effect *e = commit__effect_new(c);
-    if (!e) return -1;
-    *e = (commit_effect){
-        .event = ev, .hold_seq = hold_seq, .expires_ms = expires_ms, .status = status};
-    for (uint32_t i = 0; i < n; i++) {
-        int64_t idx = inv_event_seat_find(ev, seat_ids[i], strlen(seat_ids[i]));
-        if (idx >= 0) e->seat_index[e->seat_count++] = (uint32_t)idx;
-    }
-    return 0;
-}
-
 int commit__effect_seats(commit *c, inv_event *ev, const uint32_t *seat_index, uint32_t n,
                          int64_t hold_seq, int64_t expires_ms, seat_status status)
 {
@@ -79,6 +63,20 @@ int commit__effect_seats(commit *c, inv_event *ev, const uint32_t *seat_index, u
                          .seat_count = n};
     memcpy(e->seat_index, seat_index, n * sizeof(*seat_index));
     return 0;
+}
+
+int commit__effect_ids(commit *c, const char *event_id, char (*seat_ids)[TIX_SEAT_ID_LEN_MAX],
+                       uint32_t n, int64_t hold_seq, int64_t expires_ms, seat_status status)
+{
+    assert(n <= TIX_HOLD_SEATS_MAX);
+    inv_event *ev = inventory_find(c->inv, event_id, strlen(event_id));
+    if (!ev) return 0; /* an event the inventory does not know has no seat state to fix */
+    uint32_t index[TIX_HOLD_SEATS_MAX], found = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t idx = inv_event_seat_find(ev, seat_ids[i], strlen(seat_ids[i]));
+        if (idx >= 0) index[found++] = (uint32_t)idx;
+    }
+    return commit__effect_seats(c, ev, index, found, hold_seq, expires_ms, status);
 }
 
 int commit__outbox(commit *c, const char *type, const char *event_id, const char *aggregate_id,
