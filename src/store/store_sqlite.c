@@ -38,74 +38,84 @@ enum {
     STORE_CHECKPOINT_INTERVAL_MS = 1000,
 };
 
-static const char *const store__migrations[] = {
+/* A migration: SQL to run, or a function for what SQL alone cannot do. */
+typedef struct store_migration {
+    const char *sql;
+    int (*run)(sqlite3 *db); /* returns 0 or -1 */
+} store_migration;
+
+static int store__rewrite_checks(sqlite3 *db);
+
+static const store_migration store__migrations[] = {
     /* version 0 -> 1: events, seats, holds, bookings, the outbox and its deliveries */
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE events(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
-    "  venue TEXT NOT NULL, starts_at_ms INTEGER NOT NULL, hold_ttl_s INTEGER NOT NULL,"
-    "  max_seats_per_hold INTEGER NOT NULL, created_at_ms INTEGER NOT NULL);"
-    "CREATE TABLE sections(event_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,"
-    "  price_cents INTEGER NOT NULL, seats_per_row INTEGER NOT NULL, rows TEXT NOT NULL,"
-    "  PRIMARY KEY(event_id, idx)) WITHOUT ROWID;"
-    "CREATE TABLE seats(event_id TEXT NOT NULL, seat_id TEXT NOT NULL,"
-    "  section_idx INTEGER NOT NULL, row_label TEXT NOT NULL, number INTEGER NOT NULL,"
-    "  status TEXT NOT NULL DEFAULT 'available' CHECK (status IN ('available','held','sold')),"
-    "  hold_seq INTEGER, PRIMARY KEY(event_id, seat_id)) WITHOUT ROWID;"
-    "CREATE INDEX seats_by_hold ON seats(hold_seq) WHERE hold_seq IS NOT NULL;"
-    "CREATE TABLE holds(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
-    "  event_id TEXT NOT NULL, user_id TEXT NOT NULL,"
-    "  status TEXT NOT NULL"
-    "    CHECK (status IN ('active','released','expired','checkout','booked')),"
-    "  seat_ids TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,"
-    "  ended_at_ms INTEGER);"
-    "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status IN ('active','checkout');"
-    "CREATE INDEX holds_by_user ON holds(event_id, user_id) WHERE status IN ('active','checkout');"
-    "CREATE TABLE bookings(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
-    "  hold_seq INTEGER NOT NULL UNIQUE, hold_id TEXT NOT NULL, event_id TEXT NOT NULL,"
-    "  user_id TEXT NOT NULL, email TEXT NOT NULL,"
-    "  status TEXT NOT NULL CHECK (status IN"
-    "    ('pending_payment','confirmed','payment_failed','cancelled')),"
-    "  amount_cents INTEGER NOT NULL, payment_token TEXT NOT NULL,"
-    "  payment_id TEXT NOT NULL DEFAULT '', refund_id TEXT NOT NULL DEFAULT '',"
-    "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
-    "  checkout_deadline_ms INTEGER NOT NULL, seat_ids TEXT NOT NULL);"
-    "CREATE INDEX bookings_by_user ON bookings(user_id, created_at_ms);"
-    /* outbox ids carry 80 random bits: unique without an index to keep up */
-    "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
-    "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);"
-    "CREATE TABLE subscribers(id TEXT PRIMARY KEY, kind TEXT NOT NULL"
-    "    CHECK (kind IN ('payment','notification','webhook')),"
-    "  url TEXT NOT NULL DEFAULT '', secret TEXT NOT NULL DEFAULT '',"
-    "  created_at_ms INTEGER NOT NULL);"
-    "CREATE TABLE subscriber_patterns(subscriber_id TEXT NOT NULL, pattern TEXT NOT NULL,"
-    "  PRIMARY KEY(subscriber_id, pattern)) WITHOUT ROWID;"
-    "INSERT INTO subscribers(id, kind, created_at_ms) VALUES"
-    "  ('payment', 'payment', 0), ('notification', 'notification', 0);"
-    "INSERT INTO subscriber_patterns VALUES ('payment', 'CheckoutStarted'),"
-    "  ('payment', 'RefundRequested'), ('notification', 'BookingConfirmed'),"
-    "  ('notification', 'PaymentFailed'), ('notification', 'BookingCancelled');"
-    "CREATE TABLE deliveries(seq INTEGER PRIMARY KEY, outbox_seq INTEGER NOT NULL,"
-    "  subscriber_id TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
-    "  status TEXT NOT NULL CHECK (status IN ('pending','delivered','dead')),"
-    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,"
-    "  lease_owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,"
-    "  last_error TEXT NOT NULL DEFAULT '', updated_at_ms INTEGER NOT NULL,"
-    "  UNIQUE(outbox_seq, subscriber_id));"
-    "CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE status = 'pending';"
-    "CREATE INDEX deliveries_order ON deliveries(subscriber_id, aggregate_id, outbox_seq)"
-    "  WHERE status = 'pending';"
-    "CREATE INDEX deliveries_dead ON deliveries(updated_at_ms) WHERE status = 'dead';"
-    "CREATE TABLE idempotency(key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
-    "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at_ms INTEGER NOT NULL);"
-    "CREATE INDEX idempotency_age ON idempotency(created_at_ms);",
+    {.sql =
+         "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+         "CREATE TABLE events(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+         "  venue TEXT NOT NULL, starts_at_ms INTEGER NOT NULL, hold_ttl_s INTEGER NOT NULL,"
+         "  max_seats_per_hold INTEGER NOT NULL, created_at_ms INTEGER NOT NULL);"
+         "CREATE TABLE sections(event_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,"
+         "  price_cents INTEGER NOT NULL, seats_per_row INTEGER NOT NULL, rows TEXT NOT NULL,"
+         "  PRIMARY KEY(event_id, idx)) WITHOUT ROWID;"
+         "CREATE TABLE seats(event_id TEXT NOT NULL, seat_id TEXT NOT NULL,"
+         "  section_idx INTEGER NOT NULL, row_label TEXT NOT NULL, number INTEGER NOT NULL,"
+         "  status TEXT NOT NULL DEFAULT 'available' CHECK (status IN ('available','held','sold')),"
+         "  hold_seq INTEGER, PRIMARY KEY(event_id, seat_id)) WITHOUT ROWID;"
+         "CREATE INDEX seats_by_hold ON seats(hold_seq) WHERE hold_seq IS NOT NULL;"
+         "CREATE TABLE holds(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+         "  event_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+         "  status TEXT NOT NULL"
+         "    CHECK (status IN ('active','released','expired','checkout','booked')),"
+         "  seat_ids TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,"
+         "  ended_at_ms INTEGER);"
+         "CREATE INDEX holds_due ON holds(expires_at_ms) WHERE status IN ('active','checkout');"
+         "CREATE INDEX holds_by_user ON holds(event_id, user_id) WHERE status IN "
+         "('active','checkout');"
+         "CREATE TABLE bookings(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+         "  hold_seq INTEGER NOT NULL UNIQUE, hold_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+         "  user_id TEXT NOT NULL, email TEXT NOT NULL,"
+         "  status TEXT NOT NULL CHECK (status IN"
+         "    ('pending_payment','confirmed','payment_failed','cancelled')),"
+         "  amount_cents INTEGER NOT NULL, payment_token TEXT NOT NULL,"
+         "  payment_id TEXT NOT NULL DEFAULT '', refund_id TEXT NOT NULL DEFAULT '',"
+         "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
+         "  checkout_deadline_ms INTEGER NOT NULL, seat_ids TEXT NOT NULL);"
+         "CREATE INDEX bookings_by_user ON bookings(user_id, created_at_ms);"
+         /* outbox ids carry 80 random bits: unique without an index to keep up */
+         "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
+         "  event_id TEXT, aggregate_id TEXT, time_ms INTEGER NOT NULL, data TEXT NOT NULL);"
+         "CREATE TABLE subscribers(id TEXT PRIMARY KEY, kind TEXT NOT NULL"
+         "    CHECK (kind IN ('payment','notification','webhook')),"
+         "  url TEXT NOT NULL DEFAULT '', secret TEXT NOT NULL DEFAULT '',"
+         "  created_at_ms INTEGER NOT NULL);"
+         "CREATE TABLE subscriber_patterns(subscriber_id TEXT NOT NULL, pattern TEXT NOT NULL,"
+         "  PRIMARY KEY(subscriber_id, pattern)) WITHOUT ROWID;"
+         "INSERT INTO subscribers(id, kind, created_at_ms) VALUES"
+         "  ('payment', 'payment', 0), ('notification', 'notification', 0);"
+         "INSERT INTO subscriber_patterns VALUES ('payment', 'CheckoutStarted'),"
+         "  ('payment', 'RefundRequested'), ('notification', 'BookingConfirmed'),"
+         "  ('notification', 'PaymentFailed'), ('notification', 'BookingCancelled');"
+         "CREATE TABLE deliveries(seq INTEGER PRIMARY KEY, outbox_seq INTEGER NOT NULL,"
+         "  subscriber_id TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
+         "  status TEXT NOT NULL CHECK (status IN ('pending','delivered','dead')),"
+         "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,"
+         "  lease_owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+         "  last_error TEXT NOT NULL DEFAULT '', updated_at_ms INTEGER NOT NULL,"
+         "  UNIQUE(outbox_seq, subscriber_id));"
+         "CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE status = 'pending';"
+         "CREATE INDEX deliveries_order ON deliveries(subscriber_id, aggregate_id, outbox_seq)"
+         "  WHERE status = 'pending';"
+         "CREATE INDEX deliveries_dead ON deliveries(updated_at_ms) WHERE status = 'dead';"
+         "CREATE TABLE idempotency(key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
+         "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at_ms INTEGER NOT NULL);"
+         "CREATE INDEX idempotency_age ON idempotency(created_at_ms);"},
     /* version 1 -> 2: the same CHECK constraints, written as comparisons. SQLite checks
      * "x IN (3 or more constants)" by building a temporary b-tree of the constants on every
      * INSERT or UPDATE of the row (OpenEphemeral: a pager opened and closed, a few µs, twice
      * per hold); "x = 'a' OR x = 'b' ..." is a few comparisons. SQLite cannot ALTER a CHECK
      * constraint: the table definitions are rewritten in place, the procedure SQLite documents
      * for changing constraints that every row already satisfies ("Making Other Kinds Of Table
-     * Schema Changes", lang_altertable.html), through store__rewrite_checks. */
-    "",
+     * Schema Changes", lang_altertable.html). */
+    {.run = store__rewrite_checks},
 };
 enum { STORE_SCHEMA_VERSION = sizeof(store__migrations) / sizeof(store__migrations[0]) };
 
@@ -127,7 +137,6 @@ static const struct store_check_rewrite {
     {"deliveries", "CHECK (status IN ('pending','delivered','dead'))",
      "CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead')"},
 };
-enum { STORE_CHECKS_REWRITTEN_AT = 1 }; /* the migration from this version rewrites them */
 
 /* Prepared statements of the writer connection. */
 typedef enum {
@@ -469,22 +478,22 @@ static int store__rewrite_checks(sqlite3 *db)
 static int store__migrate(sqlite3 *db, bool *migrated, char *err, size_t err_len)
 {
     *migrated = false;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return store__fail(db, "read schema version");
-    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (version < 0 || version > STORE_SCHEMA_VERSION) {
-        snprintf(err, err_len, "database schema version %d is newer than this tix (%d)", version,
-                 STORE_SCHEMA_VERSION);
+    int64_t version;
+    if (store__query_int(db, "PRAGMA user_version", &version) != 0) {
+        snprintf(err, err_len, "cannot read the schema version: %s", sqlite3_errmsg(db));
         return -1;
     }
-    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+    if (version < 0 || version > STORE_SCHEMA_VERSION) {
+        snprintf(err, err_len, "database schema version %lld is newer than this tix (%d)",
+                 (long long)version, STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    for (int v = (int)version; v < STORE_SCHEMA_VERSION; v++) {
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
         if (store__exec(db, "BEGIN IMMEDIATE") != 0) goto fail;
-        if (store__exec(db, store__migrations[v]) != 0 ||
-            (v == STORE_CHECKS_REWRITTEN_AT && store__rewrite_checks(db) != 0) ||
+        const store_migration *m = &store__migrations[v];
+        if ((m->sql && store__exec(db, m->sql) != 0) || (m->run && m->run(db) != 0) ||
             store__exec(db, bump) != 0 || store__exec(db, "COMMIT") != 0) {
             store__exec(db, "ROLLBACK");
             goto fail;
