@@ -348,17 +348,20 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    /* a thread pool only with 2+ threads (a pool of 0 or 1 makes MHD warn at every start) */
+    struct MHD_OptionItem pool[] = {
+        {config->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)config->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http__log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        /* one thread: no pool option at all (a pool of 0 makes MHD warn at every start) */
-        config->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_LIMIT,
-        config->threads > 1 ? config->threads : config->connections_max, MHD_OPTION_CONNECTION_LIMIT,
-        config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->connections_per_ip_max,
-        MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s, MHD_OPTION_URI_LOG_CALLBACK,
-        http__on_request_line, s, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_CONNECTION_LIMIT, config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        config->connections_per_ip_max, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED,
+        http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, http__on_request_line, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u (address in use, or not allowed?)",
                  config->host, (unsigned)config->port);

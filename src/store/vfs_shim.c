@@ -113,8 +113,7 @@ static int vfs__write(sqlite3_file *file, const void *data, int amount, sqlite3_
     }
     if (!f->wal) return vfs__write_real(f, data, amount, offset);
     atomic_fetch_add_explicit(&vfs__wal_asked, 1, memory_order_relaxed);
-    if (f->held && offset == f->held_offset + VFS_WAL_FRAME_HEADER &&
-        amount <= VFS_JOIN_PAGE_MAX) {
+    if (f->held && offset == f->held_offset + VFS_WAL_FRAME_HEADER && amount <= VFS_JOIN_PAGE_MAX) {
         int need = VFS_WAL_FRAME_HEADER + amount;
         if (f->join_cap < need) {
             unsigned char *grown = realloc(f->join, (size_t)need);
