@@ -69,27 +69,44 @@ def _rows(conn, sql):
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def snapshot(db_path):
+# The tables every snapshot reads, and their columns.
+_CORE_QUERIES = {
+    "seats": "SELECT event_id, seat_id, section_idx, row_label, number, status, hold_seq "
+             "FROM seats",
+    "holds": "SELECT seq, id, event_id, user_id, status, seat_ids, created_at_ms, "
+             "expires_at_ms, ended_at_ms FROM holds",
+    "outbox": "SELECT seq, id, type, event_id, aggregate_id, time_ms, data FROM outbox",
+}
+
+
+def _read(db_path, queries):
+    """Runs QUERIES (name -> SQL) in one read transaction on DB_PATH; returns
+    ({name: rows as dicts}, the time in ms when they were read)."""
     conn = connect_ro(db_path)
     try:
         conn.isolation_level = None
         conn.execute("BEGIN")
-        seats = _rows(conn, "SELECT event_id, seat_id, section_idx, row_label, number, "
-                            "status, hold_seq FROM seats")
-        holds = _rows(conn, "SELECT seq, id, event_id, user_id, status, seat_ids, "
-                            "created_at_ms, expires_at_ms, ended_at_ms FROM holds")
-        outbox = _rows(conn, "SELECT seq, id, type, event_id, aggregate_id, time_ms, data "
-                             "FROM outbox")
+        tables = {name: _rows(conn, sql) for name, sql in queries.items()}
         taken_at = now_ms()
         conn.execute("COMMIT")
     finally:
         conn.close()
-    for h in holds:
+    return tables, taken_at
+
+
+def _parse_seat_ids(records):
+    """Turns each record's seat_ids JSON into a list; marks the ones that are not JSON."""
+    for r in records:
         try:
-            h["seat_ids"] = json.loads(h["seat_ids"])
+            r["seat_ids"] = json.loads(r["seat_ids"])
         except (TypeError, ValueError):
-            h["seat_ids_bad"] = True
-    return Snapshot(seats, holds, outbox, taken_at)
+            r["seat_ids_bad"] = True
+
+
+def snapshot(db_path):
+    t, taken_at = _read(db_path, _CORE_QUERIES)
+    _parse_seat_ids(t["holds"])
+    return Snapshot(t["seats"], t["holds"], t["outbox"], taken_at)
 
 
 # -- the checks ----------------------------------------------------------------
@@ -344,45 +361,28 @@ class CheckoutSnapshot(Snapshot):
         return out
 
 
+_CHECKOUT_QUERIES = dict(
+    _CORE_QUERIES,
+    bookings="SELECT seq, id, hold_seq, hold_id, event_id, user_id, email, status, "
+             "amount_cents, payment_token, payment_id, refund_id, created_at_ms, updated_at_ms, "
+             "checkout_deadline_ms, seat_ids FROM bookings",
+    deliveries="SELECT seq, outbox_seq, subscriber_id, aggregate_id, status, attempts, "
+               "next_attempt_ms, lease_owner, lease_until_ms, last_error, updated_at_ms "
+               "FROM deliveries",
+    subscribers="SELECT id, kind, url, secret, created_at_ms FROM subscribers",
+    patterns="SELECT subscriber_id, pattern FROM subscriber_patterns",
+)
+
+
 def checkout_snapshot(db_path):
-    conn = connect_ro(db_path)
-    try:
-        conn.isolation_level = None
-        conn.execute("BEGIN")
-        seats = _rows(conn, "SELECT event_id, seat_id, section_idx, row_label, number, "
-                            "status, hold_seq FROM seats")
-        holds = _rows(conn, "SELECT seq, id, event_id, user_id, status, seat_ids, "
-                            "created_at_ms, expires_at_ms, ended_at_ms FROM holds")
-        outbox = _rows(conn, "SELECT seq, id, type, event_id, aggregate_id, time_ms, data "
-                             "FROM outbox")
-        bookings = _rows(conn, "SELECT seq, id, hold_seq, hold_id, event_id, user_id, email, "
-                               "status, amount_cents, payment_token, payment_id, refund_id, "
-                               "created_at_ms, updated_at_ms, checkout_deadline_ms, seat_ids "
-                               "FROM bookings")
-        deliveries = _rows(conn, "SELECT seq, outbox_seq, subscriber_id, aggregate_id, status, "
-                                 "attempts, next_attempt_ms, lease_owner, lease_until_ms, "
-                                 "last_error, updated_at_ms FROM deliveries")
-        subscribers = _rows(conn, "SELECT id, kind, url, secret, created_at_ms FROM subscribers")
-        pattern_rows = _rows(conn, "SELECT subscriber_id, pattern FROM subscriber_patterns")
-        taken_at = now_ms()
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    for h in holds:
-        try:
-            h["seat_ids"] = json.loads(h["seat_ids"])
-        except (TypeError, ValueError):
-            h["seat_ids_bad"] = True
-    for b in bookings:
-        try:
-            b["seat_ids"] = json.loads(b["seat_ids"])
-        except (TypeError, ValueError):
-            b["seat_ids_bad"] = True
+    t, taken_at = _read(db_path, _CHECKOUT_QUERIES)
+    _parse_seat_ids(t["holds"])
+    _parse_seat_ids(t["bookings"])
     patterns = collections.defaultdict(list)
-    for p in pattern_rows:
+    for p in t["patterns"]:
         patterns[p["subscriber_id"]].append(p["pattern"])
-    return CheckoutSnapshot(seats, holds, outbox, taken_at, bookings, deliveries, subscribers,
-                            dict(patterns))
+    return CheckoutSnapshot(t["seats"], t["holds"], t["outbox"], taken_at, t["bookings"],
+                            t["deliveries"], t["subscribers"], dict(patterns))
 
 
 def checkout_store_violations(snap, expiry_margin_ms=1500):
