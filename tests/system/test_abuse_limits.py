@@ -1,6 +1,7 @@
 """Abuse limits: slow clients, write floods, per-address connection caps and piles of idle
 connections must not stop tix from serving everyone else."""
 
+import http.client
 import resource
 import socket
 import threading
@@ -101,7 +102,15 @@ def test_with_trust_proxy_each_forwarded_client_has_its_own_bucket(server_factor
 
 def test_max_connections_per_ip_refuses_only_the_excess(server_factory):
     srv = server_factory.start(extra_args=["--max-connections-per-ip", "5"])
-    held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(5)]
+    # Each held connection is answered once first: only then has the server
+    # accepted it (with 2 threads, an unanswered one could still be waiting in
+    # the listen queue behind the 6th, which would then be the one served).
+    held = [http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5) for _ in range(5)]
+    for c in held:
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
     try:
         extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -111,6 +120,11 @@ def test_max_connections_per_ip_refuses_only_the_excess(server_factory):
             data = b""
         extra.close()
         assert not data.startswith(b"HTTP/1.1 200"), data  # the 6th is closed unanswered
+        for c in held:  # and the five keep being served
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
     finally:
         for s in held:
             s.close()
