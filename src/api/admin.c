@@ -66,8 +66,7 @@ api_result api_dead_letter_redrive(api *a, api_request *req, api_response *res)
         return API_DONE;
     }
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_REDRIVE;
+    commit_cmd_clear(cmd, COMMIT_REDRIVE);
     cmd->delivery.seq = seq;
     return API_COMMIT;
 }
@@ -144,8 +143,7 @@ api_result api_webhook_create(api *a, api_request *req, api_response *res)
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_WEBHOOK_CREATE;
+    commit_cmd_clear(cmd, COMMIT_WEBHOOK_CREATE);
     char err[API_JSON_ERR_LEN];
     int rc = api__parse_webhook(root, &cmd->subscriber, err);
     cJSON_Delete(root);

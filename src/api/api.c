@@ -443,8 +443,7 @@ void api_finish(api *a, api_request *req, api_response *res)
 
 api_result api_healthz(api_request *req)
 {
-    memset(&req->cmd, 0, sizeof(req->cmd));
-    req->cmd.type = COMMIT_PING;
+    commit_cmd_clear(&req->cmd, COMMIT_PING);
     return API_COMMIT;
 }
 

@@ -47,8 +47,7 @@ api_result api_checkout(api *a, api_request *req, api_response *res)
         return API_DONE;
     }
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_CHECKOUT;
+    commit_cmd_clear(cmd, COMMIT_CHECKOUT);
     memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->hold.id, hold_id, sizeof(hold_id));
     snprintf(cmd->booking.payment_token, sizeof(cmd->booking.payment_token), "%s", token);
@@ -93,8 +92,7 @@ api_result api_booking_cancel(api *a, api_request *req, api_response *res)
         return API_DONE;
     }
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_CANCEL;
+    commit_cmd_clear(cmd, COMMIT_CANCEL);
     memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->booking.id, id, sizeof(id));
     return API_COMMIT;

@@ -281,8 +281,7 @@ api_result api_event_create(api *a, api_request *req, api_response *res)
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_EVENT_CREATE;
+    commit_cmd_clear(cmd, COMMIT_EVENT_CREATE);
     char err[API_JSON_ERR_LEN];
     int rc = api__parse_event(root, &cmd->spec, err);
     cJSON_Delete(root);

@@ -132,8 +132,7 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
         return API_DONE;
     }
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_HOLD;
+    commit_cmd_clear(cmd, COMMIT_HOLD);
     cmd->event = in.event;
     cmd->seat_count = in.seat_count;
     memcpy(cmd->seat_index, in.seat_index, in.seat_count * sizeof(uint32_t));
@@ -187,8 +186,7 @@ api_result api_hold_release(api *a, api_request *req, api_response *res)
         return API_DONE;
     }
     commit_cmd *cmd = &req->cmd;
-    memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_RELEASE;
+    commit_cmd_clear(cmd, COMMIT_RELEASE);
     memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
     memcpy(cmd->hold.id, m->param, TIX_HOLD_ID_LEN);
     cmd->hold.id[TIX_HOLD_ID_LEN] = '\0';

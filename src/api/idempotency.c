@@ -224,9 +224,8 @@ void api__idempotency_attach(api_request *req, api_response *res, api_result res
 {
     commit_cmd *cmd = &req->cmd;
     commit_idempotency *idem = &cmd->idempotency;
-    if (result == API_DONE) { /* the command was never built: start from a clean one */
-        memset(cmd, 0, sizeof(*cmd));
-    }
+    if (result == API_DONE) /* the command was never built: start from a clean one */
+        commit_cmd_clear(cmd, COMMIT_RESPONSE_STORE);
     memset(idem, 0, sizeof(*idem));
     idem->key = req->idempotency_key;
     memcpy(idem->request_hash, req->request_hash, sizeof(idem->request_hash));
@@ -236,7 +235,6 @@ void api__idempotency_attach(api_request *req, api_response *res, api_result res
         return;
     }
     /* answered without a state change: keep that answer through the writer all the same */
-    cmd->type = COMMIT_RESPONSE_STORE;
     idem->rendered = true;
     idem->status = res->status;
     buf tmp = idem->body;

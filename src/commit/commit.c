@@ -13,11 +13,19 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
 #include <time.h>
+
+void commit_cmd_clear(commit_cmd *cmd, commit_type type)
+{
+    bool holds_only = type == COMMIT_HOLD || type == COMMIT_RELEASE;
+    memset(cmd, 0, holds_only ? offsetof(commit_cmd, booking) : sizeof(*cmd));
+    cmd->type = type;
+}
 
 commit_config commit_config_default(void)
 {

@@ -96,17 +96,22 @@ struct commit_cmd {
     uint32_t taken_count; /* SEAT_UNAVAILABLE: which seats were taken */
     uint32_t taken_index[TIX_HOLD_SEATS_MAX];
     inv_event *created; /* EVENT_CREATE */
-    booking_record booking;
-    commit_payment payment;
-    commit_delivery delivery;
-    commit_claim claim;
-    subscriber_record subscriber;
     commit_idempotency idempotency;
     /* completion: called once, from the writer thread, after the outcome is final */
     commit_done_fn on_done;
     void *ctx;
     commit_cmd *next_;
+    /* The parts of the booking, bus and admin commands, last: commit_cmd_clear leaves them
+     * as they are for a HOLD or RELEASE (6 KB a hold need not zero), which never use them. */
+    booking_record booking;
+    commit_payment payment;
+    commit_delivery delivery;
+    commit_claim claim;
+    subscriber_record subscriber;
 };
+
+/* Make cmd a new command of the given type, every field it may use zero. */
+void commit_cmd_clear(commit_cmd *cmd, commit_type type);
 
 typedef struct commit_config {
     uint32_t batch_max;          /* commands per transaction */

@@ -338,6 +338,33 @@ TEST(commit_refuses_a_second_event_with_the_same_id)
     ASSERT_EQ_INT(outbox_count(f, "EventCreated", NULL), 1);
 }
 
+/* Whether bytes [from, to) of p are all zero. */
+static bool commit_test__zero(const void *p, size_t from, size_t to)
+{
+    const unsigned char *b = p;
+    for (size_t i = from; i < to; i++)
+        if (b[i]) return false;
+    return true;
+}
+
+TEST(commit_cmd_clear_zeroes_what_each_type_uses_and_keeps_hold_clears_small)
+{
+    static commit_cmd cmd;
+    memset(&cmd, 0xA5, sizeof(cmd)); /* what a previous command left in a reused request */
+    commit_cmd_clear(&cmd, COMMIT_HOLD);
+    ASSERT_EQ_INT(cmd.type, COMMIT_HOLD);
+    cmd.type = 0;
+    ASSERT_TRUE(commit_test__zero(&cmd, 0, offsetof(commit_cmd, booking)));
+    ASSERT_TRUE(cmd.idempotency.key == NULL && cmd.on_done == NULL && cmd.next_ == NULL);
+    ASSERT_FALSE(commit_test__zero(&cmd, offsetof(commit_cmd, booking), sizeof(cmd)));
+
+    memset(&cmd, 0xA5, sizeof(cmd));
+    commit_cmd_clear(&cmd, COMMIT_CHECKOUT); /* uses the booking part: all of it cleared */
+    ASSERT_EQ_INT(cmd.type, COMMIT_CHECKOUT);
+    cmd.type = 0;
+    ASSERT_TRUE(commit_test__zero(&cmd, 0, sizeof(cmd)));
+}
+
 TEST(commit_hold_succeeds_and_the_inventory_shows_the_seats_held)
 {
     commit_config cfg = config_with(60000);
