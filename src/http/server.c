@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +25,16 @@ struct http_server {
     atomic_int in_flight;
     conn_watch *watch;  /* NULL: no request timeout */
     rate_limit *writes; /* NULL: writes not rate limited */
+    /* finished requests kept for the next ones (LIFO, warm in cache): a request is about
+     * 10 KB, too big for malloc's per-thread cache */
+    pthread_mutex_t spare_lock;
+    struct http_request *spare;
+    uint32_t spare_count; /* <= HTTP_SPARE_REQUESTS_MAX */
+};
+
+enum {
+    HTTP_SPARE_REQUESTS_MAX = 64,    /* finished requests kept for reuse */
+    HTTP_SPARE_BODY_CAP_MAX = 16384, /* a kept request keeps a body buffer up to this size */
 };
 
 /* One request, from its first header to its completion. */
@@ -36,6 +47,7 @@ typedef struct http_request {
     bool pending;        /* suspended, waiting for the writer */
     bool counted;        /* whole request received and handed to the API: counts as in flight */
     atomic_bool resumed; /* the writer has answered the parked request */
+    struct http_request *next_spare;
 } http_request;
 
 static void http__log(void *cls, const char *fmt, va_list ap)
@@ -187,17 +199,51 @@ static bool http__rate_limited(http_server *s, http_request *r, const char *meth
     return true;
 }
 
+/* A request from the spare stack, or a new one; NULL when out of memory. */
+static http_request *http__request_take(http_server *s)
+{
+    pthread_mutex_lock(&s->spare_lock);
+    http_request *r = s->spare;
+    if (r) {
+        s->spare = r->next_spare;
+        s->spare_count--;
+    }
+    pthread_mutex_unlock(&s->spare_lock);
+    if (r) return r;
+    r = malloc(sizeof(*r));
+    if (r) buf_init(&r->body, s->config.body_len_max);
+    return r;
+}
+
+/* Give a finished request back: kept for reuse when the stack has room, else freed. */
+static void http__request_give(http_server *s, http_request *r)
+{
+    buf_free(&r->res.body);
+    if (r->body.cap > HTTP_SPARE_BODY_CAP_MAX) buf_free(&r->body);
+    buf_reset(&r->body);
+    pthread_mutex_lock(&s->spare_lock);
+    bool kept = s->spare_count < HTTP_SPARE_REQUESTS_MAX;
+    if (kept) {
+        r->next_spare = s->spare;
+        s->spare = r;
+        s->spare_count++;
+    }
+    pthread_mutex_unlock(&s->spare_lock);
+    if (kept) return;
+    buf_free(&r->body);
+    free(r);
+}
+
 static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
 {
-    /* not calloc: the embedded commit command is large and is cleared by the API only on the
-     * write paths that use it (a request rejected from memory never touches it) */
-    http_request *r = malloc(sizeof(*r));
+    /* the embedded commit command is large and is cleared by the API only on the write paths
+     * that use it (a request rejected from memory never touches it) */
+    http_request *r = http__request_take(s);
     if (!r) return NULL;
     memset(&r->req, 0, offsetof(api_request, cmd));
     r->body_too_large = r->pending = r->counted = false;
     atomic_init(&r->resumed, false);
     r->conn = conn;
-    buf_init(&r->body, s->config.body_len_max);
     api_response_init(&r->res);
     r->req.resume = http__resume;
     r->req.http_ctx = r;
@@ -294,9 +340,7 @@ static void http__on_completed(void *cls, struct MHD_Connection *conn, void **re
         if (r->res.shared_data) r->res.shared_release(r->res.shared_cls);
     }
     bool counted = r->counted;
-    buf_free(&r->body);
-    buf_free(&r->res.body);
-    free(r);
+    http__request_give(s, r);
     *req_cls = NULL;
     if (counted) atomic_fetch_sub(&s->in_flight, 1);
 }
@@ -335,6 +379,7 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
     if (!s) return snprintf(err, err_len, "out of memory"), NULL;
     s->config = *config;
     s->api = a;
+    s->spare_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     if (config->request_timeout_s &&
         !(s->watch = conn_watch_start((int64_t)config->request_timeout_s * 1000))) {
         free(s);
@@ -402,5 +447,11 @@ void http_stop(http_server *s)
     MHD_stop_daemon(s->daemon);
     conn_watch_stop(s->watch);
     rate_limit_destroy(s->writes);
+    for (http_request *r = s->spare, *next; r; r = next) {
+        next = r->next_spare;
+        buf_free(&r->body);
+        free(r);
+    }
+    pthread_mutex_destroy(&s->spare_lock);
     free(s);
 }
