@@ -3,7 +3,8 @@
  * What it measures: for each batch size (1, 100, 1000 commands per transaction), a fresh
  * database with tix's tables for seats, holds and the outbox, copied from
  * src/store/store_sqlite.c (at schema version 2) with their indexes (seats WITHOUT ROWID keyed by
- * (event_id, seat_id)), journal_mode=WAL, synchronous=FULL, cache_size as tix sets it, and a
+ * (event_id, seat_id)), journal_mode=WAL, synchronous=FULL, cache_size as tix sets it, a
+ * connection opened as tix opens its own (SQLITE_OPEN_NOMUTEX, no memory statistics), and a
  * table of --seats seats (default 100,000). Then, seat after seat in key order, one "hold":
  *
  *     INSERT INTO holds ...                  -- the hold row (its rowid is the hold_seq)
@@ -210,14 +211,15 @@ static int bench_open(bench_db *b, const char *path, uint32_t seat_count)
             return -1;
         }
     }
-    if (sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &b->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         bench_fail(b->db, "open");
         bench_close(b);
         return -1;
     }
     if (bench_exec(b->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                          " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;") != 0 ||
+                          " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;") != 0 ||
         bench_exec(b->db, bench_schema) != 0)
         goto fail;
     for (int i = 0; i < STMT_COUNT; i++)
@@ -371,6 +373,11 @@ int main(int argc, char **argv)
     }
     char path[BENCH_PATH_MAX];
     snprintf(path, sizeof(path), "%s/sqlite_bench.db", dir);
+    /* as src/store/vfs_shim.c configures SQLite before its first use */
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+        fprintf(stderr, "sqlite_bench: cannot turn SQLite's memory statistics off\n");
+        return 1;
+    }
 
     static const uint32_t batches[] = {1, 100, 1000};
     printf("sqlite_bench: SQLite %s, WAL, synchronous=FULL, %ld seats, up to %ld s per run\n",
