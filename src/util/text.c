@@ -34,6 +34,10 @@ static bool text__utf8(const char *s, size_t len, bool allow_control)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        if (p[i] >= 0x20 && p[i] < 0x7f) { /* printable ASCII, nearly every byte: no decoding */
+            i++;
+            continue;
+        }
         size_t n = text__sequence(p + i, len - i);
         if (n == 0) return false;
         if (n == 1 && !allow_control && (p[i] < 0x20 || p[i] == 0x7f)) return false;

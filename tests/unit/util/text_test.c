@@ -127,8 +127,10 @@ TEST(utf8_rejects_control_characters)
         "\x01", "a\x1f", "tab\there", "line\nbreak", "cr\r", "\x1b[31m", "del\x7f", NULL,
     };
     ASSERT_ALL_CLEAN(bad, false);
-    ASSERT_FALSE(text_is_clean_utf8("a\0b", 3)); /* an embedded NUL */
-    ASSERT_TRUE(clean(" "));                     /* U+0020 is the first allowed */
+    ASSERT_FALSE(text_is_clean_utf8("a\0b", 3));                 /* an embedded NUL */
+    ASSERT_TRUE(clean(" "));                                     /* U+0020 is the first allowed */
+    ASSERT_TRUE(clean("~"));                                     /* U+007E the last ASCII one */
+    ASSERT_FALSE(clean("a long run of plain ASCII, then \xff")); /* decoded after a run */
 }
 
 TEST(slug_accepts_letters_digits_dash_and_underscore)
