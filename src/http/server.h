@@ -43,7 +43,9 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const http_server *s);
 
-/* Stop accepting new connections; connections already open are still served. */
+/* Stop taking new connections: from now on each is closed as soon as it is accepted, before
+ * anything is read from it; connections already open are still served. The listening socket
+ * itself closes in http_stop. */
 void http_quiesce(http_server *s);
 
 /* Wait until no request is in flight or timeout_ms passed. Returns true when idle. */
