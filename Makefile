@@ -97,6 +97,14 @@ bench-deps:
 
 bench-build: build/tix build/bench/sqlite_bench build/bench/mhd_bench
 
+# `make bench-instructions`: instructions per request under valgrind (a count that does not
+# drift with the machine's speed); see bench/instructions.sh and docs/PERFORMANCE.md.
+.PHONY: bench-instructions
+bench-instructions: deps
+	@scripts/install-packages.sh "bench-instructions deps" valgrind wrk curl python3
+	@$(MAKE) --no-print-directory build/tix
+	@bench/instructions.sh
+
 build/bench/sqlite_bench: bench/sqlite_bench.c
 	@mkdir -p $(dir $@)
 	@echo "  CC [bench] $<"
