@@ -26,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     STORE_READERS_MAX = 64,
@@ -36,6 +38,9 @@ enum {
     STORE_CHECKPOINT_FRAMES = 10000, /* checkpoint once the WAL holds this many frames (~40 MB):
                                         pages rewritten meanwhile are copied once */
     STORE_CHECKPOINT_INTERVAL_MS = 1000,
+    STORE_CHECKPOINT_NICE = 10, /* the checkpointer's nice: background work, it yields the core
+                                   to the threads answering requests (never starved: about a
+                                   tenth of a core it shares with one busy thread) */
 };
 
 /* A migration: SQL to run, or a function for what SQL alone cannot do. */
@@ -513,6 +518,11 @@ static void *store__checkpointer(void *arg)
 {
     store_sqlite *ss = arg;
     pthread_setname_np(pthread_self(), "tix-checkpoint");
+    /* A checkpoint copies up to 40 MB of pages: at the request threads' priority it took its
+     * share of their core and stretched the batches it ran beside (hold p99 at 64 connections
+     * on 2 cores ~6 ms; ~4.5-5 ms behind nice +10). On Linux a nice value is per thread. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), STORE_CHECKPOINT_NICE) != 0)
+        log_warn("store: cannot lower the checkpointer's priority: %s", strerror(errno));
     pthread_mutex_lock(&ss->checkpoint_mutex);
     while (!ss->checkpoint_stop) {
         if (!ss->checkpoint_due) {

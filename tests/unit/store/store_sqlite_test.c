@@ -11,7 +11,11 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static store *open_store(const char *dir)
 {
@@ -163,6 +167,53 @@ TEST(store_open_creates_the_data_dir_and_a_wal_database_at_schema_version_2)
     store_close(st);
 }
 
+/* The nice value of this process's thread named NAME, or INT_MIN if there is none. */
+static int store_test__thread_nice(const char *name)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return INT_MIN;
+    int nice = INT_MIN;
+    for (struct dirent *e; nice == INT_MIN && (e = readdir(tasks));) {
+        char path[300], comm[32] = "", stat[1024] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        bool named = fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0 &&
+                     comm[strlen(name)] == '\n';
+        fclose(f);
+        if (!named) continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        const char *after = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
+        fclose(f);
+        long fields[16]; /* state is a letter: fields 4 to 19 of stat(5) follow it */
+        if (after &&
+            sscanf(after, ") %*c %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld",
+                   &fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5],
+                   &fields[6], &fields[7], &fields[8], &fields[9], &fields[10], &fields[11],
+                   &fields[12], &fields[13], &fields[14], &fields[15]) == 16)
+            nice = (int)fields[15]; /* field 19: nice */
+    }
+    closedir(tasks);
+    return nice;
+}
+
+TEST(store_checkpointer_runs_below_the_request_threads_priority)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/data", test_tmpdir());
+    store *st = open_store(dir);
+    ASSERT_NOT_NULL(st);
+    int own = getpriority(PRIO_PROCESS, 0);
+    int nice = INT_MIN;
+    for (int i = 0; i < 200 && nice != 10; i++) { /* the thread sets it as it starts */
+        nice = store_test__thread_nice("tix-checkpoint");
+        usleep(10 * 1000);
+    }
+    store_close(st);
+    if (own < 10) ASSERT_EQ_INT(nice, 10); /* a process already nicer keeps its own */
+}
+
 TEST(store_open_fails_with_a_reason_when_the_data_dir_cannot_be_made)
 {
     char dir[256], err[256] = "";
@@ -217,10 +268,11 @@ static void assert_writes_build_no_temp_btree(const char *dir)
         if (builds_temp_btree(dir, writes[i]))
             test_fail(__FILE__, __LINE__, "builds a temporary b-tree: %s", writes[i]);
     }
-    ASSERT_EQ_INT(fx_sql_int(dir, -1,
-                             "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%%CHECK (status IN%%'"
-                             " OR sql LIKE '%%CHECK (kind IN%%'"),
-                  0);
+    ASSERT_EQ_INT(
+        fx_sql_int(dir, -1,
+                   "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%%CHECK (status IN%%'"
+                   " OR sql LIKE '%%CHECK (kind IN%%'"),
+        0);
 }
 
 TEST(store_schema_checks_statuses_without_a_temporary_btree)
@@ -244,8 +296,8 @@ TEST(store_schema_checks_statuses_without_a_temporary_btree)
 }
 
 /* tests/fixtures/tix-schema-v1.db: made by tix at schema version 1 (the last commit before
- * version 2): event v1-show (A1-A3, B1-B3), alice's active hold of A1 (lapsed), bob's hold of B1 and B2
- * checked out, paid and booked (seats sold), its outbox rows and deliveries. */
+ * version 2): event v1-show (A1-A3, B1-B3), alice's active hold of A1 (lapsed), bob's hold of B1
+ * and B2 checked out, paid and booked (seats sold), its outbox rows and deliveries. */
 TEST(store_open_migrates_a_schema_1_database_and_keeps_its_data)
 {
     const char *dir = test_tmpdir();
@@ -263,11 +315,13 @@ TEST(store_open_migrates_a_schema_1_database_and_keeps_its_data)
     free(check);
     ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 1);
     ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'sold'"), 2);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM holds WHERE status = 'active'"
-                                      " AND user_id = 'alice'"),
+    ASSERT_EQ_INT(fx_sql_int(dir, -1,
+                             "SELECT COUNT(*) FROM holds WHERE status = 'active'"
+                             " AND user_id = 'alice'"),
                   1);
-    ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM bookings WHERE status = 'confirmed'"
-                                      " AND user_id = 'bob'"),
+    ASSERT_EQ_INT(fx_sql_int(dir, -1,
+                             "SELECT COUNT(*) FROM bookings WHERE status = 'confirmed'"
+                             " AND user_id = 'bob'"),
                   1);
     ASSERT_EQ_INT(fx_sql_int(dir, -1, "SELECT COUNT(*) FROM outbox"), outbox_before);
     loaded l = {0};
@@ -707,14 +761,12 @@ TEST(store_savepoint_rollback_discards_only_that_command)
     ASSERT_EQ_INT(store_begin(st), 0);
     ASSERT_EQ_INT(store_savepoint(st), 0);
     ASSERT_EQ_INT(hold_and_take(st, &a), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", a.id, 1, "{\"n\":1}", NULL),
-                  0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", a.id, 1, "{\"n\":1}", NULL), 0);
     ASSERT_EQ_INT(store_savepoint_release(st), 0);
 
     ASSERT_EQ_INT(store_savepoint(st), 0);
     ASSERT_EQ_INT(hold_and_take(st, &b), 0);
-    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", b.id, 2, "{\"n\":2}", NULL),
-                  0);
+    ASSERT_EQ_INT(store_tx_outbox_append(st, "HoldCreated", "e1", b.id, 2, "{\"n\":2}", NULL), 0);
     ASSERT_EQ_INT(store_savepoint_rollback(st), 0);
 
     ASSERT_EQ_INT(store_savepoint(st), 0);
