@@ -24,11 +24,10 @@ readonly tix_bin=$PWD/build/tix
 readonly seconds=${BENCH_SECONDS:-10}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly admin_token=bench-admin-token
+readonly bench_name=bench-instructions
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # die, free_port, post_json, create_big_event
 
-die() {
-    echo "bench-instructions: error: $*" >&2
-    exit 1
-}
 for tool in valgrind callgrind_control wrk curl python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run 'make bench-instructions'"
 done
@@ -45,8 +44,7 @@ trap cleanup EXIT
 # start DATA_DIR: tix under callgrind on a free port; sets pid and url.
 start() {
     local port
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+    port=$(free_port)
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.out" \
         "$tix_bin" serve --data "$1" --listen "127.0.0.1:$port" --threads 1 \
         --admin-token "$admin_token" >"$1.log" 2>&1 &
@@ -96,24 +94,11 @@ echo "| --- | ---: | --- | ---: |"
 # reject: a hold for a seat already held (the demo data's nba-finals A1)
 "$tix_bin" seed --data "$work/reject" >/dev/null 2>&1
 start "$work/reject"
-curl -s -o /dev/null -X POST "$url/reserve" -H 'Content-Type: application/json' \
-    -d '{"event_id":"nba-finals","seat_id":"A1","user_id":"holder"}'
+post_json "$url/reserve" '{"event_id":"nba-finals","seat_id":"A1","user_id":"holder"}' >/dev/null
 measure reject reject.lua nba-finals A1
 
 # hold: distinct free seats of a 1,000,000-seat event (rows A, B, ... of 1,000 seats)
 mkdir -p "$work/hold"
 start "$work/hold"
-rows=$(python3 -c '
-def label(i):
-    s, n = "", i + 1
-    while n > 0:
-        n -= 1
-        s = chr(65 + n % 26) + s
-        n //= 26
-    return s
-print(",".join("\"%s\"" % label(i) for i in range(1000)))')
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/events" \
-    -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
-    -d '{"id":"bench-arena","name":"Bench Arena","venue":"Bench","starts_at":"2030-01-01T00:00:00Z","hold_ttl_s":86400,"sections":[{"name":"Floor","rows":['"$rows"'],"seats_per_row":1000,"price_cents":5000}]}')
-[ "$code" = 201 ] || die "creating bench-arena answered $code"
+create_big_event "$url"
 measure hold hold.lua 0

@@ -47,17 +47,13 @@ round=1
 readonly admin_token=bench-admin-token
 readonly wait_tenths_max=300     # every wait for a server: at most 30 s
 readonly stop_tenths_max=150     # a server that has not stopped 15 s after SIGTERM is killed
-readonly big_event_rows=1000     # bench-arena: 1,000 rows x 1,000 seats
-readonly big_event_seats_per_row=1000
 readonly mixed_held_seats=20     # tech-conference seats held before the mixed run
 readonly server_core=0
 readonly client_core=1
 
-log() { echo "bench: $*" >&2; }
-die() {
-    echo "bench: error: $*" >&2
-    exit 1
-}
+readonly bench_name=bench
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh" # log, die, free_port, post_json, create_big_event
 
 for tool in wrk curl taskset python3 awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run 'make bench' (it installs it)"
@@ -112,10 +108,6 @@ mkdir -p "$root/build"
 work=$(mktemp -d "$root/build/bench.XXXXXX")
 
 # ---- servers ----
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # wait_http URL: until URL answers with any HTTP status (30 s at most).
 wait_http() {
@@ -353,34 +345,6 @@ profile_tix() {
 }
 
 # ---- scenarios ----
-post_json() { # post_json URL BODY [curl args...] -> body on stdout, status in $http_status
-    local url=$1 body=$2 out=$work/post.out
-    shift 2
-    http_status=$(curl -s -o "$out" -w '%{http_code}' --max-time 120 -X POST "$url" \
-        -H 'Content-Type: application/json' "$@" -d "$body")
-    cat "$out"
-}
-
-# create_big_event URL: bench-arena, 1,000 rows (A..Z, AA.., bijective base 26) x 1,000 seats.
-create_big_event() {
-    local rows_json body started
-    rows_json=$(awk -v n="$big_event_rows" 'BEGIN {
-        for (i = 0; i < n; i++) {
-            v = i + 1; s = ""
-            while (v > 0) { v--; s = sprintf("%c", 65 + v % 26) s; v = int(v / 26) }
-            printf "%s\"%s\"", (i ? "," : ""), s
-        } }')
-    body='{"id":"bench-arena","name":"Bench Arena","venue":"Bench",'
-    body+='"starts_at":"2030-01-01T00:00:00Z",'
-    body+='"hold_ttl_s":86400,"max_seats_per_hold":100,"sections":[{"name":"Floor","rows":['
-    body+="$rows_json],\"seats_per_row\":$big_event_seats_per_row,\"price_cents\":5000}]}"
-    started=$(date +%s.%N)
-    post_json "$1/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
-    [ "$http_status" = 201 ] ||
-        die "creating bench-arena: HTTP $http_status: $(cat "$work/post.out")"
-    log "bench-arena (1,000,000 seats) created in $(awk -v a="$started" -v b="$(date +%s.%N)" \
-        'BEGIN {printf "%.1f", b - a}') s"
-}
 
 scenario_reject() {
     local data=$work/reject-$round
