@@ -216,6 +216,12 @@ static http_request *http__request_take(http_server *s)
     return r;
 }
 
+static void http__request_free(http_request *r)
+{
+    buf_free(&r->body);
+    free(r);
+}
+
 /* Give a finished request back: kept for reuse when the stack has room, else freed. */
 static void http__request_give(http_server *s, http_request *r)
 {
@@ -230,9 +236,7 @@ static void http__request_give(http_server *s, http_request *r)
         s->spare_count++;
     }
     pthread_mutex_unlock(&s->spare_lock);
-    if (kept) return;
-    buf_free(&r->body);
-    free(r);
+    if (!kept) http__request_free(r);
 }
 
 static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
@@ -461,8 +465,7 @@ void http_stop(http_server *s)
     rate_limit_destroy(s->writes);
     for (http_request *r = s->spare, *next; r; r = next) {
         next = r->next_spare;
-        buf_free(&r->body);
-        free(r);
+        http__request_free(r);
     }
     pthread_mutex_destroy(&s->spare_lock);
     free(s);

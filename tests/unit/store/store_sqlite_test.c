@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -174,25 +175,16 @@ static int store_test__thread_nice(const char *name)
     if (!tasks) return INT_MIN;
     int nice = INT_MIN;
     for (struct dirent *e; nice == INT_MIN && (e = readdir(tasks));) {
-        char path[300], comm[32] = "", stat[1024] = "";
+        char path[300], comm[32] = "";
         snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
-        bool named = fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0 &&
-                     comm[strlen(name)] == '\n';
+        bool named = fgets(comm, sizeof(comm), f) && strcspn(comm, "\n") == strlen(name) &&
+                     strncmp(comm, name, strlen(name)) == 0;
         fclose(f);
-        if (!named) continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
-        if (!(f = fopen(path, "r"))) continue;
-        const char *after = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
-        fclose(f);
-        long fields[16]; /* state is a letter: fields 4 to 19 of stat(5) follow it */
-        if (after &&
-            sscanf(after, ") %*c %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld",
-                   &fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5],
-                   &fields[6], &fields[7], &fields[8], &fields[9], &fields[10], &fields[11],
-                   &fields[12], &fields[13], &fields[14], &fields[15]) == 16)
-            nice = (int)fields[15]; /* field 19: nice */
+        errno = 0; /* getpriority can return -1 as a value; on Linux a nice is per thread */
+        int value = named ? getpriority(PRIO_PROCESS, (id_t)atoi(e->d_name)) : -1;
+        if (named && errno == 0) nice = value;
     }
     closedir(tasks);
     return nice;
