@@ -1,6 +1,7 @@
 /* inventory: the in-memory seat index; see inventory.h for the contract and layout. */
 #include "core/inventory.h"
 
+#include "util/buf.h"
 #include "util/hash.h"
 
 #include <assert.h>
@@ -51,14 +52,12 @@ size_t inv_event_seat_id(const inv_event *ev, uint32_t index, char *out)
     const inv_seat *seat = &ev->seats[index];
     const inv_row *row = &ev->rows[seat->row_index];
     /* label then number, without printf: this runs for every seat lookup */
-    char digits[8];
-    size_t n_digits = 0;
-    for (unsigned v = seat->number; v > 0 || n_digits == 0; v /= 10)
-        digits[sizeof(digits) - 1 - n_digits++] = (char)('0' + v % 10);
+    char digits[BUF_U32_LEN_MAX];
+    size_t n_digits = buf_format_u32(digits, seat->number);
     size_t len = row->label_len + n_digits;
     assert(len < TIX_SEAT_ID_LEN_MAX);
     memcpy(out, row->label, row->label_len);
-    memcpy(out + row->label_len, digits + sizeof(digits) - n_digits, n_digits);
+    memcpy(out + row->label_len, digits, n_digits);
     out[len] = '\0';
     return len;
 }

@@ -91,15 +91,20 @@ int buf_append_i64(buf *b, int64_t v)
     return buf_append(b, tmp, (size_t)n);
 }
 
+size_t buf_format_u32(char *out, uint32_t v)
+{
+    size_t n = 1;
+    for (uint32_t rest = v; rest >= 10; rest /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10)
+        out[i] = (char)('0' + v % 10);
+    return n;
+}
+
 int buf_append_u32(buf *b, uint32_t v)
 {
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return buf_append(b, tmp + sizeof(tmp) - n, n);
+    char tmp[BUF_U32_LEN_MAX];
+    return buf_append(b, tmp, buf_format_u32(tmp, v));
 }
 
 int buf_appendf(buf *b, const char *fmt, ...)

@@ -37,6 +37,12 @@ int buf_append_char(buf *b, char c);
 int buf_append_i64(buf *b, int64_t v);
 int buf_append_u32(buf *b, uint32_t v); /* decimal, without printf */
 
+enum { BUF_U32_LEN_MAX = 10 }; /* digits of the largest uint32_t */
+
+/* Write v in decimal (at most BUF_U32_LEN_MAX digits, no NUL) at out, without printf; returns
+ * the number of digits. */
+size_t buf_format_u32(char *out, uint32_t v);
+
 /* printf-style append. Returns 0 or -1 as above. */
 int buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -56,6 +56,23 @@ TEST(buf_append_i64_writes_the_extremes)
     buf_free(&b);
 }
 
+TEST(buf_append_u32_writes_zero_each_digit_count_and_the_maximum)
+{
+    buf b;
+    buf_init(&b, 100);
+    static const uint32_t values[] = {0, 7, 10, 999, 1000, 4294967295u};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        if (i) buf_append_char(&b, ' ');
+        buf_append_u32(&b, values[i]);
+    }
+    ASSERT_EQ_STR(b.data, "0 7 10 999 1000 4294967295");
+    buf_free(&b);
+    char out[BUF_U32_LEN_MAX + 1];
+    memset(out, 'x', sizeof(out));
+    ASSERT_EQ_INT(buf_format_u32(out, 4294967295u), BUF_U32_LEN_MAX);
+    ASSERT_EQ_INT(out[BUF_U32_LEN_MAX], 'x'); /* no NUL, nothing past the digits */
+}
+
 TEST(buf_append_that_fills_the_cap_exactly_succeeds)
 {
     buf b;
