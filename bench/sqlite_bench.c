@@ -373,7 +373,7 @@ int main(int argc, char **argv)
     }
     char path[BENCH_PATH_MAX];
     snprintf(path, sizeof(path), "%s/sqlite_bench.db", dir);
-    /* as src/store/vfs_shim.c configures SQLite before its first use */
+    /* as src/store/store_sqlite.c configures SQLite before its first use */
     if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
         fprintf(stderr, "sqlite_bench: cannot turn SQLite's memory statistics off\n");
         return 1;

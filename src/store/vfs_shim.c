@@ -402,12 +402,6 @@ int vfs_shim_register(const char *fault_dir)
     int rc = 0;
     pthread_mutex_lock(&vfs__mutex);
     if (!vfs__real) {
-        /* Before SQLite initialises (the VFS lookup below does): no memory statistics, which
-         * tix never reads and which cost a global mutex on every SQLite allocation (about 25
-         * per hold). SQLITE_MISUSE: something initialised SQLite first; it keeps them. */
-        int config_rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-        assert(config_rc == SQLITE_OK || config_rc == SQLITE_MISUSE);
-        (void)config_rc;
         sqlite3_vfs *real = sqlite3_vfs_find(NULL);
         if (!real) {
             log_error("vfs_shim: SQLite has no default VFS to wrap");
