@@ -106,11 +106,15 @@ def test_max_connections_per_ip_refuses_only_the_excess(server_factory):
     # accepted it (with 2 threads, an unanswered one could still be waiting in
     # the listen queue behind the 6th, which would then be the one served).
     held = [http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5) for _ in range(5)]
-    for c in held:
-        c.request("GET", "/healthz")
-        r = c.getresponse()
+
+    def assert_served(conn):
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
         r.read()
         assert r.status == 200
+
+    for c in held:
+        assert_served(c)
     try:
         extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -121,10 +125,7 @@ def test_max_connections_per_ip_refuses_only_the_excess(server_factory):
         extra.close()
         assert not data.startswith(b"HTTP/1.1 200"), data  # the 6th is closed unanswered
         for c in held:  # and the five keep being served
-            c.request("GET", "/healthz")
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200
+            assert_served(c)
     finally:
         for s in held:
             s.close()
