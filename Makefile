@@ -13,8 +13,11 @@ RELEASE_FLAGS := -O2 -g
 ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 TSAN_FLAGS    := -O1 -g -fsanitize=thread
 
-SRC      := $(shell find src -name '*.c' | sort)
+SRC      := $(shell find src -name '*.c' -o -name '*.S' | sort)
 LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
+WEB      := $(shell find web -type f | sort)
+# object of a source file (.c or .S) in a flavour's tree: $(call obj,FLAVOUR,FILES)
+obj       = $(patsubst %,build/$(1)/obj/%.o,$(basename $(2)))
 UNIT_SRC := $(shell find tests/unit -name '*.c' | sort)
 HDRS     := $(shell find src tests/unit -name '*.h')
 
@@ -35,28 +38,33 @@ build/$(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
+# the web pages, embedded with .incbin (src/web/embed.S): rebuilt when a file of web/ changes
+build/$(1)/obj/%.o: %.S $(WEB)
+	@mkdir -p $$(dir $$@)
+	@echo "  AS [$(1)] $$<"
+	@$$(CC) -c $$< -o $$@
 endef
 $(eval $(call flavour,release,$(RELEASE_FLAGS)))
 $(eval $(call flavour,asan,$(ASAN_FLAGS)))
 $(eval $(call flavour,tsan,$(TSAN_FLAGS)))
 
-build/tix: $(SRC:%.c=build/release/obj/%.o)
+build/tix: $(call obj,release,$(SRC))
 	@echo "  LD $@"
 	@$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LDLIBS)
 
-build/asan/tix: $(SRC:%.c=build/asan/obj/%.o)
+build/asan/tix: $(call obj,asan,$(SRC))
 	@echo "  LD $@"
 	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-build/asan/unit: $(LIB_SRC:%.c=build/asan/obj/%.o) $(UNIT_SRC:%.c=build/asan/obj/%.o)
+build/asan/unit: $(call obj,asan,$(LIB_SRC) $(UNIT_SRC))
 	@echo "  LD $@"
 	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-build/tsan/tix: $(SRC:%.c=build/tsan/obj/%.o)
+build/tsan/tix: $(call obj,tsan,$(SRC))
 	@echo "  LD $@"
 	@$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-build/tsan/unit: $(LIB_SRC:%.c=build/tsan/obj/%.o) $(UNIT_SRC:%.c=build/tsan/obj/%.o)
+build/tsan/unit: $(call obj,tsan,$(LIB_SRC) $(UNIT_SRC))
 	@echo "  LD $@"
 	@$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
@@ -146,8 +154,13 @@ build/fuzz/obj/%.o: %.c $(HDRS) $(FUZZ_HDRS)
 	@echo "  CC [fuzz] $<"
 	@$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+build/fuzz/obj/%.o: %.S $(WEB)
+	@mkdir -p $(dir $@)
+	@echo "  AS [fuzz] $<"
+	@$(FUZZ_CC) -c $< -o $@
+
 build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o $(FUZZ_SUPPORT:%.c=build/fuzz/obj/%.o) \
-                   $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+                   $(call obj,fuzz,$(LIB_SRC))
 	@echo "  LD $@"
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
 
@@ -155,6 +168,6 @@ $(patsubst %.c,build/asan/obj/%.o,$(wildcard fuzz/*.c)): $(FUZZ_HDRS)
 .PRECIOUS: build/fuzz/obj/%.o build/asan/obj/%.o
 
 build/asan/fuzz-replay-%: build/asan/obj/fuzz/fuzz_%.o build/asan/obj/fuzz/replay_main.o \
-                          $(FUZZ_SUPPORT:%.c=build/asan/obj/%.o) $(LIB_SRC:%.c=build/asan/obj/%.o)
+                          $(FUZZ_SUPPORT:%.c=build/asan/obj/%.o) $(call obj,asan,$(LIB_SRC))
 	@echo "  LD $@"
 	@$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)

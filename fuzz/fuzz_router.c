@@ -42,6 +42,8 @@ static const fx_route fx_routes[] = {
     {ROUTE_DEAD_LETTER_REDRIVE, "/admin/dead-letters/*/redrive"},
     {ROUTE_WEBHOOKS, "/admin/webhooks"},
     {ROUTE_BUYER_TOKENS, "/admin/buyer-tokens"},
+    {ROUTE_PAGE, "/"},
+    {ROUTE_ASSET, "/assets/*"},
 };
 
 static const char *const fx_methods[8] = {"GET", "HEAD", "POST",    "DELETE",

@@ -318,6 +318,10 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
         return write ? api_webhook_create(a, req, res) : api_webhooks_list(a, req, res);
     case ROUTE_BUYER_TOKENS:
         return api_buyer_token_create(a, req, res);
+    case ROUTE_PAGE:
+        return api_page(req, res);
+    case ROUTE_ASSET:
+        return api_asset(req, res);
     case ROUTE_NONE:
         break;
     }

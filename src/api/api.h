@@ -50,6 +50,7 @@ typedef struct api_response {
     const char *allow;      /* Allow header, for 405 */
     unsigned retry_after_s; /* Retry-After header when > 0 */
     char etag[48];          /* ETag header when not empty */
+    const char *content_type; /* NULL: application/json */
     /* a shared, immutable body (a cached seat map) used instead of `body` when not NULL;
      * the HTTP layer calls shared_release(shared_cls) once it has been sent */
     const char *shared_data;

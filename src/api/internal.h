@@ -73,6 +73,8 @@ void api_dead_letter_redrive_finish(api_request *req, api_response *res);
 api_result api_webhook_create(api *a, api_request *req, api_response *res);
 void api_webhook_create_finish(api_request *req, api_response *res);
 api_result api_webhooks_list(api *a, api_request *req, api_response *res);
+api_result api_page(api_request *req, api_response *res);
+api_result api_asset(api_request *req, api_response *res);
 
 /* Render the outcome of a command into res (used after commit, and inside the writer for
  * requests with an idempotency key). */

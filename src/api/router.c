@@ -26,6 +26,8 @@ static const router__route router__routes[] = {
     {ROUTE_DEAD_LETTER_REDRIVE, "/admin/dead-letters/*/redrive", HTTP_POST, "POST"},
     {ROUTE_WEBHOOKS, "/admin/webhooks", HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
     {ROUTE_BUYER_TOKENS, "/admin/buyer-tokens", HTTP_POST, "POST"},
+    {ROUTE_PAGE, "/", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_ASSET, "/assets/*", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
 };
 
 http_method router_method(const char *method)

@@ -35,6 +35,8 @@ typedef enum route_id {
     ROUTE_DEAD_LETTER_REDRIVE, /* /admin/dead-letters/{id}/redrive */
     ROUTE_WEBHOOKS,            /* /admin/webhooks */
     ROUTE_BUYER_TOKENS,        /* /admin/buyer-tokens */
+    ROUTE_PAGE,                /* / (the buyer's page) */
+    ROUTE_ASSET,               /* /assets/{name} (its scripts and styles) */
 } route_id;
 
 typedef struct route_match {

@@ -33,6 +33,11 @@ struct http_server {
     uint32_t spare_count; /* <= HTTP_SPARE_REQUESTS_MAX */
 };
 
+/* What a page of tix may load: its own scripts, styles, images and API, nothing else. */
+#define HTTP_PAGE_CSP                                                                              \
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "               \
+    "frame-ancestors 'none'; form-action 'self'"
+
 enum {
     HTTP_SPARE_REQUESTS_MAX = 64,    /* finished requests kept for reuse */
     HTTP_SPARE_BODY_CAP_MAX = 16384, /* a kept request keeps a body buffer up to this size */
@@ -79,7 +84,14 @@ static enum MHD_Result http__respond(http_request *r)
         if (!resp) free(data);
     }
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    const char *type = res->content_type ? res->content_type : "application/json";
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strncmp(type, "text/html", 9) == 0) { /* a page: nothing from elsewhere, no framing */
+        MHD_add_response_header(resp, "Content-Security-Policy", HTTP_PAGE_CSP);
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (res->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->etag[0]) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, res->etag);

@@ -111,6 +111,17 @@ TEST(router_returns_the_parameter_as_a_slice_of_the_path)
     ASSERT_EQ_SLICE(m.param, m.param_len, "..");
 }
 
+TEST(router_serves_the_page_at_the_root_and_its_files_under_assets)
+{
+    route_match m;
+    ASSERT_EQ_INT(router_match("/", HTTP_GET, &m), ROUTE_PAGE);
+    ASSERT_TRUE(m.method_ok);
+    ASSERT_EQ_INT(router_match("/", HTTP_POST, &m), ROUTE_PAGE);
+    ASSERT_TRUE(!m.method_ok);
+    ASSERT_EQ_INT(router_match("/assets/app.js", HTTP_HEAD, &m), ROUTE_ASSET);
+    ASSERT_EQ_SLICE(m.param, m.param_len, "app.js");
+}
+
 static void expect_no_route(const char *path)
 {
     for (size_t k = 0; k < sizeof(all_methods) / sizeof(all_methods[0]); k++) {
@@ -129,7 +140,10 @@ TEST(router_matches_no_route_for_unknown_paths)
 {
     static const char *const paths[] = {
         "",
-        "/",
+        "//",
+        "/assets",
+        "/assets/",
+        "/assets/a/b",
         "/event",
         "/eventsx",
         "/events/a/b",

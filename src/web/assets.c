@@ -1,0 +1,56 @@
+/* assets: the table of embedded files; see assets.h. To add a file: put it in web/, add a
+ * WEB_ASSET line to embed.S and one line to each list below. */
+#include "web/assets.h"
+
+#include "util/hash.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define WEB_ASSET_SYMBOLS(sym) extern const char sym[], sym##_end[];
+WEB_ASSET_SYMBOLS(web__index_html)
+WEB_ASSET_SYMBOLS(web__app_js)
+WEB_ASSET_SYMBOLS(web__app_css)
+
+typedef struct web__entry {
+    web_asset asset;
+    const char *end;
+} web__entry;
+
+#define WEB_ASSET_ENTRY(name, type, sym)                                                           \
+    {                                                                                              \
+        {name, type, sym, 0, ""}, sym##_end                                                        \
+    }
+
+static web__entry web__assets[] = {
+    WEB_ASSET_ENTRY("index.html", "text/html; charset=utf-8", web__index_html),
+    WEB_ASSET_ENTRY("app.js", "text/javascript; charset=utf-8", web__app_js),
+    WEB_ASSET_ENTRY("app.css", "text/css; charset=utf-8", web__app_css),
+};
+
+enum { WEB_ASSET_COUNT = sizeof(web__assets) / sizeof(web__assets[0]) };
+
+/* Lengths and ETags, once: FNV-1a of the bytes and of the name with the length (64 bits). */
+static void web__init(void)
+{
+    for (size_t i = 0; i < WEB_ASSET_COUNT; i++) {
+        web_asset *a = &web__assets[i].asset;
+        a->len = (size_t)(web__assets[i].end - a->data);
+        uint32_t h1 = hash_fnv1a32(a->data, a->len);
+        uint32_t h2 = hash_fnv1a32(a->name, strlen(a->name)) ^ (uint32_t)a->len;
+        snprintf(a->etag, sizeof(a->etag), "\"%08x%08x\"", h1, h2);
+    }
+}
+
+const web_asset *web_asset_find(const char *name, size_t len)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, web__init);
+    for (size_t i = 0; i < WEB_ASSET_COUNT; i++) {
+        const web_asset *a = &web__assets[i].asset;
+        if (strlen(a->name) == len && memcmp(a->name, name, len) == 0) return a;
+    }
+    return NULL;
+}
