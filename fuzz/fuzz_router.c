@@ -30,6 +30,7 @@ static const fx_route fx_routes[] = {
     {ROUTE_EVENTS, "/events"},
     {ROUTE_EVENT, "/events/*"},
     {ROUTE_EVENT_SEATS, "/events/*/seats"},
+    {ROUTE_EVENT_CHANGES, "/events/*/changes"},
     {ROUTE_EVENT_HOLDS, "/events/*/holds"},
     {ROUTE_RESERVE, "/reserve"},
     {ROUTE_HOLD, "/holds/*"},

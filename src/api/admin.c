@@ -40,8 +40,10 @@ api_result api_dead_letters(api *a, api_request *req, api_response *res)
     if (!api__require_admin(a, req, res)) return API_DONE;
     buf_append_str(&res->body, "{\"dead_letters\":[");
     api__list list = {&res->body, 0};
-    if (store_dead_letters_list(a->st, API_DEAD_LETTERS_MAX, api__dead_letter_cb, &list) != 0) {
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (store_dead_letters_list(a->st, API_DEAD_LETTERS_MAX, api__dead_letter_cb, &list, &status) !=
+        0) {
+        api__error_store(res, status);
         return API_DONE;
     }
     buf_append_str(&res->body, "]}");
@@ -65,21 +67,21 @@ api_result api_dead_letter_redrive(api *a, api_request *req, api_response *res)
         api__error_rc(res, TIX_RC_NOT_FOUND);
         return API_DONE;
     }
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_REDRIVE);
-    cmd->delivery.seq = seq;
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_REDRIVE, res);
+    if (!cmd) return API_DONE;
+    cmd->op.u.redrive.seq = seq;
     return API_COMMIT;
 }
 
 void api_dead_letter_redrive_finish(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc != TIX_RC_OK) {
+    const store_cmd *op = &req->cmd->op;
+    if (op->rc != TIX_RC_OK) {
         api_error(res, 404, "not_found", "no dead letter with this id");
         return;
     }
     buf_appendf(&res->body, "{\"id\":\"%lld\",\"status\":\"pending\"}",
-                (long long)cmd->delivery.seq);
+                (long long)op->u.redrive.seq);
     api__ok(res, 200);
 }
 
@@ -142,23 +144,26 @@ api_result api_webhook_create(api *a, api_request *req, api_response *res)
     if (!api__require_admin(a, req, res)) return API_DONE;
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_WEBHOOK_CREATE);
+    subscriber_record sub;
+    memset(&sub, 0, sizeof(sub));
     char err[API_JSON_ERR_LEN];
-    int rc = api__parse_webhook(root, &cmd->subscriber, err);
+    int rc = api__parse_webhook(root, &sub, err);
     cJSON_Delete(root);
     if (rc != 0) {
         api_error(res, 422, "invalid_request", "%s", err);
         return API_DONE;
     }
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_SUBSCRIBER_ADD, res);
+    if (!cmd) return API_DONE;
+    cmd->op.u.subscriber_add.sub = sub;
     return API_COMMIT;
 }
 
 void api_webhook_create_finish(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    api__write_webhook(&res->body, &cmd->subscriber);
+    const store_cmd *op = &req->cmd->op;
+    if (op->rc != TIX_RC_OK) return api__error_rc(res, op->rc);
+    api__write_webhook(&res->body, &op->u.subscriber_add.sub);
     api__ok(res, 201);
 }
 
@@ -176,8 +181,9 @@ api_result api_webhooks_list(api *a, api_request *req, api_response *res)
     if (!api__require_admin(a, req, res)) return API_DONE;
     buf_append_str(&res->body, "{\"webhooks\":[");
     api__list list = {&res->body, 0};
-    if (store_subscribers_list(a->st, api__webhook_cb, &list) != 0) {
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (store_subscribers_list(a->st, api__webhook_cb, &list, &status) != 0) {
+        api__error_store(res, status);
         return API_DONE;
     }
     buf_append_str(&res->body, "]}");

@@ -21,28 +21,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-api *api_create(inventory *inv, commit *writer, store *st, const char *admin_token)
+api *api_create(inventory *inv, commit *writer, store *st, feed *follower, const char *admin_token)
 {
     api *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
     a->inv = inv;
     a->writer = writer;
     a->st = st;
+    a->follower = follower;
+    a->feed_lag_max_ms = FEED_LAG_MS_MAX_DEFAULT;
     a->admin_token = admin_token;
-    a->inflight = api__inflight_create();
-    a->etag_salt = randombytes_random();
-    if (!a->inflight || pthread_mutex_init(&a->seatmaps_mutex, NULL) != 0) {
-        api__inflight_destroy(a->inflight);
+    snprintf(a->etag_salt, sizeof(a->etag_salt), "%.8s", store_id(st));
+    if (pthread_mutex_init(&a->seatmaps_mutex, NULL) != 0) {
         free(a);
         return NULL;
     }
     return a;
 }
 
+void api_set_feed_lag_max(api *a, uint32_t lag_ms)
+{
+    a->feed_lag_max_ms = lag_ms;
+}
+
 void api_destroy(api *a)
 {
     if (!a) return;
-    api__inflight_destroy(a->inflight);
     api__seatmaps_clear(a);
     pthread_mutex_destroy(&a->seatmaps_mutex);
     free(a);
@@ -124,6 +128,18 @@ void api__error_rc(api_response *res, tix_rc rc)
                   "this buyer already holds as many seats of this event as allowed; release a "
                   "hold or let it expire first");
         break;
+    case TIX_RC_TOO_MANY_SEATS:
+        api_error(res, 422, "too_many_seats", "a hold on this event takes fewer seats");
+        break;
+    case TIX_RC_KEY_REUSED:
+        api_error(res, 422, "idempotency_key_reused",
+                  "this Idempotency-Key was used with a different request");
+        break;
+    case TIX_RC_STORE_FATAL:
+        api_error(res, 500, "internal",
+                  "the store refused the change as inconsistent; nothing was changed (the "
+                  "server log says why)");
+        break;
     case TIX_RC_SEAT_UNAVAILABLE: /* rendered with the seat list by api__hold_finish */
     case TIX_RC_STORE_ERROR:
     default:
@@ -133,6 +149,11 @@ void api__error_rc(api_response *res, tix_rc rc)
         res->retry_after_s = 1;
         break;
     }
+}
+
+void api__error_store(api_response *res, store_status status)
+{
+    api__error_rc(res, status == STORE_FATAL ? TIX_RC_STORE_FATAL : TIX_RC_STORE_ERROR);
 }
 
 /* The event object from its spec and counts. With detail, its sections too. */
@@ -294,6 +315,8 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
         return api_event_get(a, req, res);
     case ROUTE_EVENT_SEATS:
         return api_event_seats(a, req, res);
+    case ROUTE_EVENT_CHANGES:
+        return api_event_changes(a, req, res);
     case ROUTE_EVENT_HOLDS:
         return api_hold_create(a, req, res, false);
     case ROUTE_RESERVE:
@@ -301,7 +324,7 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
     case ROUTE_HOLD:
         return write ? api_hold_release(a, req, res) : api_hold_get(a, req, res);
     case ROUTE_HEALTHZ:
-        return api_healthz(req);
+        return api_healthz(a, req, res);
     case ROUTE_HOLD_CHECKOUT:
         return api_checkout(a, req, res);
     case ROUTE_BOOKING:
@@ -331,6 +354,7 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
 
 api_result api_handle(api *a, api_request *req, api_response *res)
 {
+    req->api = a;
     route_match *m = &req->match;
     router_match(req->path, req->method, m);
     if (m->route == ROUTE_NONE) {
@@ -357,14 +381,10 @@ api_result api_handle(api *a, api_request *req, api_response *res)
         api__idempotency_begin(a, req, res) == API_DONE)
         return API_DONE;
     api_result result = api__dispatch(a, req, res);
-    if (req->idempotency_registered) {
-        if (result == API_DONE && res->status >= 500) {
-            api__idempotency_end(a, req); /* a transient failure is not kept */
-            return API_DONE;
-        }
-        api__idempotency_attach(req, res, result);
-        return API_COMMIT;
-    }
+    bool keyed = req->idempotency_key && req->method == HTTP_POST;
+    if (keyed && !(result == API_DONE && res->status >= 500)) /* a transient failure is not kept */
+        return api__idempotency_attach(a, req, res, result);
+    if (keyed) buf_free(&req->idem.body);
     return result;
 }
 
@@ -375,51 +395,61 @@ static void api__on_done(commit_cmd *cmd)
     req->resume(req);
 }
 
+commit_cmd *api__command(api *a, api_request *req, store_cmd_kind kind, api_response *res)
+{
+    assert(!req->cmd);
+    req->cmd = commit_cmd_new(a->writer, kind);
+    if (!req->cmd) api__error_rc(res, TIX_RC_OVERLOADED);
+    return req->cmd;
+}
+
+void api_request_reset(api_request *req)
+{
+    req->cmd = NULL;
+    req->idempotent = false;
+}
+
 void api_submit(api *a, api_request *req)
 {
-    req->cmd.on_done = api__on_done;
-    req->cmd.ctx = req;
-    tix_rc rc = commit_submit(a->writer, &req->cmd);
+    commit_cmd *cmd = req->cmd;
+    assert(cmd);
+    cmd->on_done = api__on_done;
+    cmd->ctx = req;
+    tix_rc rc = commit_submit(a->writer, cmd);
     if (rc != TIX_RC_OK) {
-        req->cmd.rc = rc;
+        cmd->op.rc = rc;
         req->resume(req);
     }
 }
 
 void api__render(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    switch (cmd->type) {
-    case COMMIT_HOLD:
+    const store_cmd *op = &req->cmd->op;
+    switch (op->kind) {
+    case STORE_CMD_HOLD:
         api_hold_create_finish(req, res);
         break;
-    case COMMIT_RELEASE:
+    case STORE_CMD_RELEASE:
         api_hold_release_finish(req, res);
         break;
-    case COMMIT_EVENT_CREATE:
-        api_event_create_finish(req, res);
+    case STORE_CMD_EVENT_CREATE:
+        api_event_create_finish(req->api, req, res);
         break;
-    case COMMIT_PING:
+    case STORE_CMD_PING:
         buf_append_str(&res->body, "{\"status\":\"ok\"}");
         api__ok(res, 200);
         break;
-    case COMMIT_CHECKOUT:
-        api_booking_finish(req, res, 202);
+    case STORE_CMD_CHECKOUT:
+    case STORE_CMD_CANCEL:
+        api_booking_finish(req, res);
         break;
-    case COMMIT_CANCEL:
-        api_booking_finish(req, res, 200);
-        break;
-    case COMMIT_REDRIVE:
+    case STORE_CMD_REDRIVE:
         api_dead_letter_redrive_finish(req, res);
         break;
-    case COMMIT_WEBHOOK_CREATE:
+    case STORE_CMD_SUBSCRIBER_ADD:
         api_webhook_create_finish(req, res);
         break;
-    case COMMIT_RESPONSE_STORE:
-    case COMMIT_PAYMENT_RESULT:
-    case COMMIT_REFUND_RESULT:
-    case COMMIT_CLAIM:
-    case COMMIT_DELIVERY_DONE:
+    default:
         api_error(res, 500, "internal", "no response for this command");
         break;
     }
@@ -427,12 +457,14 @@ void api__render(api_request *req, api_response *res)
 
 void api_finish(api *a, api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    commit_idempotency *idem = &cmd->idempotency;
-    if (cmd->rc == TIX_RC_OVERLOADED || cmd->rc == TIX_RC_SHUTTING_DOWN ||
-        cmd->rc == TIX_RC_STORE_ERROR) {
-        api__error_rc(res, cmd->rc);
-    } else if (idem->key && idem->rendered) { /* exactly what was kept */
+    commit_cmd *cmd = req->cmd;
+    assert(cmd);
+    tix_rc rc = cmd->op.rc;
+    store_idem *idem = &req->idem;
+    if (rc == TIX_RC_OVERLOADED || rc == TIX_RC_SHUTTING_DOWN || rc == TIX_RC_STORE_ERROR ||
+        rc == TIX_RC_STORE_FATAL || rc == TIX_RC_KEY_REUSED) {
+        api__error_rc(res, rc);
+    } else if (req->idempotent) { /* exactly what was kept, or replayed */
         res->status = idem->status;
         buf tmp = res->body;
         res->body = idem->body;
@@ -440,15 +472,15 @@ void api_finish(api *a, api_request *req, api_response *res)
     } else {
         api__render(req, res);
     }
-    if (cmd->type == COMMIT_EVENT_CREATE) model_event_spec_free(&cmd->spec);
-    if (idem->key) buf_free(&idem->body);
-    api__idempotency_end(a, req);
+    if (cmd->op.kind == STORE_CMD_EVENT_CREATE) model_event_spec_free(&cmd->op.u.event_create.spec);
+    if (req->idempotent) buf_free(&idem->body);
+    commit_cmd_free(a->writer, cmd);
+    api_request_reset(req);
 }
 
-api_result api_healthz(api_request *req)
+api_result api_healthz(api *a, api_request *req, api_response *res)
 {
-    commit_cmd_clear(&req->cmd, COMMIT_PING);
-    return API_COMMIT;
+    return api__command(a, req, STORE_CMD_PING, res) ? API_COMMIT : API_DONE;
 }
 
 void api__append_time(buf *b, const char *key, int64_t ms)

@@ -13,6 +13,7 @@
 #include "api/router.h"
 #include "commit/commit.h"
 #include "core/inventory.h"
+#include "feed/feed.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -28,6 +29,8 @@ typedef struct api_request {
     http_method method;
     const char *path;
     const char *status_filter;   /* ?status=, or NULL */
+    const char *after;           /* ?after=, or NULL */
+    const char *limit;           /* ?limit=, or NULL */
     const char *content_type;    /* or NULL */
     const char *authorization;   /* or NULL */
     const char *idempotency_key; /* Idempotency-Key header, or NULL */
@@ -37,19 +40,20 @@ typedef struct api_request {
     void (*resume)(struct api_request *req); /* called from the writer thread */
     void *http_ctx;
     /* owned by the API */
+    struct api *api;
     route_match match;
-    bool idempotency_registered;         /* the key is in flight: api_finish lets it go */
     char actor[TIX_USER_ID_LEN_MAX + 1]; /* the buyer of a valid buyer token, or "" */
-    char request_hash[65];
-    commit_cmd cmd; /* last: cleared only by the write paths that use it */
+    commit_cmd *cmd;                     /* a write's command (API_COMMIT), from the pool */
+    bool idempotent;                     /* idem is attached to cmd */
+    store_idem idem;                     /* the Idempotency-Key a write answers */
 } api_request;
 
 typedef struct api_response {
     unsigned status;
     buf body;
-    const char *allow;      /* Allow header, for 405 */
-    unsigned retry_after_s; /* Retry-After header when > 0 */
-    char etag[48];          /* ETag header when not empty */
+    const char *allow;        /* Allow header, for 405 */
+    unsigned retry_after_s;   /* Retry-After header when > 0 */
+    char etag[48];            /* ETag header when not empty */
     const char *content_type; /* NULL: application/json */
     /* a shared, immutable body (a cached seat map) used instead of `body` when not NULL;
      * the HTTP layer calls shared_release(shared_cls) once it has been sent */
@@ -62,7 +66,11 @@ typedef struct api_response {
 typedef enum api_result { API_DONE, API_COMMIT } api_result;
 
 /* Create the API over its collaborators (not owned). admin_token must stay alive. */
-api *api_create(inventory *inv, commit *writer, store *st, const char *admin_token);
+api *api_create(inventory *inv, commit *writer, store *st, feed *follower, const char *admin_token);
+
+/* Reject a hold from memory (a 409 without asking the store) only while the feed's lag is
+ * under lag_ms; past it the store decides (FEED_LAG_MS_MAX_DEFAULT until set). */
+void api_set_feed_lag_max(api *a, uint32_t lag_ms);
 void api_destroy(api *a);
 
 /* Buyer tokens (see buyer_token.h): verify them with secret (NULL or "": none can be
@@ -79,8 +87,12 @@ api_result api_handle(api *a, api_request *req, api_response *res);
  * once, from this thread, when the queue refuses it). */
 void api_submit(api *a, api_request *req);
 
-/* Render the outcome of a committed (or refused) command into res. */
+/* Render the outcome of a committed (or refused) command into res, and let its command go.
+ * Called exactly once for every request that returned API_COMMIT. */
 void api_finish(api *a, api_request *req, api_response *res);
+
+/* Clear what the API keeps in a request before a new one uses it. */
+void api_request_reset(api_request *req);
 
 /* Fill res with an error: {"error":{"code":code,"message":...}}. */
 void api_error(api_response *res, unsigned status, const char *code, const char *fmt, ...)

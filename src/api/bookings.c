@@ -24,7 +24,6 @@ static bool api__email_valid(const char *email)
 
 api_result api_checkout(api *a, api_request *req, api_response *res)
 {
-    (void)a;
     char hold_id[TIX_HOLD_ID_LEN + 1];
     if (!api__param_id(req, hold_id, sizeof(hold_id))) {
         api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
@@ -46,31 +45,39 @@ api_result api_checkout(api *a, api_request *req, api_response *res)
         api_error(res, 422, "invalid_request", "%s", err);
         return API_DONE;
     }
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_CHECKOUT);
-    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
-    memcpy(cmd->hold.id, hold_id, sizeof(hold_id));
-    snprintf(cmd->booking.payment_token, sizeof(cmd->booking.payment_token), "%s", token);
-    snprintf(cmd->booking.email, sizeof(cmd->booking.email), "%s", email ? email : "");
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_CHECKOUT, res);
+    if (!cmd) {
+        cJSON_Delete(root);
+        return API_DONE;
+    }
+    store_checkout *in = &cmd->op.u.checkout;
+    memcpy(in->actor, req->actor, sizeof(in->actor));
+    memcpy(in->hold_id, hold_id, sizeof(hold_id));
+    snprintf(in->booking.payment_token, sizeof(in->booking.payment_token), "%s", token);
+    snprintf(in->booking.email, sizeof(in->booking.email), "%s", email ? email : "");
     cJSON_Delete(root);
     return API_COMMIT;
 }
 
-void api_booking_finish(api_request *req, api_response *res, unsigned status)
+void api_booking_finish(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    api__write_booking(&res->body, &cmd->booking, cmd->type == COMMIT_CHECKOUT);
-    api__ok(res, status);
+    const store_cmd *op = &req->cmd->op;
+    if (op->rc != TIX_RC_OK) return api__error_rc(res, op->rc);
+    bool checkout = op->kind == STORE_CMD_CHECKOUT;
+    api__write_booking(&res->body, checkout ? &op->u.checkout.booking : &op->u.cancel.booking,
+                       checkout);
+    api__ok(res, checkout ? 202 : 200);
 }
 
 api_result api_booking_get(api *a, api_request *req, api_response *res)
 {
     char id[TIX_BOOKING_ID_LEN + 1];
-    booking_record *b = &req->cmd.booking;
+    booking_record booking, *b = &booking;
     bool found = false;
-    if (api__param_id(req, id, sizeof(id)) && store_booking_get(a->st, id, b, &found) != 0) {
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (api__param_id(req, id, sizeof(id)) &&
+        store_booking_get(a->st, id, b, &found, &status) != 0) {
+        api__error_store(res, status);
         return API_DONE;
     }
     if (!found) {
@@ -85,16 +92,16 @@ api_result api_booking_get(api *a, api_request *req, api_response *res)
 
 api_result api_booking_cancel(api *a, api_request *req, api_response *res)
 {
-    (void)a;
     char id[TIX_BOOKING_ID_LEN + 1];
     if (!api__param_id(req, id, sizeof(id))) {
         api__error_rc(res, TIX_RC_BOOKING_NOT_FOUND);
         return API_DONE;
     }
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_CANCEL);
-    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
-    memcpy(cmd->booking.id, id, sizeof(id));
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_CANCEL, res);
+    if (!cmd) return API_DONE;
+    store_cancel *in = &cmd->op.u.cancel;
+    memcpy(in->actor, req->actor, sizeof(in->actor));
+    memcpy(in->booking.id, id, sizeof(id));
     return API_COMMIT;
 }
 
@@ -126,9 +133,10 @@ api_result api_user_bookings(api *a, api_request *req, api_response *res)
     buf_append_json_str(&res->body, user_id);
     buf_append_str(&res->body, ",\"bookings\":[");
     api__booking_list list = {&res->body, 0};
-    if (store_bookings_by_user(a->st, user_id, API_USER_BOOKINGS_MAX, api__booking_list_cb,
-                               &list) != 0) {
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (store_bookings_by_user(a->st, user_id, API_USER_BOOKINGS_MAX, api__booking_list_cb, &list,
+                               &status) != 0) {
+        api__error_store(res, status);
         return API_DONE;
     }
     buf_append_str(&res->body, "]}");

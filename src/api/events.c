@@ -6,6 +6,7 @@
 #include "util/ids.h"
 #include "util/text.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,10 @@ void api__seatmaps_clear(api *a)
 }
 
 /* The seat map of ev with filter at now_ms, from the cache when still true, else built and
- * cached. The caller owns one reference. NULL when it cannot be built. */
+ * cached. Its ETag is made of the store's id, the feed position of the event's last change, the
+ * moment a hold it shows lapses and the filter: the same on every node that follows the same
+ * store, and never the same for two different maps. The caller owns one reference. NULL when
+ * it cannot be built. */
 static api_seatmap *api__seatmap_get(api *a, inv_event *ev, int filter, int64_t now_ms)
 {
     api_seatmap **slot = &a->seatmaps[ev->index][filter + 1];
@@ -77,14 +81,15 @@ static api_seatmap *api__seatmap_get(api *a, inv_event *ev, int filter, int64_t 
     m = calloc(1, sizeof(*m));
     buf b;
     buf_init(&b, API_RESPONSE_LEN_MAX);
-    if (!m || inv_event_write_seat_map(ev, filter, now_ms, &b, &m->snap) != 0) {
+    int64_t position = feed_position(a->follower); /* before the map: it has all up to here */
+    if (!m || inv_event_write_seat_map(ev, filter, now_ms, position, &b, &m->snap) != 0) {
         buf_free(&b);
         free(m);
         return NULL;
     }
     m->data = buf_detach(&b, &m->len);
     m->refs = 2; /* the cache's and the caller's */
-    snprintf(m->etag, sizeof(m->etag), "\"%08x-%llx-%llx-%d\"", a->etag_salt,
+    snprintf(m->etag, sizeof(m->etag), "\"%s-%llx-%llx-%d\"", a->etag_salt,
              (unsigned long long)m->snap.version, (unsigned long long)m->snap.valid_until_ms,
              filter + 1);
     pthread_mutex_lock(&a->seatmaps_mutex);
@@ -280,34 +285,125 @@ api_result api_event_create(api *a, api_request *req, api_response *res)
     }
     cJSON *root = api__parse_body(req, res);
     if (!root) return API_DONE;
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_EVENT_CREATE);
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_EVENT_CREATE, res);
+    if (!cmd) {
+        cJSON_Delete(root);
+        return API_DONE;
+    }
+    event_spec *spec = &cmd->op.u.event_create.spec;
+    memset(spec, 0, sizeof(*spec));
     char err[API_JSON_ERR_LEN];
-    int rc = api__parse_event(root, &cmd->spec, err);
+    int rc = api__parse_event(root, spec, err);
     cJSON_Delete(root);
     if (rc != 0) {
-        model_event_spec_free(&cmd->spec);
         api_error(res, 422, "invalid_request", "%s", err);
-        return API_DONE;
-    }
-    if (inventory_find(a->inv, cmd->spec.id, strlen(cmd->spec.id))) {
-        model_event_spec_free(&cmd->spec);
+    } else if (inventory_find(a->inv, spec->id, strlen(spec->id))) { /* ids are for ever */
         api__error_rc(res, TIX_RC_EVENT_EXISTS);
-        return API_DONE;
+        rc = -1;
     }
-    return API_COMMIT;
+    if (rc == 0) return API_COMMIT;
+    model_event_spec_free(spec);
+    commit_cmd_free(a->writer, cmd);
+    api_request_reset(req);
+    return API_DONE;
 }
 
-void api_event_create_finish(api_request *req, api_response *res)
+void api_event_create_finish(api *a, api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    if (cmd->created) {
-        api__write_event(&res->body, cmd->created, clock_now_ms(), true);
-    } else { /* rendered inside the writer, before the inventory has it: all seats free */
-        uint32_t total = (uint32_t)model_event_seat_count(&cmd->spec);
+    const store_cmd *op = &req->cmd->op;
+    if (op->rc != TIX_RC_OK) return api__error_rc(res, op->rc);
+    const event_spec *spec = &op->u.event_create.spec;
+    inv_event *ev = inventory_find(a->inv, spec->id, strlen(spec->id));
+    if (ev) {
+        api__write_event(&res->body, ev, clock_now_ms(), true);
+    } else { /* rendered inside the writer, before the feed brought it: all seats free */
+        uint32_t total = (uint32_t)model_event_seat_count(spec);
         inv_counts counts = {.total = total, .available = total};
-        api__write_event_spec(&res->body, &cmd->spec, counts, true);
+        api__write_event_spec(&res->body, spec, counts, true);
     }
     api__ok(res, 201);
+}
+
+/* The number in query parameter `name` (0 when absent) into *out. Returns 0, or -1 with a 422
+ * in res when it is not a whole number within [0, max]. */
+static int api__query_int(const char *value, const char *name, int64_t max, int64_t *out,
+                          api_response *res)
+{
+    *out = 0;
+    if (!value) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > max) {
+        api_error(res, 422, "invalid_request",
+                  "query parameter '%s' must be a whole number from 0 to %lld", name,
+                  (long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One change of the feed as JSON: what a viewer of the seat map needs. */
+static void api__write_change(buf *b, const change_page *page, const change_record *c)
+{
+    size_t len;
+    const char *seats = change_page_seats(page, c, &len);
+    buf_appendf(
+        b, "{\"seq\":%lld,\"kind\":\"%s\",\"status\":\"%s\",\"seat_ids\":", (long long)c->seq,
+        model_change_kind_name(c->kind), model_seat_status_name(model_change_seat_status(c->kind)));
+    buf_append(b, seats, len);
+    api__append_time(b, "time", c->time_ms);
+    if (c->kind == CHANGE_HELD || c->kind == CHANGE_CHECKOUT)
+        api__append_time(b, "expires_at", c->expires_ms);
+    buf_append_char(b, '}');
+}
+
+api_result api_event_changes(api *a, api_request *req, api_response *res)
+{
+    inv_event *ev = api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!ev) return API_DONE;
+    int64_t after, limit;
+    if (!req->after) {
+        api_error(res, 422, "invalid_request",
+                  "query parameter 'after' is required: the position of the seat map or of the "
+                  "last change seen");
+        return API_DONE;
+    }
+    if (api__query_int(req->after, "after", INT64_MAX / 2, &after, res) != 0 ||
+        api__query_int(req->limit, "limit", API_CHANGES_MAX, &limit, res) != 0)
+        return API_DONE;
+    if (limit == 0) limit = API_CHANGES_MAX;
+    change_page page;
+    change_page_init(&page);
+    store_feed_bounds bounds;
+    int64_t next = after;
+    store_status status = STORE_OK;
+    if (store_changes_read(a->st, after, (uint32_t)limit, ev->spec.id, API_CHANGES_SCAN_MAX, &page,
+                           &bounds, &next, &status) != 0) {
+        change_page_free(&page);
+        api__error_store(res, status);
+        return API_DONE;
+    }
+    if (after + 1 < bounds.oldest_seq) {
+        change_page_free(&page);
+        api_error(res, 410, "position_expired",
+                  "changes after %lld are no longer kept (the oldest is %lld): load the seat map "
+                  "again and follow on from its position",
+                  (long long)after, (long long)bounds.oldest_seq);
+        return API_DONE;
+    }
+    buf *b = &res->body;
+    buf_append_str(b, "{\"event_id\":");
+    buf_append_json_str(b, ev->spec.id);
+    buf_appendf(b, ",\"after\":%lld,\"next\":%lld,\"head\":%lld,\"changes\":[", (long long)after,
+                (long long)next, (long long)bounds.head_seq);
+    for (uint32_t i = 0; i < page.count; i++) {
+        if (i) buf_append_char(b, ',');
+        api__write_change(b, &page, &page.items[i]);
+    }
+    buf_append_str(b, "]}");
+    change_page_free(&page);
+    api__ok(res, 200);
+    return API_DONE;
 }

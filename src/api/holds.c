@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* 409 seat_unavailable naming the taken seats (indices into ev). */
-static void api__seats_unavailable(api_response *res, inv_event *ev, const uint32_t *taken,
+/* 409 seat_unavailable naming the taken seats. */
+static void api__seats_unavailable(api_response *res, const char (*ids)[TIX_SEAT_ID_LEN_MAX],
                                    uint32_t n)
 {
     buf *b = &res->body;
@@ -18,17 +18,14 @@ static void api__seats_unavailable(api_response *res, inv_event *ev, const uint3
     buf_append_str(b, "{\"error\":{\"code\":\"seat_unavailable\",\"message\":\"");
     buf_append_str(b, n == 1 ? "this seat is already held or sold: "
                              : "these seats are already held or sold: ");
-    char ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
-    size_t lens[TIX_HOLD_SEATS_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        lens[i] = inv_event_seat_id(ev, taken[i], ids[i]);
         if (i) buf_append(b, ", ", 2);
-        buf_append(b, ids[i], lens[i]); /* seat ids are letters and digits: no escaping */
+        buf_append_str(b, ids[i]); /* seat ids are letters and digits: no escaping */
     }
     buf_append_str(b, "\",\"seat_ids\":[");
     for (uint32_t i = 0; i < n; i++) {
         buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
-        buf_append(b, ids[i], lens[i]);
+        buf_append_str(b, ids[i]);
         buf_append_char(b, '"');
     }
     buf_append_str(b, "]}}");
@@ -122,32 +119,49 @@ api_result api_hold_create(api *a, api_request *req, api_response *res, bool sin
         cJSON_Delete(root);
         return API_DONE;
     }
-    /* The flood's common case: reject from memory, without touching the store. */
+    /* The flood's common case: reject from memory, without touching the store, while the
+     * follower is fresh (past the lag bound the store decides). */
+    int64_t now_ms = clock_now_ms();
     uint32_t taken[TIX_HOLD_SEATS_MAX];
-    uint32_t n =
-        inv_event_find_taken(in.event, in.seat_index, in.seat_count, clock_now_ms(), taken);
+    uint32_t n = feed_lag_ms(a->follower, now_ms) <= a->feed_lag_max_ms
+                     ? inv_event_find_taken(in.event, in.seat_index, in.seat_count, now_ms, taken)
+                     : 0;
     if (n > 0) {
         cJSON_Delete(root);
-        api__seats_unavailable(res, in.event, taken, n);
+        char ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
+        for (uint32_t i = 0; i < n; i++)
+            inv_event_seat_id(in.event, taken[i], ids[i]);
+        api__seats_unavailable(res, ids, n);
         return API_DONE;
     }
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_HOLD);
-    cmd->event = in.event;
-    cmd->seat_count = in.seat_count;
-    memcpy(cmd->seat_index, in.seat_index, in.seat_count * sizeof(uint32_t));
-    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", in.user_id);
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_HOLD, res);
+    if (!cmd) {
+        cJSON_Delete(root);
+        return API_DONE;
+    }
+    hold_record *h = &cmd->op.u.hold.hold;
+    snprintf(h->event_id, sizeof(h->event_id), "%s", in.event->spec.id);
+    snprintf(h->user_id, sizeof(h->user_id), "%s", in.user_id);
+    h->seat_count = in.seat_count;
+    for (uint32_t i = 0; i < in.seat_count; i++)
+        inv_event_seat_id(in.event, in.seat_index[i], h->seat_ids[i]);
     cJSON_Delete(root);
     return API_COMMIT;
 }
 
 void api_hold_create_finish(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc == TIX_RC_SEAT_UNAVAILABLE)
-        return api__seats_unavailable(res, cmd->event, cmd->taken_index, cmd->taken_count);
-    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    api__write_hold(&res->body, &cmd->hold, clock_now_ms());
+    const store_hold *out = &req->cmd->op.u.hold;
+    tix_rc rc = req->cmd->op.rc;
+    if (rc == TIX_RC_SEAT_UNAVAILABLE) {
+        char ids[TIX_HOLD_SEATS_MAX][TIX_SEAT_ID_LEN_MAX];
+        for (uint32_t i = 0; i < out->taken_count; i++)
+            memcpy(ids[i], out->hold.seat_ids[out->taken[i]], TIX_SEAT_ID_LEN_MAX);
+        return api__seats_unavailable(res, (const char(*)[TIX_SEAT_ID_LEN_MAX])ids,
+                                      out->taken_count);
+    }
+    if (rc != TIX_RC_OK) return api__error_rc(res, rc);
+    api__write_hold(&res->body, &out->hold, clock_now_ms());
     api__ok(res, 201);
 }
 
@@ -161,10 +175,11 @@ api_result api_hold_get(api *a, api_request *req, api_response *res)
     char id[TIX_HOLD_ID_LEN + 1];
     memcpy(id, m->param, TIX_HOLD_ID_LEN);
     id[TIX_HOLD_ID_LEN] = '\0';
-    hold_record *h = &req->cmd.hold;
+    hold_record hold, *h = &hold;
     bool found;
-    if (store_hold_get(a->st, id, h, &found) != 0) {
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (store_hold_get(a->st, id, h, &found, &status) != 0) {
+        api__error_store(res, status);
         return API_DONE;
     }
     if (!found) {
@@ -179,24 +194,24 @@ api_result api_hold_get(api *a, api_request *req, api_response *res)
 
 api_result api_hold_release(api *a, api_request *req, api_response *res)
 {
-    (void)a;
     const route_match *m = &req->match;
     if (!ids_is_valid_hex(m->param, m->param_len)) {
         api__error_rc(res, TIX_RC_HOLD_NOT_FOUND);
         return API_DONE;
     }
-    commit_cmd *cmd = &req->cmd;
-    commit_cmd_clear(cmd, COMMIT_RELEASE);
-    memcpy(cmd->actor, req->actor, sizeof(cmd->actor));
-    memcpy(cmd->hold.id, m->param, TIX_HOLD_ID_LEN);
-    cmd->hold.id[TIX_HOLD_ID_LEN] = '\0';
+    commit_cmd *cmd = api__command(a, req, STORE_CMD_RELEASE, res);
+    if (!cmd) return API_DONE;
+    store_release *in = &cmd->op.u.release;
+    memcpy(in->actor, req->actor, sizeof(in->actor));
+    memcpy(in->hold.id, m->param, TIX_HOLD_ID_LEN);
+    in->hold.id[TIX_HOLD_ID_LEN] = '\0';
     return API_COMMIT;
 }
 
 void api_hold_release_finish(api_request *req, api_response *res)
 {
-    commit_cmd *cmd = &req->cmd;
-    if (cmd->rc != TIX_RC_OK) return api__error_rc(res, cmd->rc);
-    api__write_hold(&res->body, &cmd->hold, clock_now_ms());
+    const store_cmd *op = &req->cmd->op;
+    if (op->rc != TIX_RC_OK) return api__error_rc(res, op->rc);
+    api__write_hold(&res->body, &op->u.release.hold, clock_now_ms());
     api__ok(res, 200);
 }

@@ -1,126 +1,21 @@
 /* idempotency: Idempotency-Key on every POST.
  *
- * Same key and same request (method, path and body, hashed with SHA-256) -> the first
- * response replayed exactly; same key, different request -> 422 idempotency_key_reused; the
- * same key while its first request is still running -> 409 idempotency_key_in_flight with
- * Retry-After. The response is kept by the writer in the transaction of the change it
- * answers (so a crash keeps both or neither), for commit_config.idempotency_ttl_s.
+ * Same key and same request (method, path, acting buyer and body, hashed with SHA-256) -> the
+ * first response replayed exactly; same key, different request -> 422 idempotency_key_reused.
+ * The response is kept by the store in the transaction of the change it answers (so a crash
+ * keeps both or neither), for the rules' idempotency_ttl_s.
  *
- * Order matters: a request first registers its key as in flight, then looks in the store.
- * The first request lets its key go only after its response is committed, so a second one
- * either sees it in flight or finds its response stored: never neither. */
+ * Who decides is the store, inside the writer's transaction (store/store.h, store_idem): a key
+ * already answered is replayed there instead of running the command again, whichever node or
+ * process answered it. A second request with the same key that arrives while the first is still
+ * queued is queued behind it and gets its response. The read below is only a fast path: a key
+ * answered long ago is replayed without queueing anything. */
 #include "api/internal.h"
 
-#include "util/hash.h"
 #include "util/log.h"
 
-#include <pthread.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <string.h>
-
-enum { API_INFLIGHT_SLOTS = 16384, API_INFLIGHT_MAX = API_INFLIGHT_SLOTS / 2 };
-
-static char api__tombstone[1];
-
-struct api_inflight {
-    pthread_mutex_t mutex;
-    uint32_t count, tombstones;
-    char *slots[API_INFLIGHT_SLOTS];
-};
-
-api_inflight *api__inflight_create(void)
-{
-    api_inflight *f = calloc(1, sizeof(*f));
-    if (f) pthread_mutex_init(&f->mutex, NULL);
-    return f;
-}
-
-void api__inflight_destroy(api_inflight *f)
-{
-    if (!f) return;
-    for (uint32_t i = 0; i < API_INFLIGHT_SLOTS; i++)
-        if (f->slots[i] && f->slots[i] != api__tombstone) free(f->slots[i]);
-    pthread_mutex_destroy(&f->mutex);
-    free(f);
-}
-
-/* Drop tombstones by re-inserting every live key. Caller holds the mutex. */
-static void api__inflight_rehash(api_inflight *f)
-{
-    char **live = malloc(f->count * sizeof(char *) + 1);
-    if (!live) return;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < API_INFLIGHT_SLOTS; i++) {
-        if (f->slots[i] && f->slots[i] != api__tombstone) live[n++] = f->slots[i];
-        f->slots[i] = NULL;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = hash_fnv1a32(live[i], strlen(live[i])) & (API_INFLIGHT_SLOTS - 1);
-        while (f->slots[slot])
-            slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
-        f->slots[slot] = live[i];
-    }
-    f->tombstones = 0;
-    free(live);
-}
-
-/* Add key. Returns 0, 1 when it is there already, -1 when the table is full. */
-static int api__inflight_add(api_inflight *f, const char *key)
-{
-    int rc = 0;
-    pthread_mutex_lock(&f->mutex);
-    if (f->tombstones > API_INFLIGHT_SLOTS / 4) api__inflight_rehash(f);
-    uint32_t slot = hash_fnv1a32(key, strlen(key)) & (API_INFLIGHT_SLOTS - 1);
-    int64_t free_slot = -1;
-    for (uint32_t probes = 0; probes < API_INFLIGHT_SLOTS; probes++) {
-        char *entry = f->slots[slot];
-        if (!entry) break;
-        if (entry == api__tombstone) {
-            if (free_slot < 0) free_slot = slot;
-        } else if (strcmp(entry, key) == 0) {
-            rc = 1;
-            goto out;
-        }
-        slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
-    }
-    if (f->count >= API_INFLIGHT_MAX) {
-        rc = -1;
-        goto out;
-    }
-    char *copy = strdup(key);
-    if (!copy) {
-        rc = -1;
-        goto out;
-    }
-    if (free_slot >= 0) {
-        slot = (uint32_t)free_slot;
-        f->tombstones--;
-    }
-    f->slots[slot] = copy;
-    f->count++;
-out:
-    pthread_mutex_unlock(&f->mutex);
-    return rc;
-}
-
-static void api__inflight_remove(api_inflight *f, const char *key)
-{
-    pthread_mutex_lock(&f->mutex);
-    uint32_t slot = hash_fnv1a32(key, strlen(key)) & (API_INFLIGHT_SLOTS - 1);
-    for (uint32_t probes = 0; probes < API_INFLIGHT_SLOTS && f->slots[slot]; probes++) {
-        char *entry = f->slots[slot];
-        if (entry != api__tombstone && strcmp(entry, key) == 0) {
-            free(entry);
-            f->slots[slot] = api__tombstone;
-            f->count--;
-            f->tombstones++;
-            break;
-        }
-        slot = (slot + 1) & (API_INFLIGHT_SLOTS - 1);
-    }
-    pthread_mutex_unlock(&f->mutex);
-}
 
 /* SHA-256 of method, path, acting buyer and body, as hex. */
 static void api__request_hash(const api_request *req, char out[65])
@@ -179,72 +74,52 @@ api_result api__idempotency_begin(api *a, api_request *req, api_response *res)
                   TIX_IDEMPOTENCY_KEY_LEN_MAX);
         return API_DONE;
     }
-    int added = api__inflight_add(a->inflight, key);
-    if (added != 0) {
-        if (added > 0)
-            api_error(res, 409, "idempotency_key_in_flight",
-                      "a request with this Idempotency-Key is still being processed");
-        else
-            api_error(res, 503, "overloaded", "too many requests with idempotency keys");
-        res->retry_after_s = 1;
-        return API_DONE;
-    }
-    api__request_hash(req, req->request_hash);
-    api__replay replay = {req->request_hash, res, false};
+    store_idem *idem = &req->idem;
+    memset(idem, 0, sizeof(*idem));
+    idem->key = key;
+    api__request_hash(req, idem->request_hash);
+    buf_init(&idem->body, API_RESPONSE_LEN_MAX);
+    api__replay replay = {idem->request_hash, res, false};
     bool found;
-    if (store_idempotency_get(a->st, key, api__replay_cb, &replay, &found) != 0) {
-        api__inflight_remove(a->inflight, key);
-        api__error_rc(res, TIX_RC_STORE_ERROR);
+    store_status status = STORE_OK;
+    if (store_idempotency_get(a->st, key, api__replay_cb, &replay, &found, &status) != 0) {
+        api__error_store(res, status);
         return API_DONE;
     }
-    if (found) {
-        api__inflight_remove(a->inflight, key);
-        if (!replay.same)
-            api_error(res, 422, "idempotency_key_reused",
-                      "this Idempotency-Key was used with a different request");
-        return API_DONE;
-    }
-    req->idempotency_registered = true;
-    return API_COMMIT;
+    if (found && !replay.same) api__error_rc(res, TIX_RC_KEY_REUSED);
+    return found ? API_DONE : API_COMMIT;
 }
 
 /* The writer's hook: render the response now, inside the transaction that keeps it. */
-static void api__render_for_writer(commit_cmd *cmd)
+static void api__render_for_writer(void *ctx, const store_cmd *cmd, unsigned *status, buf *body)
 {
-    api_request *req = cmd->ctx;
+    (void)cmd;
+    api_request *req = ctx;
     api_response tmp;
     api_response_init(&tmp);
     api__render(req, &tmp);
-    cmd->idempotency.status = tmp.status;
-    buf_free(&cmd->idempotency.body);
-    cmd->idempotency.body = tmp.body;
+    *status = tmp.status;
+    buf_reset(body);
+    if (buf_append(body, tmp.body.data ? tmp.body.data : "", tmp.body.len) != 0)
+        log_error("api: the response to keep for an idempotency key is too large");
+    buf_free(&tmp.body);
 }
 
-void api__idempotency_attach(api_request *req, api_response *res, api_result result)
+api_result api__idempotency_attach(api *a, api_request *req, api_response *res, api_result result)
 {
-    commit_cmd *cmd = &req->cmd;
-    commit_idempotency *idem = &cmd->idempotency;
-    if (result == API_DONE) /* the command was never built: start from a clean one */
-        commit_cmd_clear(cmd, COMMIT_RESPONSE_STORE);
-    memset(idem, 0, sizeof(*idem));
-    idem->key = req->idempotency_key;
-    memcpy(idem->request_hash, req->request_hash, sizeof(idem->request_hash));
-    buf_init(&idem->body, API_RESPONSE_LEN_MAX);
-    if (result == API_COMMIT) {
+    store_idem *idem = &req->idem;
+    if (result == API_DONE) { /* answered without a state change: keep that answer all the same */
+        if (!api__command(a, req, STORE_CMD_RESPONSE, res)) return API_DONE;
+        idem->render = NULL;
+        idem->status = res->status;
+        buf tmp = idem->body;
+        idem->body = res->body;
+        res->body = tmp;
+    } else {
         idem->render = api__render_for_writer;
-        return;
+        idem->render_ctx = req;
     }
-    /* answered without a state change: keep that answer through the writer all the same */
-    idem->rendered = true;
-    idem->status = res->status;
-    buf tmp = idem->body;
-    idem->body = res->body;
-    res->body = tmp;
-}
-
-void api__idempotency_end(api *a, api_request *req)
-{
-    if (!req->idempotency_registered) return;
-    req->idempotency_registered = false;
-    api__inflight_remove(a->inflight, req->idempotency_key);
+    req->cmd->op.idem = idem;
+    req->idempotent = true;
+    return API_COMMIT;
 }

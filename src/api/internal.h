@@ -9,22 +9,26 @@
 
 #include <pthread.h>
 
-typedef struct api_inflight api_inflight;
 typedef struct api_seatmap api_seatmap;
 
-enum { API_SEATMAP_FILTERS = 4 }; /* all, available, held, sold */
+enum {
+    API_SEATMAP_FILTERS = 4,      /* all, available, held, sold */
+    API_CHANGES_MAX = 1000,       /* changes in one answer of GET /events/{id}/changes */
+    API_CHANGES_SCAN_MAX = 10000, /* feed positions one answer looks through */
+};
 
 struct api {
     inventory *inv;
     commit *writer;
     store *st;
+    feed *follower;
+    uint32_t feed_lag_max_ms;
     const char *admin_token;
-    api_inflight *inflight; /* idempotency keys whose first request is still running */
     char buyer_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
     bool buyer_token_required;
     /* seat maps as last built, per event and filter, shared by the responses that send them */
     pthread_mutex_t seatmaps_mutex;
-    uint32_t etag_salt; /* versions restart with the process; ETags must not */
+    char etag_salt[9]; /* the store's id: ETags of two stores never meet */
     api_seatmap *seatmaps[TIX_EVENTS_MAX][API_SEATMAP_FILTERS];
 };
 
@@ -33,6 +37,8 @@ void api__seatmaps_clear(api *a);
 
 /* Shared helpers (api.c). */
 void api__error_rc(api_response *res, tix_rc rc);
+/* The error for a store read that failed with status. */
+void api__error_store(api_response *res, store_status status);
 void api__append_time(buf *b, const char *key, int64_t ms);
 void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail);
@@ -54,19 +60,20 @@ bool api__is_admin(api *a, const api_request *req);
 api_result api_events_list(api *a, api_response *res);
 api_result api_event_get(api *a, api_request *req, api_response *res);
 api_result api_event_seats(api *a, api_request *req, api_response *res);
+api_result api_event_changes(api *a, api_request *req, api_response *res);
 api_result api_event_create(api *a, api_request *req, api_response *res);
-void api_event_create_finish(api_request *req, api_response *res);
+void api_event_create_finish(api *a, api_request *req, api_response *res);
 api_result api_hold_create(api *a, api_request *req, api_response *res, bool single_seat);
 void api_hold_create_finish(api_request *req, api_response *res);
 api_result api_hold_get(api *a, api_request *req, api_response *res);
 api_result api_hold_release(api *a, api_request *req, api_response *res);
 void api_hold_release_finish(api_request *req, api_response *res);
-api_result api_healthz(api_request *req);
+api_result api_healthz(api *a, api_request *req, api_response *res);
 api_result api_checkout(api *a, api_request *req, api_response *res);
 api_result api_booking_get(api *a, api_request *req, api_response *res);
 api_result api_booking_cancel(api *a, api_request *req, api_response *res);
 api_result api_user_bookings(api *a, api_request *req, api_response *res);
-void api_booking_finish(api_request *req, api_response *res, unsigned status);
+void api_booking_finish(api_request *req, api_response *res);
 api_result api_dead_letters(api *a, api_request *req, api_response *res);
 api_result api_dead_letter_redrive(api *a, api_request *req, api_response *res);
 void api_dead_letter_redrive_finish(api_request *req, api_response *res);
@@ -76,18 +83,20 @@ api_result api_webhooks_list(api *a, api_request *req, api_response *res);
 api_result api_page(api_request *req, api_response *res);
 api_result api_asset(api_request *req, api_response *res);
 
+/* Take a command of this kind for req (from the writer's pool). Returns it, or NULL with a 503
+ * in res when out of memory. */
+commit_cmd *api__command(api *a, api_request *req, store_cmd_kind kind, api_response *res);
+
 /* Render the outcome of a command into res (used after commit, and inside the writer for
  * requests with an idempotency key). */
 void api__render(api_request *req, api_response *res);
 
-/* Idempotency keys (idempotency.c). api__idempotency_begin answers the request itself
- * (replay, 422 reused, 409 in flight, 400 bad key) and returns API_DONE, or registers the key
- * as in flight and returns API_COMMIT. api__idempotency_attach makes the command keep its
- * response; api__idempotency_end lets the key go. */
-api_inflight *api__inflight_create(void);
-void api__inflight_destroy(api_inflight *f);
+/* Idempotency keys (idempotency.c). api__idempotency_begin answers the request itself (a
+ * replay of a kept response, 422 reused, 400 bad key) and returns API_DONE, or returns
+ * API_COMMIT: the store decides in the transaction (store/store.h). api__idempotency_attach
+ * attaches the key to the request's command (a RESPONSE command when the handler answered
+ * without one). */
 api_result api__idempotency_begin(api *a, api_request *req, api_response *res);
-void api__idempotency_attach(api_request *req, api_response *res, api_result result);
-void api__idempotency_end(api *a, api_request *req);
+api_result api__idempotency_attach(api *a, api_request *req, api_response *res, api_result result);
 
 #endif

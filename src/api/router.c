@@ -14,6 +14,7 @@ static const router__route router__routes[] = {
     {ROUTE_EVENTS, "/events", HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
     {ROUTE_EVENT, "/events/*", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {ROUTE_EVENT_SEATS, "/events/*/seats", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_EVENT_CHANGES, "/events/*/changes", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {ROUTE_EVENT_HOLDS, "/events/*/holds", HTTP_POST, "POST"},
     {ROUTE_RESERVE, "/reserve", HTTP_POST, "POST"},
     {ROUTE_HOLD, "/holds/*", HTTP_GET | HTTP_HEAD | HTTP_DELETE, "GET, HEAD, DELETE"},

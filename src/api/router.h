@@ -23,6 +23,7 @@ typedef enum route_id {
     ROUTE_EVENTS,              /* /events */
     ROUTE_EVENT,               /* /events/{event_id} */
     ROUTE_EVENT_SEATS,         /* /events/{event_id}/seats */
+    ROUTE_EVENT_CHANGES,       /* /events/{event_id}/changes */
     ROUTE_EVENT_HOLDS,         /* /events/{event_id}/holds */
     ROUTE_RESERVE,             /* /reserve */
     ROUTE_HOLD,                /* /holds/{hold_id} */

@@ -13,17 +13,33 @@
 /* Claim up to max due deliveries through the writer into out. Returns how many. */
 static uint32_t bus__claim(bus *b, delivery_record *out, uint32_t max)
 {
-    commit_cmd *cmd = calloc(1, sizeof(*cmd));
+    commit_cmd *cmd = commit_cmd_new(b->writer, STORE_CMD_CLAIM);
     if (!cmd) return 0;
-    cmd->type = COMMIT_CLAIM;
-    snprintf(cmd->claim.owner, sizeof(cmd->claim.owner), "%s", b->config.owner);
-    cmd->claim.max = max;
-    cmd->claim.out = out;
+    cmd->op.u.claim.max = max;
+    cmd->op.u.claim.out = out;
+    cmd->op.u.claim.count = 0;
     tix_rc rc = commit_submit_wait(b->writer, cmd);
-    uint32_t n = rc == TIX_RC_OK ? cmd->claim.count : 0;
+    uint32_t n = rc == TIX_RC_OK ? cmd->op.u.claim.count : 0;
     if (rc != TIX_RC_OK && rc != TIX_RC_SHUTTING_DOWN) log_warn("bus: claim failed (%d)", rc);
-    free(cmd);
+    commit_cmd_free(b->writer, cmd);
     return n;
+}
+
+/* Take back the leases this node held when it stopped: their deliveries are due at once. */
+static void bus__reclaim(bus *b)
+{
+    commit_cmd *cmd = commit_cmd_new(b->writer, STORE_CMD_RECLAIM);
+    if (!cmd) return;
+    cmd->op.u.reclaim.count = 0;
+    tix_rc rc = commit_submit_wait(b->writer, cmd);
+    if (rc != TIX_RC_OK)
+        log_warn("bus: the leases of the last run could not be taken back (%d): they will be "
+                 "when they lapse",
+                 rc);
+    else if (cmd->op.u.reclaim.count > 0)
+        log_info("bus: %u deliveries this node had claimed before it stopped are due again",
+                 cmd->op.u.reclaim.count);
+    commit_cmd_free(b->writer, cmd);
 }
 
 static void bus__wait_ms(bus *b, unsigned ms)
@@ -109,10 +125,11 @@ static void *bus__work_loop(void *arg)
 bus *bus_start(commit *writer, store *st, inventory *inv, pay_provider *pay, mailer *mail,
                const bus_config *config)
 {
-    assert(config->workers > 0 && config->poll_ms > 0);
+    assert(config->workers > 0 && config->poll_ms > 0 && config->max_attempts > 0);
     bus *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
     *b = (bus){.writer = writer, .st = st, .inv = inv, .pay = pay, .mail = mail, .config = *config};
+    bus__reclaim(b);
     b->worker_count = config->workers < BUS_WORKERS_MAX ? config->workers : BUS_WORKERS_MAX;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

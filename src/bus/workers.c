@@ -10,37 +10,55 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { BUS_BODY_LEN_MAX = 16384 };
 
-/* Submit a command built by the caller and wait for it; logs a failure. */
+int64_t bus_backoff_ms(const bus_config *config, int32_t attempts)
+{
+    int64_t delay = config->retry_base_ms;
+    for (int32_t i = 1; i < attempts && delay < config->retry_max_ms; i++)
+        delay *= 2;
+    if (delay > config->retry_max_ms) delay = config->retry_max_ms;
+    int64_t half = delay / 2;
+    return half + (half > 0 ? (int64_t)randombytes_uniform((uint32_t)(half + 1)) : 0);
+}
+
+/* Submit a command built by the caller, wait for it and let it go; logs a failure. */
 static void bus__report(bus *b, commit_cmd *cmd, const delivery_record *d)
 {
-    cmd->delivery.seq = d->seq;
-    cmd->delivery.attempts = d->attempts;
     tix_rc rc = commit_submit_wait(b->writer, cmd);
     if (rc != TIX_RC_OK)
         log_warn("bus: outcome of delivery %lld not recorded (%d); it will be retried",
                  (long long)d->seq, rc);
+    commit_cmd_free(b->writer, cmd);
 }
 
-/* Report a delivery done (ok) or failed (retried later, or dead-lettered when final). */
+/* Report a delivery done (ok) or failed: retried later with backoff, or dead-lettered when the
+ * failure is final or it used every attempt. */
 static void bus__done(bus *b, const delivery_record *d, bool ok, bool final, const char *error)
 {
-    commit_cmd *cmd = calloc(1, sizeof(*cmd));
-    if (!cmd) return;
-    cmd->type = COMMIT_DELIVERY_DONE;
-    cmd->delivery.ok = ok;
-    cmd->delivery.final = final;
-    snprintf(cmd->delivery.error, sizeof(cmd->delivery.error), "%s", error ? error : "");
+    commit_cmd *cmd = commit_cmd_new(b->writer, STORE_CMD_DELIVERY);
+    if (!cmd) return; /* its lease passes and it is claimed again */
+    store_delivery *out = &cmd->op.u.delivery;
+    out->seq = d->seq;
+    out->next_attempt_ms = 0;
+    snprintf(out->error, sizeof(out->error), "%s", error ? error : "");
+    if (ok) {
+        out->outcome = STORE_DELIVERED;
+    } else if (final || d->attempts >= (int32_t)b->config.max_attempts) {
+        out->outcome = STORE_DELIVERY_DEAD;
+    } else {
+        out->outcome = STORE_DELIVERY_RETRY;
+        out->next_attempt_ms = clock_now_ms() + bus_backoff_ms(&b->config, d->attempts);
+    }
     if (!ok)
         log_warn("bus: delivery %lld of %s to %s failed (attempt %d): %s", (long long)d->seq,
                  d->event.type, d->subscriber_id, d->attempts, error ? error : "?");
     bus__report(b, cmd, d);
-    free(cmd);
 }
 
 static void bus__payment(bus *b, const delivery_record *d)
@@ -48,10 +66,9 @@ static void bus__payment(bus *b, const delivery_record *d)
     const outbox_record *e = &d->event;
     bool refund = strcmp(e->type, "RefundRequested") == 0;
     booking_record *bk = calloc(1, sizeof(*bk));
-    commit_cmd *cmd = calloc(1, sizeof(*cmd));
     bool found = false;
-    if (!bk || !cmd) goto out;
-    if (store_booking_get(b->st, e->aggregate_id, bk, &found) != 0) {
+    if (!bk) return;
+    if (store_booking_get(b->st, e->aggregate_id, bk, &found, NULL) != 0) {
         bus__done(b, d, false, false, "store unavailable");
         goto out;
     }
@@ -78,15 +95,17 @@ static void bus__payment(bus *b, const delivery_record *d)
         bus__done(b, d, false, true, result.message); /* needs a person: dead-letter it */
         goto out;
     }
-    cmd->type = refund ? COMMIT_REFUND_RESULT : COMMIT_PAYMENT_RESULT;
-    snprintf(cmd->booking.id, sizeof(cmd->booking.id), "%s", bk->id);
-    cmd->payment.ok = result.outcome == PAY_OK;
-    snprintf(cmd->payment.payment_id, sizeof(cmd->payment.payment_id), "%s", result.payment_id);
-    snprintf(cmd->payment.error, sizeof(cmd->payment.error), "%s", result.message);
+    commit_cmd *cmd = commit_cmd_new(b->writer, refund ? STORE_CMD_REFUND : STORE_CMD_PAYMENT);
+    if (!cmd) goto out; /* its lease passes and it is claimed again */
+    store_payment *outcome = &cmd->op.u.payment;
+    snprintf(outcome->booking_id, sizeof(outcome->booking_id), "%s", bk->id);
+    outcome->ok = result.outcome == PAY_OK;
+    snprintf(outcome->payment_id, sizeof(outcome->payment_id), "%s", result.payment_id);
+    outcome->delivery_seq = d->seq;
+    if (!outcome->ok) log_info("bus: payment of booking %s declined: %s", bk->id, result.message);
     bus__report(b, cmd, d);
 out:
     free(bk);
-    free(cmd);
 }
 
 /* The text of the email for event e about booking bk. */
@@ -120,7 +139,7 @@ static void bus__notification(bus *b, const delivery_record *d)
     booking_record *bk = calloc(1, sizeof(*bk));
     bool found = false;
     if (!bk) return;
-    if (store_booking_get(b->st, e->aggregate_id, bk, &found) != 0) {
+    if (store_booking_get(b->st, e->aggregate_id, bk, &found, NULL) != 0) {
         bus__done(b, d, false, false, "store unavailable");
     } else if (!found || !bk->email[0] || !b->mail) {
         bus__done(b, d, true, false, NULL); /* no one to write to */
@@ -159,7 +178,7 @@ static bool bus__subscriber(bus *b, const char *id, subscriber_record *out)
         if (!b->subscribers)
             b->subscribers = calloc(BUS_SUBSCRIBERS_MAX, sizeof(subscriber_record));
         b->subscriber_count = 0;
-        if (b->subscribers) store_subscribers_list(b->st, bus__subscriber_cb, b);
+        if (b->subscribers) store_subscribers_list(b->st, bus__subscriber_cb, b, NULL);
     }
     pthread_mutex_unlock(&b->subscribers_mutex);
     return found;
@@ -184,6 +203,16 @@ static void bus__webhook(bus *b, const delivery_record *d)
     bus__done(b, d, rc == 0, false, err);
     buf_free(&body);
     free(sub);
+}
+
+void bus_on_change(void *ctx, const change_record *change, const char *seats, size_t seats_len)
+{
+    (void)seats, (void)seats_len;
+    bus *b = ctx;
+    if (change->kind != CHANGE_SUBSCRIBER_ADDED) return;
+    pthread_mutex_lock(&b->subscribers_mutex);
+    b->subscriber_count = 0; /* read again from the store at the next webhook */
+    pthread_mutex_unlock(&b->subscribers_mutex);
 }
 
 void bus__deliver(bus *b, const delivery_record *d)

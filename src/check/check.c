@@ -27,7 +27,8 @@ enum {
     /* the schema versions (store__migrations of store_sqlite.c) whose tables and columns the
      * checks read: version 2 changed only how CHECK constraints are written */
     CHECK_SCHEMA_VERSION_MIN = 1,
-    CHECK_SCHEMA_VERSION_MAX = 2,
+    CHECK_SCHEMA_VERSION_MAX = 3,
+    CHECK_SCHEMA_VERSION_FEED = 3, /* the change feed exists from this version on */
     CHECK_BUSY_TIMEOUT_MS = 10000,
     CHECK_URI_MAX = 4096 * 3 + 64,
 };
@@ -46,6 +47,7 @@ enum {
 
 typedef struct check_run {
     sqlite3 *db;
+    int schema_version;
     const check_config *config;
     const check_sink *sink;
     check_summary *summary;
@@ -309,6 +311,70 @@ static int check__delivery_orphan(check_run *run)
         " ORDER BY d.seq");
 }
 
+/* ---- the change feed (schema 3): dense, and saying what the store holds ---- */
+
+/* The feed's seqs have no gap between the oldest change kept and the newest. */
+static int check__feed_gap(check_run *run)
+{
+    if (run->schema_version < CHECK_SCHEMA_VERSION_FEED) return 0;
+    return check__query(
+        run, "feed_gap",
+        "SELECT printf('seq=%d missing_before=%d', f.seq, f.seq - 1) FROM feed f"
+        " WHERE f.seq > (SELECT min(seq) FROM feed)"
+        "  AND NOT EXISTS (SELECT 1 FROM feed g WHERE g.seq = f.seq - 1) ORDER BY f.seq");
+}
+
+/* Every change is of a known kind; a seat change names a hold that exists, of its event; an
+ * event created exists. */
+static int check__feed_change_unknown(check_run *run)
+{
+    if (run->schema_version < CHECK_SCHEMA_VERSION_FEED) return 0;
+    return check__query(
+        run, "feed_change_unknown",
+        "SELECT printf('seq=%d kind=%s event=%s hold_seq=%d', f.seq, f.kind, f.event_id,"
+        "  f.hold_seq) FROM feed f"
+        " WHERE f.kind NOT IN ('held', 'checkout', 'sold', 'released', 'expired', 'freed',"
+        "   'event_created', 'subscriber_added')"
+        "  OR (f.kind IN ('held', 'checkout', 'sold', 'released', 'expired', 'freed')"
+        "   AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.seq = f.hold_seq"
+        "    AND h.event_id = f.event_id))"
+        "  OR (f.kind = 'event_created' AND NOT EXISTS (SELECT 1 FROM events e"
+        "   WHERE e.id = f.event_id))"
+        " ORDER BY f.seq");
+}
+
+/* The last change of each seat in the feed says what the seat is now: held (by its hold, until
+ * the hold's expiry) after held or checkout, sold (to its hold) after sold, available after
+ * released, expired or freed. */
+static int check__feed_seat_state(check_run *run)
+{
+    if (run->schema_version < CHECK_SCHEMA_VERSION_FEED) return 0;
+    return check__query(
+        run, "feed_seat_state",
+        "WITH last AS (SELECT f.event_id, j.value AS seat_id, max(f.seq) AS seq"
+        "  FROM feed f, json_each(" CHECK_IDS(
+            "f.seat_ids") ") j"
+                          "  WHERE f.kind IN ('held', 'checkout', 'sold', 'released', 'expired', "
+                          "'freed')"
+                          "  GROUP BY f.event_id, j.value)"
+                          " SELECT printf('seq=%d change=%s event=%s seat=%s hold_seq=%d "
+                          "seat_status=%s"
+                          "  seat_hold_seq=%s', f.seq, f.kind, l.event_id, l.seat_id, f.hold_seq,"
+                          "  ifnull(s.status, 'missing'), ifnull(s.hold_seq, 'none'))"
+                          " FROM last l JOIN feed f ON f.seq = l.seq"
+                          " LEFT JOIN seats s ON s.event_id = l.event_id AND s.seat_id = l.seat_id"
+                          " LEFT JOIN holds h ON h.seq = f.hold_seq"
+                          " WHERE s.status IS NULL"
+                          "  OR (f.kind IN ('held', 'checkout') AND (s.status <> 'held' OR "
+                          "s.hold_seq IS NOT"
+                          "   f.hold_seq OR ifnull(h.expires_at_ms, -1) <> f.expires_ms))"
+                          "  OR (f.kind = 'sold' AND (s.status <> 'sold' OR s.hold_seq IS NOT "
+                          "f.hold_seq))"
+                          "  OR (f.kind IN ('released', 'expired', 'freed') AND s.status <> "
+                          "'available')"
+                          " ORDER BY f.seq, l.seat_id");
+}
+
 typedef int (*check__fn)(check_run *run);
 
 static const check__fn check__all[] = {
@@ -328,6 +394,9 @@ static const check__fn check__all[] = {
     check__delivery_missing,
     check__delivery_exhausted,
     check__delivery_orphan,
+    check__feed_gap,
+    check__feed_change_unknown,
+    check__feed_seat_state,
 };
 
 /* `file:` URI of DIR/tix.db opened read-only; '%', '?' and '#' of the path are escaped.
@@ -350,7 +419,8 @@ static int check__uri(const char *data_dir, char *out, size_t cap)
 }
 
 /* Open the store read-only and check that its schema is the one the checks know. */
-static int check__open(const char *data_dir, sqlite3 **out, char *err, size_t err_len)
+static int check__open(const char *data_dir, sqlite3 **out, int *schema_version, char *err,
+                       size_t err_len)
 {
     char path[CHECK_URI_MAX], uri[CHECK_URI_MAX];
     struct stat sb;
@@ -381,13 +451,13 @@ static int check__open(const char *data_dir, sqlite3 **out, char *err, size_t er
         if (version < 0)
             snprintf(err, err_len, "cannot read %s: %s", path, sqlite3_errmsg(db));
         else
-            snprintf(err, err_len,
-                     "%s has schema version %d; this checker knows versions %d to %d", path,
-                     version, CHECK_SCHEMA_VERSION_MIN, CHECK_SCHEMA_VERSION_MAX);
+            snprintf(err, err_len, "%s has schema version %d; this checker knows versions %d to %d",
+                     path, version, CHECK_SCHEMA_VERSION_MIN, CHECK_SCHEMA_VERSION_MAX);
         sqlite3_close(db);
         return -1;
     }
     *out = db;
+    *schema_version = version;
     return 0;
 }
 
@@ -397,9 +467,15 @@ int check_store(const char *data_dir, const check_config *config, const check_si
     assert(sink && sink->on_violation && config->report_max > 0);
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
-    if (check__open(data_dir, &db, err, err_len) != 0) return -1;
-    check_run run = {
-        .db = db, .config = config, .sink = sink, .summary = out, .err = err, .err_len = err_len};
+    int version;
+    if (check__open(data_dir, &db, &version, err, err_len) != 0) return -1;
+    check_run run = {.db = db,
+                     .schema_version = version,
+                     .config = config,
+                     .sink = sink,
+                     .summary = out,
+                     .err = err,
+                     .err_len = err_len};
     /* one read transaction: every check sees the same committed snapshot */
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
     if (rc != 0) snprintf(err, err_len, "cannot begin a read transaction: %s", sqlite3_errmsg(db));

@@ -1,4 +1,7 @@
-/* core: opening and closing the store, the inventory and the writer as one; see cli.h. */
+/* core: opening and closing the store, the inventory, the feed and the writer as one; see
+ * cli.h. Start-up order: store, then the inventory built from a snapshot of it (feed_open),
+ * then the writer, whose committed batches the feed applies; then the feed's poller, which
+ * brings other writers' changes. Closing goes the other way. */
 #include "cli/cli.h"
 
 #include "util/clock.h"
@@ -6,35 +9,53 @@
 
 #include <string.h>
 
-int cli_core_open(const char *data_dir, unsigned readers, const commit_config *config,
-                  cli_core *core)
+int cli_core_open(const cli_core_options *o, cli_core *core)
 {
     memset(core, 0, sizeof(*core));
     char err[512];
     int64_t started_ms = clock_mono_ms();
-    if (store_sqlite_open(data_dir, readers, &core->st, err, sizeof(err)) != 0) {
-        log_error("cannot open the store in %s: %s", data_dir, err);
+    store_options so = {.data_dir = o->data_dir,
+                        .url = o->store_url,
+                        .readers = o->readers + 1, /* + the feed's poller */
+                        .busy_timeout_ms = 0};
+    if (store_open(&so, &core->st, err, sizeof(err)) != 0) {
+        log_error("cannot open the store in %s: %s", o->data_dir, err);
         return -1;
     }
-    if (!(core->inv = inventory_create()) || commit_load_inventory(core->st, core->inv) != 0) {
-        log_error("cannot load events from the store in %s", data_dir);
+    if (!(core->inv = inventory_create()) ||
+        !(core->follower = feed_open(core->st, core->inv, &o->feed))) {
+        log_error("cannot load events from the store in %s", o->data_dir);
         goto fail;
     }
-    if (!(core->writer = commit_start(core->st, core->inv, config))) goto fail;
-    log_info("store %s/tix.db opened and loaded in %lld ms", data_dir,
-             (long long)(clock_mono_ms() - started_ms));
+    if (!(core->writer = commit_start(core->st, &o->commit))) goto fail;
+    commit_on_changes(core->writer, feed_apply_committed, core->follower);
+    if (feed_start(core->follower) != 0) goto fail;
+    log_info("store %s/tix.db opened and loaded in %lld ms (feed position %lld, node %s)",
+             o->data_dir, (long long)(clock_mono_ms() - started_ms),
+             (long long)feed_position(core->follower), o->commit.node_id);
     return 0;
 fail:
-    inventory_destroy(core->inv);
-    store_close(core->st);
-    memset(core, 0, sizeof(*core));
+    cli_core_close(core);
     return -1;
 }
 
 void cli_core_close(cli_core *core)
 {
-    commit_destroy(core->writer);
+    commit_destroy(core->writer); /* commits what is queued; its changes reach the feed */
+    feed_close(core->follower);
     inventory_destroy(core->inv);
     store_close(core->st);
     memset(core, 0, sizeof(*core));
+}
+
+cli_core_options cli_core_options_default(const char *data_dir)
+{
+    cli_core_options o = {
+        .data_dir = data_dir,
+        .store_url = NULL,
+        .readers = 1,
+        .commit = commit_config_default(),
+        .feed = {.poll_ms = FEED_POLL_MS_DEFAULT, .page_max = FEED_PAGE_MAX_DEFAULT},
+    };
+    return o;
 }

@@ -94,6 +94,38 @@ static int seed__spec(const seed_event *e, event_spec *spec)
     return 0;
 }
 
+/* Create event e through the writer unless it is there. Returns an exit status. */
+static int seed__create(cli_core *core, const seed_event *e)
+{
+    if (inventory_find(core->inv, e->id, strlen(e->id))) {
+        printf("%-16s already there\n", e->id);
+        return CLI_EXIT_OK;
+    }
+    commit_cmd *cmd = commit_cmd_new(core->writer, STORE_CMD_EVENT_CREATE);
+    event_spec *spec = cmd ? &cmd->op.u.event_create.spec : NULL;
+    if (spec) memset(spec, 0, sizeof(*spec));
+    if (!cmd || seed__spec(e, spec) != 0) {
+        log_error("seed: out of memory");
+        if (spec) model_event_spec_free(spec);
+        commit_cmd_free(core->writer, cmd);
+        return CLI_EXIT_RUNTIME;
+    }
+    uint64_t seats = model_event_seat_count(spec);
+    tix_rc rc = commit_submit_wait(core->writer, cmd);
+    int status = CLI_EXIT_OK;
+    if (rc == TIX_RC_OK)
+        printf("%-16s created, %llu seats\n", e->id, (unsigned long long)seats);
+    else if (rc == TIX_RC_EVENT_EXISTS)
+        printf("%-16s already there\n", e->id);
+    else {
+        log_error("seed: cannot create %s (the store failed; see above)", e->id);
+        status = CLI_EXIT_RUNTIME;
+    }
+    model_event_spec_free(spec);
+    commit_cmd_free(core->writer, cmd);
+    return status;
+}
+
 int cli_seed(int argc, char **argv)
 {
     char data_dir[CLI_PATH_MAX] = "./tix-data";
@@ -103,44 +135,19 @@ int cli_seed(int argc, char **argv)
     };
     cli_result r = cli_parse("seed",
                              "Create the demo events (NBA Finals, Tech Conference, Stadium Tour).\n"
-                             "Safe to run twice. Run it while the server is stopped: a running\n"
-                             "server does not see events added behind its back.",
+                             "Safe to run twice, and while a server runs on the same data: it\n"
+                             "sees the new events within its feed's poll interval.",
                              options, 1, argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
-    commit_config cc = commit_config_default();
-    cc.sweep_interval_ms = 60000;
+    cli_core_options co = cli_core_options_default(data_dir);
+    co.commit.sweep_interval_ms = 60000;
+    snprintf(co.commit.node_id, sizeof(co.commit.node_id), "seed");
     cli_core core;
-    if (cli_core_open(data_dir, 1, &cc, &core) != 0) return CLI_EXIT_RUNTIME;
+    if (cli_core_open(&co, &core) != 0) return CLI_EXIT_RUNTIME;
     int status = CLI_EXIT_OK;
-    for (size_t i = 0; i < sizeof(seed__events) / sizeof(seed__events[0]); i++) {
-        const seed_event *e = &seed__events[i];
-        if (inventory_find(core.inv, e->id, strlen(e->id))) {
-            printf("%-16s already there\n", e->id);
-            continue;
-        }
-        commit_cmd *cmd = calloc(1, sizeof(*cmd));
-        if (!cmd || seed__spec(e, &cmd->spec) != 0) {
-            log_error("seed: out of memory");
-            if (cmd) model_event_spec_free(&cmd->spec);
-            free(cmd);
-            status = CLI_EXIT_RUNTIME;
-            break;
-        }
-        cmd->type = COMMIT_EVENT_CREATE;
-        uint64_t seats = model_event_seat_count(&cmd->spec);
-        tix_rc rc = commit_submit_wait(core.writer, cmd);
-        if (rc == TIX_RC_OK)
-            printf("%-16s created, %llu seats\n", e->id, (unsigned long long)seats);
-        else if (rc == TIX_RC_EVENT_EXISTS)
-            printf("%-16s already there\n", e->id);
-        else {
-            log_error("seed: cannot create %s (the store failed; see above)", e->id);
-            status = CLI_EXIT_RUNTIME;
-        }
-        model_event_spec_free(&cmd->spec);
-        free(cmd);
-    }
+    for (size_t i = 0; i < sizeof(seed__events) / sizeof(seed__events[0]) && status == 0; i++)
+        status = seed__create(&core, &seed__events[i]);
     cli_core_close(&core);
     return status;
 }

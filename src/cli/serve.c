@@ -57,6 +57,10 @@ typedef struct serve_options {
     unsigned trust_proxy;
     char buyer_token_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
     unsigned require_buyer_token;
+    char node_id[TIX_NODE_ID_LEN_MAX + 1];
+    unsigned feed_poll_ms;
+    unsigned feed_retain;
+    unsigned max_feed_lag_ms;
     char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/vfs_shim.h */
 } serve_options;
 
@@ -120,7 +124,8 @@ typedef struct serve_bus {
     bus *dispatcher;
 } serve_bus;
 
-static int serve__bus_start(const serve_options *o, cli_core *core, serve_bus *sb)
+static int serve__bus_start(const serve_options *o, const commit_config *cc, cli_core *core,
+                            serve_bus *sb)
 {
     char err[256], mail_dir[CLI_PATH_MAX + 8];
     memset(sb, 0, sizeof(*sb));
@@ -137,16 +142,18 @@ static int serve__bus_start(const serve_options *o, cli_core *core, serve_bus *s
     }
     bus_config bc = {.workers = o->workers,
                      .poll_ms = BUS_POLL_MS_DEFAULT,
-                     .webhook_timeout_ms = BUS_WEBHOOK_TIMEOUT_MS_DEFAULT};
-    char host[64] = "tix";
-    gethostname(host, sizeof(host) - 1);
-    snprintf(bc.owner, sizeof(bc.owner), "%.40s:%d", host, (int)getpid());
+                     .webhook_timeout_ms = BUS_WEBHOOK_TIMEOUT_MS_DEFAULT,
+                     .max_attempts = cc->rules.max_attempts,
+                     .retry_base_ms = o->retry_base_ms,
+                     .retry_max_ms = BUS_RETRY_MAX_MS_DEFAULT};
     if (!(sb->dispatcher = bus_start(core->writer, core->st, core->inv, sb->pay, sb->mail, &bc))) {
         mailer_destroy(sb->mail);
         pay_destroy(sb->pay);
         return -1;
     }
     commit_on_outbox(core->writer, bus_wake, sb->dispatcher);
+    if (feed_listen(core->follower, bus_on_change, sb->dispatcher) != 0)
+        log_warn("event bus: cannot follow the feed; new webhooks are found when first used");
     log_info("event bus: %u workers, payments %s, mail %s", o->workers, o->payment_provider,
              o->smtp_url[0] ? o->smtp_url : mail_dir);
     return 0;
@@ -161,6 +168,8 @@ static void serve__bus_stop(cli_core *core, serve_bus *sb)
     pay_destroy(sb->pay);
 }
 
+static int serve__with_node(serve_options *o, const http_config *http_cfg, const commit_config *cc);
+
 /* Let the process open a file per connection it may accept, plus its own files. */
 static void serve__raise_fd_limit(unsigned connections_max)
 {
@@ -174,7 +183,7 @@ static void serve__raise_fd_limit(unsigned connections_max)
                  (unsigned long long)lim.rlim_cur, connections_max);
 }
 
-static int serve__run(serve_options *o, const http_config *http_cfg, const commit_config *cc)
+static int serve__run(serve_options *o, const http_config *http_cfg, commit_config *cc)
 {
     umask(077); /* everything tix creates is its own: data dir 0700, files 0600 */
     serve__raise_fd_limit(http_cfg->connections_max);
@@ -189,20 +198,39 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
         log_error("cannot create data dir %s: %s", o->data_dir, strerror(errno));
         return CLI_EXIT_RUNTIME;
     }
+    int node_lock = -1;
     if (serve__secret(o, "admin-token", o->admin_token, sizeof(o->admin_token)) != 0 ||
         serve__secret(o, "buyer-token-secret", o->buyer_token_secret,
-                      sizeof(o->buyer_token_secret)) != 0)
+                      sizeof(o->buyer_token_secret)) != 0 ||
+        cli_node_id(o->data_dir, o->node_id, cc->node_id, sizeof(cc->node_id), &node_lock) != 0)
         return CLI_EXIT_RUNTIME;
+    int rc = serve__with_node(o, http_cfg, cc);
+    if (node_lock >= 0) close(node_lock);
+    return rc;
+}
+
+/* serve__run once the node has its id: the store, the bus, the API, HTTP, until a signal. */
+static int serve__with_node(serve_options *o, const http_config *http_cfg, const commit_config *cc)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
     cli_core core;
     serve_bus sb;
     if (o->test_fault_dir[0]) store_sqlite_set_fault_dir(o->test_fault_dir); /* tests only */
-    if (cli_core_open(o->data_dir, o->threads + 1, cc, &core) != 0) return CLI_EXIT_RUNTIME;
-    if (serve__bus_start(o, &core, &sb) != 0) {
+    cli_core_options co = cli_core_options_default(o->data_dir);
+    co.readers = o->threads;
+    co.commit = *cc;
+    co.feed.poll_ms = o->feed_poll_ms;
+    if (cli_core_open(&co, &core) != 0) return CLI_EXIT_RUNTIME;
+    if (serve__bus_start(o, cc, &core, &sb) != 0) {
         cli_core_close(&core);
         return CLI_EXIT_RUNTIME;
     }
-    api *a = api_create(core.inv, core.writer, core.st, o->admin_token);
+    api *a = api_create(core.inv, core.writer, core.st, core.follower, o->admin_token);
     if (a) api_set_buyer_auth(a, o->buyer_token_secret, o->require_buyer_token != 0);
+    if (a) api_set_feed_lag_max(a, o->max_feed_lag_ms);
     char err[256];
     http_server *http = a ? http_start(http_cfg, a, err, sizeof(err)) : NULL;
     if (!http) {
@@ -212,8 +240,8 @@ static int serve__run(serve_options *o, const http_config *http_cfg, const commi
         cli_core_close(&core);
         return CLI_EXIT_RUNTIME;
     }
-    log_info("listening on %s:%u (%u threads, data %s)", http_cfg->host, (unsigned)http_port(http),
-             o->threads, o->data_dir);
+    log_info("listening on %s:%u (%u threads, data %s, node %s)", http_cfg->host,
+             (unsigned)http_port(http), o->threads, o->data_dir, cc->node_id);
     int sig = 0;
     sigwait(&signals, &sig);
     log_info("%s received: stopping (no new connections, finishing in-flight requests)",
@@ -251,10 +279,13 @@ int cli_serve(int argc, char **argv)
         .workers = BUS_WORKERS_DEFAULT,
         .checkout_timeout_s = TIX_CHECKOUT_TIMEOUT_S_DEFAULT,
         .max_attempts = COMMIT_MAX_ATTEMPTS_DEFAULT,
-        .retry_base_ms = COMMIT_RETRY_BASE_MS_DEFAULT,
+        .retry_base_ms = BUS_RETRY_BASE_MS_DEFAULT,
         .lease_ms = COMMIT_LEASE_MS_DEFAULT,
         .max_seats_per_user = TIX_USER_SEATS_DEFAULT,
         .request_timeout_s = HTTP_REQUEST_TIMEOUT_S_DEFAULT,
+        .feed_poll_ms = FEED_POLL_MS_DEFAULT,
+        .feed_retain = COMMIT_FEED_RETAIN_DEFAULT,
+        .max_feed_lag_ms = FEED_LAG_MS_MAX_DEFAULT,
     };
     const cli_option options[] = {
         {"listen", "TIX_LISTEN", "HOST:PORT",
@@ -356,6 +387,20 @@ int cli_serve(int argc, char **argv)
          "take the client address from X-Forwarded-For "
          "(only behind a proxy that sets it; default 0)",
          CLI_UINT, &o.trust_proxy, 0, 0, 1},
+        {"node-id", "TIX_NODE_ID", "ID",
+         "this node's id, which its leases on deliveries carry (default: kept in DIR/node-id, "
+         "made on the first start)",
+         CLI_STRING, o.node_id, sizeof(o.node_id), 0, 0},
+        {"feed-poll-ms", "TIX_FEED_POLL_MS", "MS",
+         "how often the store is asked for changes other writers made (default 50)", CLI_UINT,
+         &o.feed_poll_ms, 0, 1, FEED_POLL_MS_MAX},
+        {"feed-retain", "TIX_FEED_RETAIN", "N",
+         "changes the feed keeps for followers and viewers (default 1000000)", CLI_UINT,
+         &o.feed_retain, 0, 1000, 100000000},
+        {"max-feed-lag-ms", "TIX_MAX_FEED_LAG_MS", "MS",
+         "reject a hold from memory only while this node's feed lags less than this; past it "
+         "the store decides (default 200)",
+         CLI_UINT, &o.max_feed_lag_ms, 0, 0, 3600000},
         {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR",
          "FOR TESTS ONLY: inject storage faults "
          "while DIR/fail-fsync or DIR/fail-write exists",
@@ -384,11 +429,11 @@ int cli_serve(int argc, char **argv)
     cc.gather_us = o.batch_gather_us;
     cc.queue_max = o.queue_max;
     cc.sweep_interval_ms = o.sweep_interval_ms;
-    cc.checkout_timeout_s = o.checkout_timeout_s;
-    cc.max_attempts = o.max_attempts;
-    cc.retry_base_ms = o.retry_base_ms;
-    cc.lease_ms = o.lease_ms;
-    cc.user_seats_max = o.max_seats_per_user;
+    cc.rules.checkout_timeout_s = o.checkout_timeout_s;
+    cc.rules.max_attempts = o.max_attempts;
+    cc.rules.lease_ms = o.lease_ms;
+    cc.rules.user_seats_max = o.max_seats_per_user;
+    cc.rules.feed_retain = o.feed_retain;
     if (o.payment_timeout_ms >= o.lease_ms)
         log_warn("--payment-timeout-ms should be below --lease-ms, or a slow charge is retried "
                  "while it is still running (it is idempotent, but wasteful)");

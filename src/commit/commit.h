@@ -1,132 +1,56 @@
 /* commit: the one write path of tix.
  *
- * Handlers never write to the store. They fill a commit_cmd and submit it; one writer thread
- * takes the queued commands as a batch (at most batch_max: commands that arrive while a batch
- * is being synced form the next batch; under load, see gather_us, it may wait a little for
- * more before a batch smaller than the previous one), runs the whole
- * batch in one store transaction, each command inside its own savepoint, commits (synced),
- * applies the committed changes to the in-memory inventory, and only then calls every
- * command's on_done. A failed commit fails every command of its batch with
- * TIX_RC_STORE_ERROR and changes neither memory nor disk.
+ * Handlers never write to the store. They take a command (commit_cmd_new: from a pool, so that
+ * only write requests carry one), fill it and submit it; one writer thread takes the queued
+ * commands as a batch (at most batch_max: commands that arrive while a batch is being synced
+ * form the next batch; under load, see gather_us, it may wait a little for more before a batch
+ * smaller than the previous one) and hands the whole batch to the store (store_batch_run: one
+ * transaction, every command a whole command with its outbox rows and its changes, see
+ * store/store.h). Only after the store committed (synced) does the writer hand the batch's
+ * changes to whoever follows them (commit_on_changes: the feed, which brings them to every
+ * cache through the same path as any other writer's changes) and then call every command's
+ * on_done: memory never runs ahead of disk, and a reply is never sent before its change is
+ * visible to this node's next read.
  *
- * Each state change writes its outbox rows (HoldCreated, HoldReleased, HoldExpired,
- * EventCreated, CheckoutStarted, PaymentSucceeded, PaymentFailed, BookingConfirmed,
- * BookingCancelled, RefundRequested, RefundSucceeded) in the same transaction, and the store
- * fans each row out to the deliveries of its subscribers there too. Hold expiry runs on the
- * same path: when its sweep interval has passed, the writer adds a sweep step to the next
- * batch (or runs one alone); so do the bookkeeping writes of the event bus (claims with a
- * lease, delivery outcomes, redrives) and the responses kept for idempotency keys.
+ * Failures: a batch the store says may succeed again (STORE_RETRY) runs again, up to
+ * COMMIT_RETRIES_MAX times; a batch that failed otherwise fails every command with
+ * TIX_RC_STORE_ERROR (unavailable) or, when the store reports something it must not hold
+ * (STORE_FATAL), each command runs again alone so that one poisoned command cannot fail its
+ * neighbours, and the ones that still fail end TIX_RC_STORE_FATAL. Nothing of a failed
+ * command is kept.
  *
- * Back-pressure: the queue holds at most queue_max commands; beyond that commit_submit
- * answers TIX_RC_OVERLOADED at once. */
+ * Hold expiry runs on the same path: when its sweep interval has passed, the writer adds a
+ * sweep command to the next batch (or runs one alone).
+ *
+ * Back-pressure: the queue holds at most queue_max commands; beyond that commit_submit answers
+ * TIX_RC_OVERLOADED at once. */
 #ifndef TIX_COMMIT_H
 #define TIX_COMMIT_H
 
-#include "core/inventory.h"
 #include "core/model.h"
 #include "store/store.h"
-#include "util/buf.h"
 
-typedef enum commit_type {
-    COMMIT_HOLD,           /* in: event, seat_index[], seat_count, hold.user_id */
-    COMMIT_RELEASE,        /* in: hold.id */
-    COMMIT_EVENT_CREATE,   /* in: spec (moved into the inventory on success) */
-    COMMIT_PING,           /* a real, tiny write: proves the store is writable */
-    COMMIT_CHECKOUT,       /* in: hold.id, booking.payment_token, booking.email; out: booking */
-    COMMIT_CANCEL,         /* in: booking.id; out: booking */
-    COMMIT_PAYMENT_RESULT, /* in: booking.id, payment, delivery (charge of CheckoutStarted) */
-    COMMIT_REFUND_RESULT,  /* in: booking.id, payment, delivery (refund of RefundRequested) */
-    COMMIT_CLAIM,          /* in: claim.owner, claim.max, claim.out; out: claim.count */
-    COMMIT_DELIVERY_DONE,  /* in: delivery (ok or not, error, final) */
-    COMMIT_REDRIVE,        /* in: delivery.seq */
-    COMMIT_WEBHOOK_CREATE, /* in: subscriber */
-    COMMIT_RESPONSE_STORE, /* in: idempotency (a response decided without a state change) */
-} commit_type;
-
+typedef struct commit commit;
 typedef struct commit_cmd commit_cmd;
 typedef void (*commit_done_fn)(commit_cmd *cmd);
 
-/* Renders the response of cmd into cmd->idempotency.status/body, inside the writer's
- * transaction, so that it is kept with the change it answers. */
-typedef void (*commit_render_fn)(commit_cmd *cmd);
-
-/* The outcome of a payment provider call, as a worker reports it. */
-typedef struct commit_payment {
-    bool ok;                                     /* charged / refunded */
-    char payment_id[TIX_PAYMENT_ID_LEN_MAX + 1]; /* when ok */
-    char error[TIX_DELIVERY_ERROR_LEN_MAX + 1];  /* when not */
-} commit_payment;
-
-/* A delivery's outcome, as a worker reports it. */
-typedef struct commit_delivery {
-    int64_t seq;
-    int32_t attempts; /* as claimed (this attempt included) */
-    bool ok;
-    bool final; /* a failure not worth retrying: dead-letter it now */
-    char error[TIX_DELIVERY_ERROR_LEN_MAX + 1];
-} commit_delivery;
-
-typedef struct commit_claim {
-    char owner[64];
-    uint32_t max;
-    delivery_record *out; /* capacity max, owned by the claimer */
-    uint32_t count;
-} commit_claim;
-
-typedef struct commit_idempotency {
-    const char *key; /* NULL: none; owned by the submitter */
-    char request_hash[65];
-    commit_render_fn render;
-    bool rendered;
-    unsigned status;
-    buf body;
-} commit_idempotency;
-
 struct commit_cmd {
-    commit_type type;
-    inv_event *event;
-    uint32_t seat_count;
-    uint32_t seat_index[TIX_HOLD_SEATS_MAX];
-    event_spec spec;
-    char actor[TIX_USER_ID_LEN_MAX + 1]; /* the buyer acting (from a buyer token), "" if none:
-                                            RELEASE, CHECKOUT, CANCEL refuse another's */
-    /* out */
-    tix_rc rc;
-    hold_record hold;     /* HOLD, RELEASE: the hold as committed */
-    uint32_t taken_count; /* SEAT_UNAVAILABLE: which seats were taken */
-    uint32_t taken_index[TIX_HOLD_SEATS_MAX];
-    inv_event *created; /* EVENT_CREATE */
-    commit_idempotency idempotency;
+    store_cmd op; /* the command, its data and its outcome (op.rc) */
     /* completion: called once, from the writer thread, after the outcome is final */
     commit_done_fn on_done;
     void *ctx;
     commit_cmd *next_;
-    /* The parts of the booking, bus and admin commands, last: commit_cmd_clear leaves them
-     * as they are for a HOLD or RELEASE (6 KB a hold need not zero), which never use them. */
-    booking_record booking;
-    commit_payment payment;
-    commit_delivery delivery;
-    commit_claim claim;
-    subscriber_record subscriber;
 };
 
-/* Make cmd a new command of the given type, every field it may use zero. */
-void commit_cmd_clear(commit_cmd *cmd, commit_type type);
-
 typedef struct commit_config {
-    uint32_t batch_max;          /* commands per transaction */
-    uint32_t gather_us;          /* after a batch of n >= COMMIT_GATHER_MIN commands, wait up to
-                                    this long for n to queue before the next; 0: never wait */
-    uint32_t queue_max;          /* commands waiting */
-    uint32_t sweep_interval_ms;  /* how often lapsed holds are expired */
-    uint32_t sweep_holds_max;    /* holds expired per sweep step */
-    uint32_t checkout_timeout_s; /* how long a hold waits for its payment */
-    uint32_t max_attempts;       /* deliveries dead-lettered after this many */
-    uint32_t retry_base_ms;      /* first retry delay; doubles each attempt (with jitter) */
-    uint32_t retry_max_ms;       /* cap of the retry delay */
-    uint32_t lease_ms;           /* how long a claimed delivery is its claimer's */
-    uint32_t idempotency_ttl_s;  /* how long responses to idempotency keys are kept */
-    uint32_t user_seats_max;     /* seats one buyer may hold at once in an event; 0: no limit */
+    uint32_t batch_max;         /* commands per transaction */
+    uint32_t gather_us;         /* after a batch of n >= COMMIT_GATHER_MIN commands, wait up to
+                                   this long for n to queue before the next; 0: never wait */
+    uint32_t queue_max;         /* commands waiting */
+    uint32_t sweep_interval_ms; /* how often lapsed holds are expired */
+    uint32_t sweep_holds_max;   /* holds expired per sweep */
+    store_rules rules;          /* what every batch applies (store/store.h) */
+    char node_id[TIX_NODE_ID_LEN_MAX + 1]; /* this node: its leases carry it */
 } commit_config;
 
 enum {
@@ -138,26 +62,32 @@ enum {
     COMMIT_SWEEP_INTERVAL_MS_DEFAULT = 250,
     COMMIT_SWEEP_HOLDS_MAX_DEFAULT = 512,
     COMMIT_MAX_ATTEMPTS_DEFAULT = 8,
-    COMMIT_RETRY_BASE_MS_DEFAULT = 1000,
-    COMMIT_RETRY_MAX_MS_DEFAULT = 300000,
     COMMIT_LEASE_MS_DEFAULT = 30000,
     COMMIT_IDEMPOTENCY_TTL_S_DEFAULT = 86400,
+    COMMIT_FEED_RETAIN_DEFAULT = 1000000,
+    COMMIT_RETRIES_MAX = 3, /* runs of a batch the store asked to run again */
+    COMMIT_POOL_MAX = 1024, /* finished commands kept for the next ones */
 };
 
 /* A config with every default (callers override what they need). */
 commit_config commit_config_default(void);
 
-typedef struct commit commit;
-
 /* Start the writer thread. Returns NULL (and logs why) on failure. */
-commit *commit_start(store *st, inventory *inv, const commit_config *config);
+commit *commit_start(store *st, const commit_config *config);
+
+/* A command of this kind from the writer's pool (or new), its header cleared (the data is the
+ * caller's to fill: only what its kind reads); NULL when out of memory. Any thread. */
+commit_cmd *commit_cmd_new(commit *c, store_cmd_kind kind);
+
+/* Give a finished command back (kept for reuse up to COMMIT_POOL_MAX). Any thread. */
+void commit_cmd_free(commit *c, commit_cmd *cmd);
 
 /* Queue cmd. On TIX_RC_OK, on_done will be called exactly once, later, from the writer
  * thread; cmd must stay alive until then. Otherwise (TIX_RC_OVERLOADED, _SHUTTING_DOWN)
  * on_done is never called. */
 tix_rc commit_submit(commit *c, commit_cmd *cmd);
 
-/* Submit and wait for the outcome (for the CLI and tests). Returns cmd->rc. */
+/* Submit and wait for the outcome (for the CLI, the bus and tests). Returns cmd->op.rc. */
 tix_rc commit_submit_wait(commit *c, commit_cmd *cmd);
 
 /* Refuse new commands (commit_submit then answers TIX_RC_SHUTTING_DOWN), commit every queued
@@ -167,12 +97,17 @@ void commit_stop(commit *c);
 /* Stop (if not yet stopped) and free c. */
 void commit_destroy(commit *c);
 
-/* Call fn(ctx) from the writer thread after every commit that wrote deliveries (outbox rows
- * some subscriber takes, or a redrive): the dispatcher uses it to wake up. Set before traffic
- * starts. */
+/* Call fn(ctx) from the writer thread after every commit that made deliveries due (outbox rows
+ * some subscriber takes, a redrive, a reclaim): the dispatcher uses it to wake up. Set before
+ * traffic starts. */
 void commit_on_outbox(commit *c, void (*fn)(void *ctx), void *ctx);
 
-/* Load every event and its held seats from the store into the inventory. Returns 0 or -1. */
-int commit_load_inventory(store *st, inventory *inv);
+/* Call fn(ctx, changes, feed_before, started_ms) from the writer thread after every committed
+ * batch, with the changes it wrote (in feed order; maybe none), the feed's head when it began
+ * and the wall-clock time its transaction began, before any of its commands' on_done. Set
+ * before traffic starts. */
+typedef void (*commit_changes_fn)(void *ctx, const change_page *changes, int64_t feed_before,
+                                  int64_t started_ms);
+void commit_on_changes(commit *c, commit_changes_fn fn, void *ctx);
 
 #endif

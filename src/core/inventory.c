@@ -240,7 +240,7 @@ inv_counts inv_event_counts(inv_event *ev, int64_t now_ms)
 }
 
 void inv_event_apply_hold(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq,
-                          int64_t expires_ms, seat_status status)
+                          int64_t expires_ms, seat_status status, uint64_t version)
 {
     assert(hold_seq > 0);
     assert(status == SEAT_HELD || status == SEAT_SOLD);
@@ -252,11 +252,12 @@ void inv_event_apply_hold(inv_event *ev, const uint32_t *seat_index, uint32_t n,
         seat->hold_seq = hold_seq;
         seat->hold_expires_ms = status == SEAT_SOLD ? INT64_MAX : expires_ms;
     }
-    __atomic_add_fetch(&ev->version, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ev->version, version, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&ev->lock);
 }
 
-void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq)
+void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq,
+                          uint64_t version)
 {
     pthread_rwlock_wrlock(&ev->lock);
     for (uint32_t i = 0; i < n; i++) {
@@ -267,7 +268,27 @@ void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n,
         seat->hold_seq = 0;
         seat->hold_expires_ms = 0;
     }
-    __atomic_add_fetch(&ev->version, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ev->version, version, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&ev->lock);
+}
+
+void inv_event_restore(inv_event *ev, const inv_seat_state *seats, uint32_t n, uint64_t version)
+{
+    pthread_rwlock_wrlock(&ev->lock);
+    for (uint32_t i = 0; i < ev->seat_count; i++) {
+        inv_seat *seat = &ev->seats[i];
+        seat->status = SEAT_AVAILABLE;
+        seat->hold_seq = 0;
+        seat->hold_expires_ms = 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        assert(seats[i].index < ev->seat_count && seats[i].status != SEAT_AVAILABLE);
+        inv_seat *seat = &ev->seats[seats[i].index];
+        seat->status = (uint8_t)seats[i].status;
+        seat->hold_seq = seats[i].hold_seq;
+        seat->hold_expires_ms = seats[i].status == SEAT_SOLD ? INT64_MAX : seats[i].hold_expires_ms;
+    }
+    __atomic_store_n(&ev->version, version, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&ev->lock);
 }
 
@@ -299,7 +320,7 @@ static void inv__section_json_make(const section_spec *sec, inv__section_json *o
                          (long long)sec->price_cents);
 }
 
-int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out,
+int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, int64_t position, buf *out,
                              inv_snapshot *snap)
 {
     static const char *const statuses[] = {"available\"}", "held\"}", "sold\"}"};
@@ -315,6 +336,7 @@ int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out
     int64_t valid_until_ms = INT64_MAX;
     buf_append_str(out, "{\"event_id\":");
     buf_append_json_str(out, spec->id);
+    buf_appendf(out, ",\"position\":%lld", (long long)position);
     buf_appendf(out, ",\"total_seats\":%u,\"available_seats\":%u,\"seats\":[", counts.total,
                 counts.available);
     bool first = true;

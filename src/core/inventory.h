@@ -2,8 +2,10 @@
  *
  * It answers reads (event lists, seat maps, counts) and rejects requests for seats that are
  * already held or sold without touching the store. It is never the arbiter: the store's
- * conditional writes decide, and the commit writer applies each committed change here
- * afterwards. It is rebuilt from the store at start-up.
+ * conditional writes decide. It is built from a store snapshot at start-up and then follows
+ * only the change feed (feed/feed.h): every committed change, this node's or another writer's,
+ * reaches it the same way, in feed order, and an event's version is the feed position of the
+ * last change applied to its seats.
  *
  * Layout (about 40 bytes per seat): a seat array in creation order (section, row, number),
  * and an open-addressing table from seat id to seat index that stores only 32-bit indices;
@@ -11,7 +13,7 @@
  *
  * Concurrency: the set of events only grows (events are never removed), so an event pointer
  * stays valid for the life of the inventory. Seat state is guarded by the event's rwlock.
- * A hold whose expiry has passed reads as available at once, before the sweeper ends it. */
+ * A hold whose expiry has passed reads as available at once, before the sweep ends it. */
 #ifndef TIX_INVENTORY_H
 #define TIX_INVENTORY_H
 
@@ -44,7 +46,7 @@ typedef struct inv_event {
     inv_row *rows;
     uint32_t *slots; /* seat index + 1; 0 = empty */
     uint32_t slot_mask;
-    uint64_t version; /* bumped on every change of seat state (read with inv_event_version) */
+    uint64_t version; /* the feed position of the last change of its seats (inv_event_version) */
     uint32_t index;   /* position in the inventory: 0 .. TIX_EVENTS_MAX - 1 */
 } inv_event;
 
@@ -89,16 +91,29 @@ uint32_t inv_event_find_taken(inv_event *ev, const uint32_t *seat_index, uint32_
 /* Counts at now_ms. Takes the read lock. */
 inv_counts inv_event_counts(inv_event *ev, int64_t now_ms);
 
-/* Record a committed hold: seats become held by hold_seq until expires_ms (or sold when
- * status is SEAT_SOLD). Takes the write lock. */
+/* Apply a committed change at feed position `version`: seats become held by hold_seq until
+ * expires_ms (or sold when status is SEAT_SOLD). Takes the write lock. */
 void inv_event_apply_hold(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq,
-                          int64_t expires_ms, seat_status status);
+                          int64_t expires_ms, seat_status status, uint64_t version);
 
-/* Record that hold_seq ended: those of the given seats that it still holds become
- * available. Takes the write lock. */
-void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq);
+/* Apply a committed change at feed position `version`: hold_seq ended, and those of the given
+ * seats that it still holds become available. Takes the write lock. */
+void inv_event_apply_free(inv_event *ev, const uint32_t *seat_index, uint32_t n, int64_t hold_seq,
+                          uint64_t version);
 
-/* The event's version: it changes whenever a committed change touches its seats. */
+/* A seat that is not available, as a store snapshot has it. */
+typedef struct inv_seat_state {
+    uint32_t index;
+    seat_status status;
+    int64_t hold_seq;
+    int64_t hold_expires_ms;
+} inv_seat_state;
+
+/* Replace the state of every seat by a snapshot's at feed position `version`: the given seats
+ * as they are, every other available. One write lock: readers see the old state or the new. */
+void inv_event_restore(inv_event *ev, const inv_seat_state *seats, uint32_t n, uint64_t version);
+
+/* The event's version: the feed position of the last change of its seats. */
 uint64_t inv_event_version(const inv_event *ev);
 
 /* What a seat map depends on: the version it was built at, and the first moment after which
@@ -109,9 +124,10 @@ typedef struct inv_snapshot {
 } inv_snapshot;
 
 /* Append the seat map JSON object of the event to out, keeping only seats whose status at
- * now_ms is `filter` (or all when filter < 0). Takes the read lock. Fills *snap (may be
- * NULL). Returns 0 or -1 when out exceeded its cap. */
-int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, buf *out,
+ * now_ms is `filter` (or all when filter < 0). `position` is the feed position the caller read
+ * before: every change up to it is in the map (so a viewer follows the feed from there). Takes
+ * the read lock. Fills *snap (may be NULL). Returns 0 or -1 when out exceeded its cap. */
+int inv_event_write_seat_map(inv_event *ev, int filter, int64_t now_ms, int64_t position, buf *out,
                              inv_snapshot *snap);
 
 #endif

@@ -1,6 +1,7 @@
 /* model: helpers over the shared types; see model.h. */
 #include "core/model.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,4 +100,70 @@ int model_booking_status_parse(const char *s, booking_status *out)
     for (int i = 0; i < 4; i++)
         if (strcmp(s, model__booking_names[i]) == 0) return *out = (booking_status)i, 0;
     return -1;
+}
+
+static const char *const model__change_names[] = {
+    "held", "checkout", "sold", "released", "expired", "freed", "event_created", "subscriber_added",
+};
+
+const char *model_change_kind_name(change_kind kind)
+{
+    assert((size_t)kind < sizeof(model__change_names) / sizeof(model__change_names[0]));
+    return model__change_names[kind];
+}
+
+int model_change_kind_parse(const char *s, change_kind *out)
+{
+    if (!s) return -1;
+    for (size_t i = 0; i < sizeof(model__change_names) / sizeof(model__change_names[0]); i++)
+        if (strcmp(s, model__change_names[i]) == 0) return *out = (change_kind)i, 0;
+    return -1;
+}
+
+bool model_change_is_seats(change_kind kind)
+{
+    return kind <= CHANGE_FREED;
+}
+
+seat_status model_change_seat_status(change_kind kind)
+{
+    assert(model_change_is_seats(kind));
+    switch (kind) {
+    case CHANGE_HELD:
+    case CHANGE_CHECKOUT:
+        return SEAT_HELD;
+    case CHANGE_SOLD:
+        return SEAT_SOLD;
+    default:
+        return SEAT_AVAILABLE;
+    }
+}
+
+int model_seat_ids_next(const char *json, size_t len, size_t *pos, char *out)
+{
+    size_t i = *pos;
+    if (i == 0) { /* the opening bracket, or an empty array */
+        if (len < 2 || json[0] != '[') return -1;
+        i = 1;
+        if (json[1] == ']') return *pos = 2, 0;
+    } else if (i >= len || json[i - 1] == ']') {
+        return 0;
+    }
+    if (json[i] != '"') return -1;
+    size_t start = ++i;
+    while (i < len && json[i] != '"') {
+        char c = json[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+            return -1;
+        i++;
+    }
+    size_t n = i - start;
+    if (i >= len || n == 0 || n >= TIX_SEAT_ID_LEN_MAX) return -1;
+    memcpy(out, json + start, n);
+    out[n] = '\0';
+    i++; /* the closing quote */
+    if (i >= len || (json[i] != ',' && json[i] != ']')) return -1;
+    if (json[i] == ']' && i + 1 != len) return -1;
+    *pos = i + 1;
+    return (int)n;
 }

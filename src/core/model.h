@@ -32,6 +32,7 @@ enum {
     TIX_PAYMENT_ID_LEN_MAX = 127,
     TIX_CHECKOUT_TIMEOUT_S_DEFAULT = 900,
     TIX_USER_SEATS_DEFAULT = 10, /* seats one buyer may hold at once in an event */
+    TIX_NODE_ID_LEN_MAX = 63,    /* [A-Za-z0-9._-] */
 };
 
 /* The outcome of a command. Each maps to one HTTP status and one stable error code. */
@@ -49,9 +50,13 @@ typedef enum tix_rc {
     TIX_RC_SHUTTING_DOWN,
     TIX_RC_BOOKING_NOT_FOUND,
     TIX_RC_BOOKING_NOT_CANCELLABLE,
-    TIX_RC_NOT_FOUND,  /* a generic resource (webhook, dead letter) */
-    TIX_RC_USER_LIMIT, /* the buyer would hold more seats of the event than allowed */
-    TIX_RC_FORBIDDEN,  /* the buyer token is another buyer's */
+    TIX_RC_NOT_FOUND,      /* a generic resource (webhook, dead letter) */
+    TIX_RC_USER_LIMIT,     /* the buyer would hold more seats of the event than allowed */
+    TIX_RC_FORBIDDEN,      /* the buyer token is another buyer's */
+    TIX_RC_TOO_MANY_SEATS, /* more seats than the event's max_seats_per_hold */
+    TIX_RC_REPLAYED,       /* the idempotency key was answered before: its response is kept */
+    TIX_RC_KEY_REUSED,     /* the idempotency key was used with another request */
+    TIX_RC_STORE_FATAL,    /* the store holds what it must not: nothing kept, a person must look */
 } tix_rc;
 
 typedef enum seat_status {
@@ -69,6 +74,20 @@ typedef enum hold_status {
     HOLD_CHECKOUT = 3,
     HOLD_BOOKED = 4,
 } hold_status;
+
+/* What a change of the feed is about (see store/store.h). Seat changes: HELD (seats held by a
+ * new hold), CHECKOUT (a hold frozen for its payment: a new expiry), SOLD, and RELEASED, EXPIRED,
+ * FREED (a cancelled booking's seats), after which the hold's seats are available. */
+typedef enum change_kind {
+    CHANGE_HELD = 0,
+    CHANGE_CHECKOUT = 1,
+    CHANGE_SOLD = 2,
+    CHANGE_RELEASED = 3,
+    CHANGE_EXPIRED = 4,
+    CHANGE_FREED = 5,
+    CHANGE_EVENT_CREATED = 6,
+    CHANGE_SUBSCRIBER_ADDED = 7,
+} change_kind;
 
 typedef enum booking_status {
     BOOKING_PENDING_PAYMENT = 0,
@@ -210,5 +229,17 @@ const char *model_booking_status_name(booking_status status);
 int model_booking_status_parse(const char *s, booking_status *out);
 int model_seat_status_parse(const char *s, seat_status *out);
 int model_hold_status_parse(const char *s, hold_status *out);
+const char *model_change_kind_name(change_kind kind);
+int model_change_kind_parse(const char *s, change_kind *out);
+
+/* Is a change of this kind about seats (and then, the status its seats have after it)? */
+bool model_change_is_seats(change_kind kind);
+seat_status model_change_seat_status(change_kind kind);
+
+/* Walk a JSON array of seat ids as tix writes them (["A1","B12"]: strings of letters and
+ * digits, no escapes): *pos starts at 0; each call writes the next id into out (NUL-terminated,
+ * TIX_SEAT_ID_LEN_MAX bytes) and returns its length, 0 at the end, or -1 when the text is not
+ * such an array (or an id is too long). */
+int model_seat_ids_next(const char *json, size_t len, size_t *pos, char *out);
 
 #endif

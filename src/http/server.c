@@ -253,11 +253,10 @@ static void http__request_give(http_server *s, http_request *r)
 
 static http_request *http__request_new(http_server *s, struct MHD_Connection *conn)
 {
-    /* the embedded commit command is large and is cleared by the API only on the write paths
-     * that use it (a request rejected from memory never touches it) */
+    /* the idempotency part is initialised by the API only for requests with a key */
     http_request *r = http__request_take(s);
     if (!r) return NULL;
-    memset(&r->req, 0, offsetof(api_request, cmd));
+    memset(&r->req, 0, offsetof(api_request, idem));
     r->body_too_large = r->pending = r->counted = false;
     atomic_init(&r->resumed, false);
     r->conn = conn;
@@ -316,6 +315,8 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     req->method = router_method(method);
     req->path = url;
     req->status_filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
+    req->after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+    req->limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
     req->content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->authorization =

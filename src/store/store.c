@@ -1,232 +1,166 @@
-/* store: dispatch to the backend; see store.h for each contract. */
+/* store: dispatch to the backend, and the helpers every backend shares (change pages,
+ * commands); see store.h for each contract. */
 #include "store/store.h"
 
 #include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *store_status_name(store_status status)
+{
+    switch (status) {
+    case STORE_OK:
+        return "ok";
+    case STORE_RETRY:
+        return "retry";
+    case STORE_UNAVAILABLE:
+        return "unavailable";
+    case STORE_FATAL:
+        return "fatal";
+    }
+    return "?";
+}
+
+void store_cmd_init(store_cmd *cmd, store_cmd_kind kind)
+{
+    assert(kind < STORE_CMD_KINDS);
+    cmd->kind = kind;
+    cmd->rc = TIX_RC_OK;
+    cmd->idem = NULL;
+}
+
+void change_page_init(change_page *p)
+{
+    memset(p, 0, sizeof(*p));
+    buf_init(&p->seats, CHANGE_PAGE_SEATS_LEN_MAX);
+}
+
+void change_page_free(change_page *p)
+{
+    free(p->items);
+    buf_free(&p->seats);
+    memset(p, 0, sizeof(*p));
+    buf_init(&p->seats, CHANGE_PAGE_SEATS_LEN_MAX);
+}
+
+void change_page_reset(change_page *p)
+{
+    p->count = 0;
+    buf_reset(&p->seats);
+}
+
+int change_page_add(change_page *p, const change_record *c, const char *seat_ids_json,
+                    size_t seat_ids_len)
+{
+    if (p->count == p->cap) {
+        uint32_t cap = p->cap ? p->cap * 2 : 64;
+        change_record *grown = realloc(p->items, cap * sizeof(*grown));
+        if (!grown) return -1;
+        p->items = grown;
+        p->cap = cap;
+    }
+    change_record *item = &p->items[p->count];
+    *item = *c;
+    item->seats_off = (uint32_t)p->seats.len;
+    item->seats_len = (uint32_t)seat_ids_len;
+    /* NUL-terminated in the page, so that a change's ids can be handed to C string APIs */
+    if (buf_append(&p->seats, seat_ids_json ? seat_ids_json : "", seat_ids_len) != 0 ||
+        buf_append_char(&p->seats, '\0') != 0)
+        return -1;
+    p->count++;
+    return 0;
+}
+
+const char *change_page_seats(const change_page *p, const change_record *c, size_t *len)
+{
+    assert(c->seats_off + c->seats_len <= p->seats.len);
+    if (len) *len = c->seats_len;
+    return p->seats.data + c->seats_off;
+}
+
+int store_open(const store_options *o, store **out, char *err, size_t err_len)
+{
+    if (o->url && o->url[0]) {
+        snprintf(err, err_len, "this tix has no backend for '%.64s' (only the embedded store)",
+                 o->url);
+        return -1;
+    }
+    return store_sqlite_open(o, out, err, err_len);
+}
 
 void store_close(store *s)
 {
     if (s) s->ops->close(s);
 }
 
-int store_begin(store *s)
+const char *store_id(store *s)
 {
-    return s->ops->begin(s);
+    return s->ops->id(s);
 }
 
-int store_commit(store *s)
+store_status store_batch_run(store *s, store_batch *b)
 {
-    return s->ops->commit(s);
+    assert(b->rules && b->node_id && b->now_ms > 0);
+    for (uint32_t i = 0; i < b->count; i++)
+        assert(b->cmds[i]->kind < STORE_CMD_KINDS);
+    change_page_reset(&b->changes);
+    b->deliveries_written = false;
+    store_status status = s->ops->batch_run(s, b);
+    if (status != STORE_OK) change_page_reset(&b->changes);
+    return status;
 }
 
-void store_rollback(store *s)
+int store_changes_read(store *s, int64_t after_seq, uint32_t max, const char *event_id,
+                       int64_t scan_max, change_page *out, store_feed_bounds *bounds,
+                       int64_t *scanned_to, store_status *status)
 {
-    s->ops->rollback(s);
+    assert(after_seq >= 0 && max > 0);
+    return s->ops->changes_read(s, after_seq, max, event_id, scan_max, out, bounds, scanned_to,
+                                status);
 }
 
-int store_savepoint(store *s)
+int store_snapshot_load(store *s, const store_snapshot_cb *cb, int64_t *position,
+                        store_status *status)
 {
-    return s->ops->savepoint(s);
+    return s->ops->snapshot_load(s, cb, position, status);
 }
 
-int store_savepoint_release(store *s)
+int store_event_get(store *s, const char *id, event_spec *out, bool *found, store_status *status)
 {
-    return s->ops->savepoint_release(s);
+    return s->ops->event_get(s, id, out, found, status);
 }
 
-int store_savepoint_rollback(store *s)
+int store_hold_get(store *s, const char *id, hold_record *out, bool *found, store_status *status)
 {
-    return s->ops->savepoint_rollback(s);
+    return s->ops->hold_get(s, id, out, found, status);
 }
 
-int store_tx_event_insert(store *s, const event_spec *spec, bool *exists)
+int store_booking_get(store *s, const char *id, booking_record *out, bool *found,
+                      store_status *status)
 {
-    return s->ops->tx_event_insert(s, spec, exists);
-}
-
-int store_tx_hold_insert(store *s, hold_record *hold)
-{
-    assert(hold->seat_count > 0 && hold->seat_count <= TIX_HOLD_SEATS_MAX);
-    return s->ops->tx_hold_insert(s, hold);
-}
-
-int store_tx_hold_get(store *s, const char *id, int64_t seq, hold_record *out, bool *found)
-{
-    assert(id || seq > 0);
-    return s->ops->tx_hold_get(s, id, seq, out, found);
-}
-
-int store_tx_hold_end(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed)
-{
-    assert(status != HOLD_ACTIVE);
-    return s->ops->tx_hold_end(s, seq, status, now_ms, changed);
-}
-
-int store_tx_seat_take(store *s, const char *event_id, const char *seat_id, int64_t hold_seq,
-                       bool *taken)
-{
-    assert(hold_seq > 0);
-    return s->ops->tx_seat_take(s, event_id, seat_id, hold_seq, taken);
-}
-
-int store_tx_seat_holder(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq)
-{
-    return s->ops->tx_seat_holder(s, event_id, seat_id, hold_seq);
-}
-
-int store_tx_seats_free(store *s, int64_t hold_seq)
-{
-    assert(hold_seq > 0);
-    return s->ops->tx_seats_free(s, hold_seq);
-}
-
-int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n)
-{
-    return s->ops->tx_holds_due(s, now_ms, seqs, max, n);
-}
-
-int store_tx_outbox_append(store *s, const char *type, const char *event_id,
-                           const char *aggregate_id, int64_t time_ms, const char *data_json,
-                           bool *delivered)
-{
-    bool any = false;
-    int rc = s->ops->tx_outbox_append(s, type, event_id, aggregate_id, time_ms, data_json, &any);
-    if (delivered) *delivered = rc == 0 && any;
-    return rc;
-}
-
-int store_tx_ping(store *s, int64_t now_ms)
-{
-    return s->ops->tx_ping(s, now_ms);
-}
-
-int store_hold_get(store *s, const char *id, hold_record *out, bool *found)
-{
-    return s->ops->hold_get(s, id, out, found);
-}
-
-int store_events_load(store *s, store_event_cb cb, void *ctx)
-{
-    return s->ops->events_load(s, cb, ctx);
-}
-
-int store_seats_load(store *s, const char *event_id, store_seat_cb cb, void *ctx)
-{
-    return s->ops->seats_load(s, event_id, cb, ctx);
-}
-
-int store_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms, bool *changed)
-{
-    return s->ops->tx_hold_checkout(s, seq, expires_at_ms, changed);
-}
-
-int store_tx_seats_sell(store *s, int64_t hold_seq)
-{
-    assert(hold_seq > 0);
-    return s->ops->tx_seats_sell(s, hold_seq);
-}
-
-int store_tx_booking_insert(store *s, booking_record *booking)
-{
-    assert(booking->seat_count > 0 && booking->seat_count <= TIX_HOLD_SEATS_MAX);
-    return s->ops->tx_booking_insert(s, booking);
-}
-
-int store_tx_booking_get(store *s, const char *id, int64_t seq, booking_record *out, bool *found)
-{
-    assert(id || seq > 0);
-    return s->ops->tx_booking_get(s, id, seq, out, found);
-}
-
-int store_tx_booking_update(store *s, int64_t seq, booking_status from, booking_status to,
-                            const char *payment_id, const char *refund_id, int64_t now_ms,
-                            bool *changed)
-{
-    return s->ops->tx_booking_update(s, seq, from, to, payment_id, refund_id, now_ms, changed);
-}
-
-int store_tx_subscriber_insert(store *s, const subscriber_record *sub)
-{
-    assert(sub->pattern_count > 0 && sub->pattern_count <= TIX_PATTERNS_MAX);
-    return s->ops->tx_subscriber_insert(s, sub);
-}
-
-int store_tx_deliveries_claim(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
-                              delivery_record *out, uint32_t max, uint32_t *n)
-{
-    assert(lease_until_ms > now_ms);
-    return s->ops->tx_deliveries_claim(s, now_ms, owner, lease_until_ms, out, max, n);
-}
-
-int store_tx_delivery_finish(store *s, int64_t seq, delivery_status status, const char *error,
-                             int64_t now_ms, bool *changed)
-{
-    assert(status == DELIVERY_DELIVERED || status == DELIVERY_DEAD);
-    return s->ops->tx_delivery_finish(s, seq, status, error, now_ms, changed);
-}
-
-int store_tx_delivery_retry(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
-                            int64_t now_ms)
-{
-    return s->ops->tx_delivery_retry(s, seq, next_attempt_ms, error, now_ms);
-}
-
-int store_tx_delivery_redrive(store *s, int64_t seq, int64_t now_ms, bool *changed)
-{
-    return s->ops->tx_delivery_redrive(s, seq, now_ms, changed);
-}
-
-int store_tx_idempotency_put(store *s, const char *key, const char *request_hash, unsigned status,
-                             const char *body, size_t body_len, int64_t now_ms)
-{
-    return s->ops->tx_idempotency_put(s, key, request_hash, status, body, body_len, now_ms);
-}
-
-int store_tx_idempotency_purge(store *s, int64_t before_ms)
-{
-    return s->ops->tx_idempotency_purge(s, before_ms);
-}
-
-int store_booking_get(store *s, const char *id, booking_record *out, bool *found)
-{
-    return s->ops->booking_get(s, id, out, found);
+    return s->ops->booking_get(s, id, out, found, status);
 }
 
 int store_bookings_by_user(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
-                           void *ctx)
+                           void *ctx, store_status *status)
 {
-    return s->ops->bookings_by_user(s, user_id, max, cb, ctx);
+    return s->ops->bookings_by_user(s, user_id, max, cb, ctx, status);
 }
 
-int store_subscribers_list(store *s, store_subscriber_cb cb, void *ctx)
+int store_subscribers_list(store *s, store_subscriber_cb cb, void *ctx, store_status *status)
 {
-    return s->ops->subscribers_list(s, cb, ctx);
+    return s->ops->subscribers_list(s, cb, ctx, status);
 }
 
-int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx)
+int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx,
+                            store_status *status)
 {
-    return s->ops->dead_letters_list(s, max, cb, ctx);
+    return s->ops->dead_letters_list(s, max, cb, ctx, status);
 }
 
 int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
-                          bool *found)
+                          bool *found, store_status *status)
 {
-    return s->ops->idempotency_get(s, key, cb, ctx, found);
-}
-
-int store_tx_hold_delete(store *s, int64_t seq)
-{
-    assert(seq > 0);
-    return s->ops->tx_hold_delete(s, seq);
-}
-
-int store_tx_user_seats(store *s, const char *event_id, const char *user_id, int64_t now_ms,
-                        uint32_t *seats)
-{
-    return s->ops->tx_user_seats(s, event_id, user_id, now_ms, seats);
-}
-
-int store_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts)
-{
-    assert(max_attempts > 0);
-    return s->ops->tx_deliveries_exhaust(s, now_ms, max_attempts);
+    return s->ops->idempotency_get(s, key, cb, ctx, found, status);
 }

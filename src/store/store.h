@@ -1,20 +1,47 @@
-/* store: the durable truth of tix, behind one small interface.
+/* store: the durable truth of tix, behind one interface of whole commands.
  *
- * A backend (SQLite today, PostgreSQL next) implements store_ops. Two kinds of calls:
+ * A backend (SQLite today, PostgreSQL next) implements store_ops. The interface has three
+ * parts:
  *
- *  - store_tx_*: called only by the commit writer (one thread), inside the transaction it
- *    opened with store_begin. Seat state changes only through conditional writes here
- *    (store_tx_seat_take: `UPDATE ... WHERE status = 'available'`) whose affected-row
- *    count decides the outcome. Each state change is paired by the writer with an outbox row
- *    in the same transaction.
- *  - everything else: reads, safe from any thread, seeing only committed data.
+ *  - Writes: store_batch_run runs a batch of whole commands (hold, release, checkout, payment
+ *    outcome, cancel, refund outcome, event create, subscriber add, claim, delivery outcome,
+ *    redrive, reclaim, sweep, ping, keep-a-response) in ONE transaction. Each command kind is
+ *    one backend function that applies every rule of the command from store data (seat state,
+ *    prices, the per-buyer limit, routing patterns): nothing is decided from a cache. Seat
+ *    state changes only through conditional writes (`UPDATE seats ... WHERE status =
+ *    'available'`) whose row counts decide the outcome; a conditional write that changes
+ *    nothing is an ordinary outcome (a conflict), never an assertion. A command that is
+ *    refused leaves no trace; its neighbours in the batch are not affected.
  *
- * Every call returns 0 on success and -1 when the store failed; the backend logs the cause.
- * A business outcome (seat taken, hold not found) is an out-parameter, never an error. */
+ *  - The change feed: every committed change a cache or a viewer cares about (seats held,
+ *    frozen for checkout, sold, released, expired, freed; an event created; a subscriber
+ *    added) is appended, in the transaction that makes it, to a store-wide feed with a dense
+ *    sequence number (no gaps; commit order is seq order, whatever the number of writers).
+ *    Readers follow it with store_changes_read (seq > N, bounded pages); old changes are
+ *    trimmed by the sweep (rules.feed_retain), and a reader that fell behind the oldest kept
+ *    change rebuilds from store_snapshot_load.
+ *
+ *  - Reads of committed data, safe from any thread.
+ *
+ * Outcomes are typed. A batch ends STORE_OK (committed and synced: every command's own rc is
+ * final) or, with nothing of it kept, STORE_RETRY (the same batch may succeed if run again:
+ * the database was busy, a serialization failure or deadlock), STORE_UNAVAILABLE (the store
+ * cannot be written now: I/O error, disk full, connection lost) or STORE_FATAL (the store
+ * holds what it must not: corruption, a broken constraint; a person must look). Each command
+ * of a committed batch has its rc:
+ *     done               TIX_RC_OK
+ *     conflict           TIX_RC_SEAT_UNAVAILABLE (with the seats taken), TIX_RC_HOLD_NOT_ACTIVE,
+ *                        TIX_RC_EVENT_EXISTS, TIX_RC_BOOKING_NOT_CANCELLABLE
+ *     limit exceeded     TIX_RC_USER_LIMIT, TIX_RC_TOO_MANY_SEATS, TIX_RC_TOO_MANY_EVENTS
+ *     refused            TIX_RC_*_NOT_FOUND, TIX_RC_FORBIDDEN, TIX_RC_KEY_REUSED
+ *     replayed           TIX_RC_REPLAYED: the idempotency key was answered before; the kept
+ *                        response is in cmd->idem (the command did not run again)
+ * Reads return 0, or -1 with the store_status of the failure in *status when not NULL. */
 #ifndef TIX_STORE_H
 #define TIX_STORE_H
 
 #include "core/model.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,210 +49,335 @@
 
 typedef struct store store;
 
-/* Called once per stored event by store_events_load; takes ownership of *spec (and may
- * zero it). Returns 0 to go on, -1 to stop with an error. */
-typedef int (*store_event_cb)(void *ctx, event_spec *spec);
+typedef enum store_status {
+    STORE_OK = 0,
+    STORE_RETRY,
+    STORE_UNAVAILABLE,
+    STORE_FATAL,
+} store_status;
 
-/* Called once per seat that is not available, by store_seats_load. */
-typedef int (*store_seat_cb)(void *ctx, const char *seat_id, seat_status status, int64_t hold_seq,
-                             int64_t hold_expires_ms);
+/* A stable name for logs: "ok", "retry", "unavailable", "fatal". */
+const char *store_status_name(store_status status);
 
-/* Read callbacks: return 0 to go on, -1 to stop with an error. */
+/* ---- whole commands ---- */
+
+typedef enum store_cmd_kind {
+    STORE_CMD_HOLD = 0, /* hold seats of an event for a buyer */
+    STORE_CMD_RELEASE,  /* end an active hold, freeing its seats */
+    STORE_CMD_CHECKOUT, /* freeze an active hold and open its booking (CheckoutStarted) */
+    STORE_CMD_PAYMENT,  /* the payment provider's answer to a charge */
+    STORE_CMD_CANCEL,   /* cancel a pending or confirmed booking */
+    STORE_CMD_REFUND,   /* the payment provider's answer to a refund */
+    STORE_CMD_EVENT_CREATE,
+    STORE_CMD_SUBSCRIBER_ADD,
+    STORE_CMD_CLAIM,    /* lease due deliveries to this node */
+    STORE_CMD_DELIVERY, /* a delivery's outcome: delivered, retry later, or dead-lettered */
+    STORE_CMD_REDRIVE,  /* a dead letter back to pending */
+    STORE_CMD_RECLAIM,  /* this node restarted: its leases are free at once */
+    STORE_CMD_SWEEP,    /* expire lapsed holds, forget old idempotency keys, trim the feed */
+    STORE_CMD_PING,     /* a real, tiny write: proves the store is writable */
+    STORE_CMD_RESPONSE, /* only keep a response for an idempotency key (no state change) */
+    STORE_CMD_KINDS
+} store_cmd_kind;
+
+/* HOLD. In: hold.event_id, hold.user_id, hold.seat_count, hold.seat_ids. Out: the hold as
+ * committed (id, seq, times: its expiry is the event's hold_ttl_s from now), or, on
+ * TIX_RC_SEAT_UNAVAILABLE, the positions (in hold.seat_ids) of the seats that were taken.
+ * A seat whose holder has lapsed is taken after that hold is expired in the same transaction.
+ * Limits: the event's max_seats_per_hold (TIX_RC_TOO_MANY_SEATS) and rules.user_seats_max
+ * across the buyer's live holds of the event (TIX_RC_USER_LIMIT). */
+typedef struct store_hold {
+    hold_record hold;
+    uint32_t taken_count;
+    uint8_t taken[TIX_HOLD_SEATS_MAX];
+} store_hold;
+
+/* RELEASE. In: hold.id, actor ("" or the buyer who must own it). Out: the hold as ended. */
+typedef struct store_release {
+    char actor[TIX_USER_ID_LEN_MAX + 1];
+    hold_record hold;
+} store_release;
+
+/* CHECKOUT. In: hold_id, actor, booking.payment_token, booking.email. Out: the booking,
+ * priced from the store (the sum of its seats' section prices). */
+typedef struct store_checkout {
+    char actor[TIX_USER_ID_LEN_MAX + 1];
+    char hold_id[TIX_HOLD_ID_LEN + 1];
+    booking_record booking;
+} store_checkout;
+
+/* PAYMENT and REFUND. In: booking_id, the provider's outcome, and the delivery it answers
+ * (marked delivered in the same transaction; 0: none). Applying an outcome twice changes
+ * nothing the second time. */
+typedef struct store_payment {
+    char booking_id[TIX_BOOKING_ID_LEN + 1];
+    bool ok;                                     /* charged / refunded */
+    char payment_id[TIX_PAYMENT_ID_LEN_MAX + 1]; /* when ok */
+    int64_t delivery_seq;
+} store_payment;
+
+/* CANCEL. In: booking.id, actor. Out: the booking as cancelled. */
+typedef struct store_cancel {
+    char actor[TIX_USER_ID_LEN_MAX + 1];
+    booking_record booking;
+} store_cancel;
+
+/* EVENT_CREATE. In: spec (owned by the command's submitter); created_at is set. */
+typedef struct store_event_create {
+    event_spec spec;
+} store_event_create;
+
+/* SUBSCRIBER_ADD. In: the subscriber and its routing patterns. */
+typedef struct store_subscriber_add {
+    subscriber_record sub;
+} store_subscriber_add;
+
+/* CLAIM. In: max, out (capacity max, owned by the claimer). Out: count deliveries leased to
+ * the batch's node until now + rules.lease_ms, each with one more attempt; oldest event
+ * first, never one whose subscriber has an older pending delivery for the same aggregate.
+ * Deliveries that used every attempt and whose last one was lost are dead-lettered first. */
+typedef struct store_claim {
+    uint32_t max;
+    delivery_record *out;
+    uint32_t count;
+} store_claim;
+
+typedef enum store_delivery_outcome {
+    STORE_DELIVERED = 0,
+    STORE_DELIVERY_RETRY, /* at next_attempt_ms */
+    STORE_DELIVERY_DEAD,  /* into the dead-letter queue */
+} store_delivery_outcome;
+
+/* DELIVERY. In: seq, outcome, next_attempt_ms (RETRY), error (RETRY, DEAD). */
+typedef struct store_delivery {
+    int64_t seq;
+    store_delivery_outcome outcome;
+    int64_t next_attempt_ms;
+    char error[TIX_DELIVERY_ERROR_LEN_MAX + 1];
+} store_delivery;
+
+/* REDRIVE. In: seq of a dead delivery (TIX_RC_NOT_FOUND when there is none). */
+typedef struct store_redrive {
+    int64_t seq;
+} store_redrive;
+
+/* RECLAIM. Out: how many pending deliveries leased to the batch's node were let go. */
+typedef struct store_reclaim {
+    uint32_t count;
+} store_reclaim;
+
+/* SWEEP. In: holds_max (holds expired per sweep). Out: how many expired. */
+typedef struct store_sweep {
+    uint32_t holds_max;
+    uint32_t expired;
+} store_sweep;
+
+typedef struct store_cmd store_cmd;
+
+/* An idempotency key a command answers. Before the command runs, the store looks the key up
+ * in the transaction: answered with the same request_hash -> rc TIX_RC_REPLAYED and the kept
+ * response copied into status/body; with another -> TIX_RC_KEY_REUSED. Otherwise the command
+ * runs, then render (when not NULL) writes its response into status/body, and the response is
+ * kept with the change it answers, in the same transaction (rules.idempotency_ttl_s). */
+typedef struct store_idem {
+    const char *key; /* owned by the submitter */
+    char request_hash[65];
+    void (*render)(void *ctx, const store_cmd *cmd, unsigned *status, buf *body);
+    void *render_ctx;
+    unsigned status;
+    buf body; /* initialised (with its cap) by the submitter */
+} store_idem;
+
+/* One command: its kind, its data, its outcome. */
+struct store_cmd {
+    store_cmd_kind kind;
+    tix_rc rc;        /* out */
+    store_idem *idem; /* NULL, or the key this command answers */
+    union {
+        store_hold hold;
+        store_release release;
+        store_checkout checkout;
+        store_payment payment; /* PAYMENT, REFUND */
+        store_cancel cancel;
+        store_event_create event_create;
+        store_subscriber_add subscriber_add;
+        store_claim claim;
+        store_delivery delivery;
+        store_redrive redrive;
+        store_reclaim reclaim;
+        store_sweep sweep;
+    } u;
+};
+
+/* Make cmd a command of this kind with its header cleared (the data is the caller's to fill:
+ * only the fields its kind reads). */
+void store_cmd_init(store_cmd *cmd, store_cmd_kind kind);
+
+/* The rules a batch applies (the server's configuration). */
+typedef struct store_rules {
+    uint32_t user_seats_max;     /* seats a buyer may hold at once in an event; 0: no limit */
+    uint32_t checkout_timeout_s; /* how long a hold in checkout waits for its payment */
+    uint32_t max_attempts;       /* a delivery that used them all is dead-lettered */
+    uint32_t lease_ms;           /* how long a claimed delivery is its claimer's */
+    uint32_t idempotency_ttl_s;  /* how long responses to idempotency keys are kept */
+    uint32_t feed_retain;        /* changes the feed keeps (the sweep trims older ones) */
+} store_rules;
+
+/* ---- the change feed ---- */
+
+/* What a seat change, or an event change, carries. Positions of seat ids are into the page's
+ * text (change_page_seats). */
+typedef struct change_record {
+    int64_t seq;
+    int64_t time_ms;
+    change_kind kind;
+    char event_id[TIX_EVENT_ID_LEN_MAX + 1]; /* seat changes, EVENT_CREATED */
+    char ref[TIX_SUBSCRIBER_ID_LEN_MAX + 1]; /* SUBSCRIBER_ADDED: its id */
+    int64_t hold_seq;                        /* seat changes: the hold they are about */
+    int64_t expires_ms;                      /* HELD, CHECKOUT: when the hold lapses */
+    uint32_t seat_count;
+    uint32_t seats_off, seats_len; /* the seat ids, a JSON array of strings, in page->seats */
+} change_record;
+
+/* A run of consecutive changes with their seat ids. Owned by whoever filled it; reusable. */
+typedef struct change_page {
+    change_record *items;
+    uint32_t count, cap;
+    buf seats;
+} change_page;
+
+enum { CHANGE_PAGE_SEATS_LEN_MAX = 64 * 1024 * 1024 };
+
+void change_page_init(change_page *p);
+void change_page_free(change_page *p);
+void change_page_reset(change_page *p);
+
+/* Append a change (c->seats_* are set from seat_ids_json); returns 0 or -1 out of memory. */
+int change_page_add(change_page *p, const change_record *c, const char *seat_ids_json,
+                    size_t seat_ids_len);
+
+/* The seat ids of change c of page p: the JSON array text and its length. */
+const char *change_page_seats(const change_page *p, const change_record *c, size_t *len);
+
+/* A batch: commands run in order in one transaction, by one writer of this store. */
+typedef struct store_batch {
+    int64_t now_ms;
+    const store_rules *rules;
+    const char *node_id; /* this node: leases carry it */
+    store_cmd **cmds;
+    uint32_t count;
+    /* out, when STORE_OK */
+    int64_t feed_before;     /* the feed's head when the batch began: every change up to it was
+                                committed before the batch's own */
+    change_page changes;     /* the changes the batch wrote, in feed order (initialised by the
+                                caller, reset by the run) */
+    bool deliveries_written; /* deliveries became due: wake the dispatchers */
+} store_batch;
+
+/* ---- reads ---- */
+
+/* Called once per event by store_snapshot_load (takes ownership of *spec, may zero it), then
+ * once per seat of that event that is not available. Return 0 to go on, -1 to stop. */
+typedef struct store_snapshot_cb {
+    int (*event)(void *ctx, event_spec *spec);
+    int (*seat)(void *ctx, const char *seat_id, seat_status status, int64_t hold_seq,
+                int64_t hold_expires_ms);
+    void *ctx;
+} store_snapshot_cb;
+
 typedef int (*store_booking_cb)(void *ctx, const booking_record *booking);
 typedef int (*store_subscriber_cb)(void *ctx, const subscriber_record *sub);
 typedef int (*store_delivery_cb)(void *ctx, const delivery_record *delivery);
 typedef int (*store_idempotency_cb)(void *ctx, const char *request_hash, unsigned status,
                                     const char *body, size_t body_len);
 
+/* Where the feed stands: the oldest change kept (0 when empty) and the newest (head). */
+typedef struct store_feed_bounds {
+    int64_t oldest_seq;
+    int64_t head_seq;
+} store_feed_bounds;
+
 typedef struct store_ops {
     void (*close)(store *s);
-    int (*begin)(store *s);
-    int (*commit)(store *s);
-    void (*rollback)(store *s);
-    int (*savepoint)(store *s);
-    int (*savepoint_release)(store *s);
-    int (*savepoint_rollback)(store *s);
-    int (*tx_event_insert)(store *s, const event_spec *spec, bool *exists);
-    int (*tx_hold_insert)(store *s, hold_record *hold);
-    int (*tx_hold_get)(store *s, const char *id, int64_t seq, hold_record *out, bool *found);
-    int (*tx_hold_end)(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed);
-    int (*tx_seat_take)(store *s, const char *event_id, const char *seat_id, int64_t hold_seq,
-                        bool *taken);
-    int (*tx_seat_holder)(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq);
-    int (*tx_seats_free)(store *s, int64_t hold_seq);
-    int (*tx_holds_due)(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
-    int (*tx_outbox_append)(store *s, const char *type, const char *event_id,
-                            const char *aggregate_id, int64_t time_ms, const char *data_json,
-                            bool *delivered);
-    int (*tx_ping)(store *s, int64_t now_ms);
-    int (*tx_hold_checkout)(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
-    int (*tx_hold_delete)(store *s, int64_t seq);
-    int (*tx_user_seats)(store *s, const char *event_id, const char *user_id, int64_t now_ms,
-                         uint32_t *seats);
-    int (*tx_deliveries_exhaust)(store *s, int64_t now_ms, uint32_t max_attempts);
-    int (*tx_seats_sell)(store *s, int64_t hold_seq);
-    int (*tx_booking_insert)(store *s, booking_record *booking);
-    int (*tx_booking_get)(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
-    int (*tx_booking_update)(store *s, int64_t seq, booking_status from, booking_status to,
-                             const char *payment_id, const char *refund_id, int64_t now_ms,
-                             bool *changed);
-    int (*tx_subscriber_insert)(store *s, const subscriber_record *sub);
-    int (*tx_deliveries_claim)(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
-                               delivery_record *out, uint32_t max, uint32_t *n);
-    int (*tx_delivery_finish)(store *s, int64_t seq, delivery_status status, const char *error,
-                              int64_t now_ms, bool *changed);
-    int (*tx_delivery_retry)(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
-                             int64_t now_ms);
-    int (*tx_delivery_redrive)(store *s, int64_t seq, int64_t now_ms, bool *changed);
-    int (*tx_idempotency_put)(store *s, const char *key, const char *request_hash, unsigned status,
-                              const char *body, size_t body_len, int64_t now_ms);
-    int (*tx_idempotency_purge)(store *s, int64_t before_ms);
-    int (*booking_get)(store *s, const char *id, booking_record *out, bool *found);
+    const char *(*id)(store *s);
+    store_status (*batch_run)(store *s, store_batch *b);
+    int (*changes_read)(store *s, int64_t after_seq, uint32_t max, const char *event_id,
+                        int64_t scan_max, change_page *out, store_feed_bounds *bounds,
+                        int64_t *scanned_to, store_status *status);
+    int (*snapshot_load)(store *s, const store_snapshot_cb *cb, int64_t *position,
+                         store_status *status);
+    int (*event_get)(store *s, const char *id, event_spec *out, bool *found, store_status *status);
+    int (*hold_get)(store *s, const char *id, hold_record *out, bool *found, store_status *status);
+    int (*booking_get)(store *s, const char *id, booking_record *out, bool *found,
+                       store_status *status);
     int (*bookings_by_user)(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
-                            void *ctx);
-    int (*subscribers_list)(store *s, store_subscriber_cb cb, void *ctx);
-    int (*dead_letters_list)(store *s, uint32_t max, store_delivery_cb cb, void *ctx);
+                            void *ctx, store_status *status);
+    int (*subscribers_list)(store *s, store_subscriber_cb cb, void *ctx, store_status *status);
+    int (*dead_letters_list)(store *s, uint32_t max, store_delivery_cb cb, void *ctx,
+                             store_status *status);
     int (*idempotency_get)(store *s, const char *key, store_idempotency_cb cb, void *ctx,
-                           bool *found);
-    int (*hold_get)(store *s, const char *id, hold_record *out, bool *found);
-    int (*events_load)(store *s, store_event_cb cb, void *ctx);
-    int (*seats_load)(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+                           bool *found, store_status *status);
 } store_ops;
 
 struct store {
     const store_ops *ops;
 };
 
-/* Open the embedded SQLite store in data_dir (created 0700 if missing; the database is
- * data_dir/tix.db), migrating its schema to the current version. On failure returns -1 and
- * writes a readable reason into err. `readers` is the size of the read-connection pool. */
-int store_sqlite_open(const char *data_dir, unsigned readers, store **out, char *err,
-                      size_t err_len);
+/* ---- opening ---- */
+
+typedef struct store_options {
+    const char *data_dir;     /* the embedded store: DATA_DIR/tix.db */
+    const char *url;          /* a database server (postgresql://...); NULL: the embedded store */
+    unsigned readers;         /* connections for committed reads (one per thread that reads) */
+    unsigned busy_timeout_ms; /* how long a write waits for another writer; 0: the default */
+} store_options;
+
+enum { STORE_BUSY_TIMEOUT_MS_DEFAULT = 10000 };
+
+/* Open the store o names, creating and migrating its schema. On failure returns -1 and writes a
+ * readable reason into err. */
+int store_open(const store_options *o, store **out, char *err, size_t err_len);
+
+/* The embedded SQLite store in data_dir (created 0700 if missing). */
+int store_sqlite_open(const store_options *o, store **out, char *err, size_t err_len);
 
 void store_close(store *s);
 
-/* Transactions of the writer. store_begin takes the write lock; store_commit makes the
- * transaction durable (synced) or fails, in which case the caller must store_rollback. */
-int store_begin(store *s);
-int store_commit(store *s);
-void store_rollback(store *s);
+/* A random id made when the store was created (32 hex digits), the same for every node of it:
+ * what ETags built from feed positions carry, so that two stores never share one. */
+const char *store_id(store *s);
 
-/* A nested savepoint, so that one command of a batch can be undone alone. */
-int store_savepoint(store *s);
-int store_savepoint_release(store *s);
-int store_savepoint_rollback(store *s);
+/* Run every command of b in one transaction; see the top of this file. Commands and b->changes
+ * are reset (rc, outputs) before running, so a batch may be run again after STORE_RETRY. */
+store_status store_batch_run(store *s, store_batch *b);
 
-/* Insert an event, its sections and all its seats (available). *exists when the id is taken. */
-int store_tx_event_insert(store *s, const event_spec *spec, bool *exists);
+/* Changes after after_seq in feed order, at most max, appended to out. With event_id, only the
+ * seat changes of that event among the changes (after_seq, after_seq + scan_max] (a bounded
+ * scan: *scanned_to says how far it looked, the position to read on from). bounds tells where
+ * the feed stands: after_seq < bounds.oldest_seq - 1 means changes were trimmed (the reader
+ * must rebuild from a snapshot). */
+int store_changes_read(store *s, int64_t after_seq, uint32_t max, const char *event_id,
+                       int64_t scan_max, change_page *out, store_feed_bounds *bounds,
+                       int64_t *scanned_to, store_status *status);
 
-/* Insert an active hold; sets hold->seq. */
-int store_tx_hold_insert(store *s, hold_record *hold);
+/* Every event (in creation order) and its seats that are not available, all as of one
+ * committed moment, whose feed position (every change up to it included) is *position. */
+int store_snapshot_load(store *s, const store_snapshot_cb *cb, int64_t *position,
+                        store_status *status);
 
-/* Read a hold by id (when id is not NULL) or by seq, seeing this transaction's writes. */
-int store_tx_hold_get(store *s, const char *id, int64_t seq, hold_record *out, bool *found);
+/* One event's spec (out is the caller's to free with model_event_spec_free). */
+int store_event_get(store *s, const char *id, event_spec *out, bool *found, store_status *status);
 
-/* End a live hold (active or in checkout) as released, expired or booked:
- * `UPDATE holds SET status = ? WHERE seq = ? AND status IN ('active', 'checkout')`.
- * *changed tells whether it was live. Does not touch its seats. */
-int store_tx_hold_end(store *s, int64_t seq, hold_status status, int64_t now_ms, bool *changed);
-
-/* The conditional write: hold the seat for hold_seq if and only if it is available. */
-int store_tx_seat_take(store *s, const char *event_id, const char *seat_id, int64_t hold_seq,
-                       bool *taken);
-
-/* The seq of the hold holding the seat, or 0 when none does. */
-int store_tx_seat_holder(store *s, const char *event_id, const char *seat_id, int64_t *hold_seq);
-
-/* Make available every seat held or sold by hold_seq. */
-int store_tx_seats_free(store *s, int64_t hold_seq);
-
-/* Up to max live (active or checkout) holds whose expiry is at or before now_ms, oldest expiry
- * first. */
-int store_tx_holds_due(store *s, int64_t now_ms, int64_t *seqs, uint32_t max, uint32_t *n);
-
-/* Append an event to the outbox (a sortable id is assigned) and, in the same transaction, a
- * pending delivery for every subscriber with a routing pattern matching its type. Sets
- * *delivered (may be NULL) to whether any delivery was written: nobody needs waking for an
- * event no subscriber takes (HoldCreated, by default). */
-int store_tx_outbox_append(store *s, const char *type, const char *event_id,
-                           const char *aggregate_id, int64_t time_ms, const char *data_json,
-                           bool *delivered);
-
-/* A small real write, to prove the store is writable. */
-int store_tx_ping(store *s, int64_t now_ms);
-
-/* How many seats user_id holds in event_id at now_ms (live, unexpired holds). */
-int store_tx_user_seats(store *s, const char *event_id, const char *user_id, int64_t now_ms,
-                        uint32_t *seats);
-
-/* Delete a hold inserted by this transaction (a hold refused before it was kept). */
-int store_tx_hold_delete(store *s, int64_t seq);
-
-/* Checkout freezes an active hold: status checkout, expiry moved to the checkout deadline. */
-int store_tx_hold_checkout(store *s, int64_t seq, int64_t expires_at_ms, bool *changed);
-
-/* Sell the seats held by hold_seq: `UPDATE seats SET status = 'sold' WHERE hold_seq = ? AND
- * status = 'held'`. */
-int store_tx_seats_sell(store *s, int64_t hold_seq);
-
-/* Insert a booking (one per hold: the store refuses a second); sets booking->seq. */
-int store_tx_booking_insert(store *s, booking_record *booking);
-
-/* Read a booking by id (when not NULL) or seq, seeing this transaction's writes. */
-int store_tx_booking_get(store *s, const char *id, int64_t seq, booking_record *out, bool *found);
-
-/* Move a booking from `from` to `to` (conditional on its status being `from`), recording a
- * payment or refund id when not NULL. *changed tells whether it was in `from`. */
-int store_tx_booking_update(store *s, int64_t seq, booking_status from, booking_status to,
-                            const char *payment_id, const char *refund_id, int64_t now_ms,
-                            bool *changed);
-
-/* Add a subscriber and its routing patterns. */
-int store_tx_subscriber_insert(store *s, const subscriber_record *sub);
-
-/* Claim up to max deliveries that are due (pending, next attempt and lease passed), oldest
- * event first, never one whose subscriber has an older pending delivery for the same
- * aggregate (order per booking). Each claimed delivery gets the lease (owner, until) and one
- * more attempt. Safe with several claimers: a delivery is leased by one at a time. */
-int store_tx_deliveries_claim(store *s, int64_t now_ms, const char *owner, int64_t lease_until_ms,
-                              delivery_record *out, uint32_t max, uint32_t *n);
-
-/* Dead-letter the pending deliveries that used every attempt but whose last one was lost
- * (claimed, then its worker stopped: the lease passed with no outcome recorded). */
-int store_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts);
-
-/* End a pending delivery as delivered or dead (dead-lettered, with the error). */
-int store_tx_delivery_finish(store *s, int64_t seq, delivery_status status, const char *error,
-                             int64_t now_ms, bool *changed);
-
-/* Give a delivery back for a later attempt at next_attempt_ms, recording the error. */
-int store_tx_delivery_retry(store *s, int64_t seq, int64_t next_attempt_ms, const char *error,
-                            int64_t now_ms);
-
-/* Move a dead delivery back to pending with its attempts reset. */
-int store_tx_delivery_redrive(store *s, int64_t seq, int64_t now_ms, bool *changed);
-
-/* Keep the response to an idempotency key (in the transaction of the change it answers). */
-int store_tx_idempotency_put(store *s, const char *key, const char *request_hash, unsigned status,
-                             const char *body, size_t body_len, int64_t now_ms);
-
-/* Forget idempotency keys stored before before_ms. */
-int store_tx_idempotency_purge(store *s, int64_t before_ms);
-
-/* Committed reads, from any thread. */
-int store_booking_get(store *s, const char *id, booking_record *out, bool *found);
+/* Committed records, by id. */
+int store_hold_get(store *s, const char *id, hold_record *out, bool *found, store_status *status);
+int store_booking_get(store *s, const char *id, booking_record *out, bool *found,
+                      store_status *status);
 int store_bookings_by_user(store *s, const char *user_id, uint32_t max, store_booking_cb cb,
-                           void *ctx);
-int store_subscribers_list(store *s, store_subscriber_cb cb, void *ctx);
-int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx);
+                           void *ctx, store_status *status);
+int store_subscribers_list(store *s, store_subscriber_cb cb, void *ctx, store_status *status);
+int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *ctx,
+                            store_status *status);
 int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
-                          bool *found);
-
-/* Read a committed hold by id, from any thread. */
-int store_hold_get(store *s, const char *id, hold_record *out, bool *found);
-
-/* Load every event (in creation order) / every seat of an event that is not available. */
-int store_events_load(store *s, store_event_cb cb, void *ctx);
-int store_seats_load(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+                          bool *found, store_status *status);
 
 #endif

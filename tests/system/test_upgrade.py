@@ -45,8 +45,9 @@ def test_tix_check_reads_a_schema_1_store_without_changing_it(server_factory):
 def test_serve_migrates_a_schema_1_store_and_keeps_serving_its_data(server_factory):
     d = v1_data_dir(server_factory)
     srv = server_factory.start(data_dir=d)
-    assert user_version(srv.db_path) == 2
+    assert user_version(srv.db_path) == 3  # 1 -> 2 (CHECK constraints), 2 -> 3 (the feed)
     assert "schema migrated to version 2" in srv.output()
+    assert "schema migrated to version 3" in srv.output()
 
     booking = srv.get(f"/bookings/{BOB_BOOKING}")
     assert booking.status == 200, booking
@@ -69,7 +70,7 @@ def test_serve_migrates_a_schema_1_store_and_keeps_serving_its_data(server_facto
 
     srv.stop_gracefully()
     srv.restart()  # a second start has nothing to migrate
-    assert srv.output(last=100000).count("schema migrated") == 1
+    assert srv.output(last=100000).count("schema migrated") == 2  # 2 and 3, once each
     assert srv.get(f"/bookings/{co.json['id']}").json["status"] == "confirmed"
     srv.stop_gracefully()
     invariants.assert_tix_check_clean(d)
