@@ -50,4 +50,7 @@ void cli_core_close(cli_core *core);
  * (-1 when none). Returns 0, -1 (logged) when the id is invalid or cannot be kept. */
 int cli_node_id(const char *data_dir, const char *given, char *out, size_t cap, int *lock_fd);
 
+/* Is id a valid node id (1 to TIX_NODE_ID_LEN_MAX of [A-Za-z0-9._-])? */
+bool cli_node_id_valid(const char *id);
+
 #endif
