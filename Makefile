@@ -96,9 +96,11 @@ clean:
 # and writes bench/results/<date>-<hostname>.md. See README.md, "Benchmarks".
 .PHONY: bench bench-deps bench-build
 
+# BASELINE=REV: also measure git revision REV's build, in the same run (rows "tix before")
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-build
-	@bench/run.sh
+	@if [ -n "$(BASELINE)" ]; then bench/baseline.sh "$(BASELINE)" && \
+		BENCH_BASELINE=$(CURDIR)/build/baseline/tix bench/run.sh; else bench/run.sh; fi
 
 bench-deps:
 	@bench/deps.sh

@@ -51,10 +51,11 @@ int sqlite_store_feed_append(store_sqlite *ss, change_kind kind, const char *eve
 int sqlite_store_feed_hold(store_sqlite *ss, change_kind kind, const hold_record *h,
                            int64_t expires_ms, int64_t now_ms)
 {
-    if (sqlite_store_seat_ids_encode(h->seat_ids, h->seat_count, &ss->ids) != 0)
+    buf *ids = &ss->change_ids; /* not ss->ids: a hold may expire another on its way */
+    if (sqlite_store_seat_ids_encode(h->seat_ids, h->seat_count, ids) != 0)
         return sqlite_store_fail_with(ss, STORE_UNAVAILABLE, "out of memory");
-    return sqlite_store_feed_append(ss, kind, h->event_id, "", h->seq, expires_ms, ss->ids.data,
-                                    ss->ids.len, h->seat_count, now_ms);
+    return sqlite_store_feed_append(ss, kind, h->event_id, "", h->seq, expires_ms, ids->data,
+                                    ids->len, h->seat_count, now_ms);
 }
 
 int sqlite_store_feed_trim(store_sqlite *ss)

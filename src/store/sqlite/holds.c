@@ -247,7 +247,9 @@ int sqlite_store_do_hold(store_sqlite *ss, store_cmd *cmd, int64_t now_ms)
         return sqlite_store__hold_undo(ss, h->seq);
     }
     if (sqlite_store_outbox_hold(ss, "HoldCreated", h, now_ms) != 0) return -1;
-    return sqlite_store_feed_hold(ss, CHANGE_HELD, h, h->expires_at_ms, now_ms);
+    /* ss->ids still holds the seat ids as inserted with the hold: the change reuses them */
+    return sqlite_store_feed_append(ss, CHANGE_HELD, h->event_id, "", h->seq, h->expires_at_ms,
+                                    ss->ids.data, ss->ids.len, h->seat_count, now_ms);
 }
 
 /* ---- RELEASE, SWEEP ---- */

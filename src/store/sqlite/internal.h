@@ -138,7 +138,8 @@ typedef struct store_sqlite {
     store_status status; /* the first failure of the batch */
     int64_t feed_head;   /* the last seq written to the feed */
     buf data;            /* outbox payload scratch */
-    buf ids;             /* seat ids JSON scratch */
+    buf ids;             /* seat ids JSON of the command being run */
+    buf change_ids;      /* seat ids JSON of a change about another hold (an expiry on the way) */
     int64_t *due;        /* sweep scratch */
     uint32_t due_cap;
     int64_t subscribers_version;

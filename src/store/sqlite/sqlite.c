@@ -551,6 +551,7 @@ static void sqlite_store__close(store *s)
     pthread_cond_destroy(&ss->readers_cond);
     buf_free(&ss->data);
     buf_free(&ss->ids);
+    buf_free(&ss->change_ids);
     free(ss->due);
     free(ss->event_rules);
     free(ss);
@@ -662,6 +663,7 @@ int store_sqlite_open(const store_options *o, store **out, char *err, size_t err
     pthread_cond_init(&ss->checkpoint_cond, NULL);
     buf_init(&ss->data, TIX_OUTBOX_DATA_LEN_MAX);
     buf_init(&ss->ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);
+    buf_init(&ss->change_ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);
     ss->event_rules = calloc(SQLITE_STORE_EVENT_SLOTS, sizeof(*ss->event_rules));
     if (!ss->event_rules) {
         snprintf(err, err_len, "out of memory");
