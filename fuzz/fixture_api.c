@@ -61,7 +61,8 @@ static bool fx__status_known(unsigned status, bool refused)
 }
 
 /* The promises every response keeps: a known status; no body for 304; otherwise one JSON
- * object, which for an error is {"error":{"code":"...","message":"..."}}. */
+ * object, which for an error is {"error":{"code":"...","message":"..."}}; only the pages
+ * (GET / and /assets/...) answer 200 with something else, a file of web/ with its type. */
 static void fx__check_response(const api_request *req, const api_response *res, bool refused)
 {
     FX_CHECK(fx__status_known(res->status, refused), "status %u for %s", res->status, req->path);
@@ -69,6 +70,13 @@ static void fx__check_response(const api_request *req, const api_response *res, 
     size_t len = res->shared_data ? res->shared_len : res->body.len;
     if (res->status == 304) {
         FX_CHECK(len == 0 || res->shared_data, "a 304 with a body");
+        return;
+    }
+    if (res->content_type) {
+        FX_CHECK(res->status == 200 && (strcmp(req->path, "/") == 0 ||
+                                        strncmp(req->path, "/assets/", strlen("/assets/")) == 0),
+                 "status %u of type %s for %s", res->status, res->content_type, req->path);
+        FX_CHECK(len > 0, "an empty page for %s", req->path);
         return;
     }
     FX_CHECK(len > 0 && data[0] == '{', "status %u with a body that is not an object: %.*s",
