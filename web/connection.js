@@ -45,7 +45,3 @@ export function reportNoAnswer() {
   callsFailing = true;
   render();
 }
-
-export function currentState() {
-  return feed ? feed.state : callsFailing ? "unreachable" : "ok";
-}

@@ -95,7 +95,7 @@ class EventPage {
   build(event) {
     const canvas = this.model.count > SVG_MAX_SEATS;
     this.availability = el("p", { class: "availability", "aria-live": "off" }, "");
-    this.seatInfo = el("p", { class: "seat-info", "aria-live": "polite" }, canvas
+    this.seatInfo = el("p", { class: "seat-info" }, canvas
       ? "Tap or click a seat to select it; drag to move, pinch or scroll to zoom."
       : "Tap or click a seat to select it, or use the arrow keys and Space.");
     this.frame = el("div", { class: canvas ? "map-frame canvas-frame" : "map-frame svg-frame" },
@@ -109,7 +109,7 @@ class EventPage {
           el("h1", { tabindex: -1 }, event.name),
           el("p", { class: "meta" }, `${event.venue} · ${when(event.starts_at)}`),
           el("p", { class: "meta" }, `Up to ${event.max_seats_per_hold} seats per order · seats are held for ` +
-            `${Math.round(event.hold_ttl_s / 60) || 1} min while you pay`),
+            `${event.hold_ttl_s < 120 ? event.hold_ttl_s + " s" : Math.round(event.hold_ttl_s / 60) + " min"} while you pay`),
           this.availability),
         el("div", { class: "event-layout" },
           el("div", { class: "map-area" },
@@ -154,9 +154,9 @@ class EventPage {
 
   zoomBar() {
     return el("div", { class: "zoom-bar", role: "toolbar", "aria-label": "Zoom" },
-      el("button", { type: "button", onclick: () => this.map.zoomIn(), "aria-label": "Zoom in" }, "+"),
-      el("button", { type: "button", onclick: () => this.map.zoomOut(), "aria-label": "Zoom out" }, "−"),
-      el("button", { type: "button", onclick: () => this.map.fit(), "aria-label": "Show the whole venue" }, "Fit"));
+      el("button", { type: "button", onclick: () => this.map && this.map.zoomIn(), "aria-label": "Zoom in" }, "+"),
+      el("button", { type: "button", onclick: () => this.map && this.map.zoomOut(), "aria-label": "Zoom out" }, "−"),
+      el("button", { type: "button", onclick: () => this.map && this.map.fit(), "aria-label": "Show the whole venue" }, "Fit"));
   }
 
   legend() {

@@ -164,9 +164,12 @@ export class SeatFeed {
     if (!this.stopped) this.timer = setTimeout(() => this.poll(), delayMs);
   }
 
+  // One poll; the next starts POLL_INTERVAL_MS after this one started (a 5 MB map takes a
+  // few hundred ms to come: waiting the whole interval after it would make changes late).
   async poll() {
     if (this.stopped) return;
     if (!this.polling()) return this.resync(); // time to try the stream again
+    const startedMs = Date.now();
     try {
       await this.loadMap(false);
     } catch (err) {
@@ -179,7 +182,7 @@ export class SeatFeed {
       this.streamAbsent = false; // the server may have come back in a version with the stream
       return this.resync();
     }
-    this.schedulePoll(POLL_INTERVAL_MS);
+    this.schedulePoll(Math.max(0, POLL_INTERVAL_MS - (Date.now() - startedMs)));
   }
 
   // ---- connection state ----

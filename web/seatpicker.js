@@ -36,9 +36,10 @@ export function createSeatPicker(container, model, handlers) {
     return n;
   }
 
+  const rowText = (r) => `Row ${model.rows[r].label} — ${freeIn(r)} of ${model.rows[r].count} free`;
+
   function fillRows() {
-    replace(rowSelect, model.sections[section].rows.map((r) =>
-      el("option", { value: r }, `Row ${model.rows[r].label} — ${freeIn(r)} of ${model.rows[r].count} free`)));
+    replace(rowSelect, model.sections[section].rows.map((r) => el("option", { value: r }, rowText(r))));
     rowSelect.value = String(row);
   }
 
@@ -91,10 +92,7 @@ export function createSeatPicker(container, model, handlers) {
       if (!countsFrame) {
         countsFrame = requestAnimationFrame(() => {
           countsFrame = 0;
-          for (const option of rowSelect.options) {
-            const r = Number(option.value);
-            option.textContent = `Row ${model.rows[r].label} — ${freeIn(r)} of ${model.rows[r].count} free`;
-          }
+          for (const option of rowSelect.options) option.textContent = rowText(Number(option.value));
         });
       }
     },
