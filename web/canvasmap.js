@@ -20,6 +20,7 @@ const CLICK_SLOP_PX = 6; // a press that moves less than this is a click, not a 
 const NEAR_PX_PER_SEAT = 4; // the near bitmap's pixels per seat (3 of seat, 1 of gap)
 const NEAR_PIXELS_MAX = 16 * 1024 * 1024; // its size limit (a million seats fit at 2-4 px each)
 const BACKGROUND = "#f4f4f1";
+const FIT_MARGIN = 0.96; // the whole venue fills 96 % of the canvas
 
 // A bitmap of every seat at px pixels per cell, repainted seat by seat.
 class SeatBitmap {
@@ -107,7 +108,7 @@ export function createCanvasMap(container, model, handlers) {
     height = Math.max(1, r.height);
     canvas.width = Math.round(width * dpr);
     canvas.height = Math.round(height * dpr);
-    view.fitScale = Math.min(width / layout.width, height / layout.height);
+    view.fitScale = Math.min(width / layout.width, height / layout.height) * FIT_MARGIN;
     if (!drawnOnce) return fit();
     view.x0 = cx - width / 2 / view.scale;
     view.y0 = cy - height / 2 / view.scale;
