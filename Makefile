@@ -28,7 +28,7 @@ ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += --jobs=$(JOBS)
 endif
 
-.PHONY: all run test deps asan tsan clean format
+.PHONY: all run test deps browser-deps asan tsan clean format
 
 all: build/tix
 
@@ -78,12 +78,16 @@ run: deps
 	./build/tix seed --data ./tix-data
 	./build/tix serve --data ./tix-data
 
-test: deps
+test: deps browser-deps
 	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit build/tsan/tix fuzz-replay
 	@scripts/test.sh
 
 deps:
 	@scripts/deps.sh
+
+# chromium, node and npm, and tests/browser's npm packages (npm ci), for the browser tests
+browser-deps:
+	@scripts/deps-browser.sh
 
 format:
 	clang-format -i $(SRC) $(HDRS) $(UNIT_SRC)

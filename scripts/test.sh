@@ -5,6 +5,8 @@
 #   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
 #   4. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
 #   5. the concurrency system tests against a ThreadSanitizer build of the server
+#   6. browser tests: the buyer's page in Debian's chromium (playwright-core, node --test)
+#      against the ASan+UBSan build of the server
 # Ends with one summary line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +59,18 @@ echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
 TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
+
+# Add the node test runner's closing counts ("ℹ pass N", "ℹ fail N" of each file run, in $log)
+# to the totals; a failed run with no failure counted is one failure.
+count_node() {
+    local rc=$1 p f
+    [ "$rc" -eq 0 ] || status=1
+    p=$(grep -aE '^ℹ pass [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+    f=$(grep -aE '^ℹ (fail|cancelled) [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+}
 
 echo "== fuzz corpus and crashers, replayed (gcc, ASan + UBSan) =="
 # Each input of fuzz/corpus/<target>/ and fuzz/crashers/<target>/ runs once through
@@ -112,7 +126,21 @@ setarch "$(uname -m)" -R env TIX_BIN="$PWD/build/tsan/tix" $PYTEST -q -p no:cach
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
+echo "== browser tests (the buyer's page in Debian's chromium; ASan + UBSan build of the server) =="
+# tests/browser/*.test.mjs one file at a time (each starts its own tix on a seeded data dir);
+# screenshots and measured times go to build/browser-tests/.
+browser_tests() {
+    local f rc=0
+    for f in tests/browser/*.test.mjs; do
+        TIX_BIN="$PWD/build/asan/tix" node --test --test-reporter=spec "$f" || rc=1
+    done
+    return $rc
+}
+browser_tests 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_node "$rc"
+
 echo
-echo "make test: all suites (unit ASan, unit TSan, system ASan, fuzz replay, system TSan)"
+echo "make test: all suites (unit ASan, unit TSan, system ASan, fuzz replay, system TSan, browser)"
 echo "$passed passed, $failed failed"
 exit $status
