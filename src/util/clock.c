@@ -17,6 +17,15 @@ int64_t clock_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t clock_mono_us(void)
+{
+    struct timespec ts;
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    assert(rc == 0);
+    (void)rc;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct timespec clock_mono_deadline(int64_t after_us)
 {
     assert(after_us >= 0);
@@ -32,11 +41,7 @@ struct timespec clock_mono_deadline(int64_t after_us)
 
 int64_t clock_mono_ms(void)
 {
-    struct timespec ts;
-    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
-    assert(rc == 0);
-    (void)rc;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_us() / 1000;
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
