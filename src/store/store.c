@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <string.h>
 
 void store_close(store *s)
 {
@@ -229,4 +230,16 @@ int store_tx_deliveries_exhaust(store *s, int64_t now_ms, uint32_t max_attempts)
 {
     assert(max_attempts > 0);
     return s->ops->tx_deliveries_exhaust(s, now_ms, max_attempts);
+}
+
+int store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->event_stats(s, event_id, now_ms, out);
+}
+
+int store_dead_letters_count(store *s, uint64_t *count)
+{
+    *count = 0;
+    return s->ops->dead_letters_count(s, count);
 }

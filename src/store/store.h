@@ -37,6 +37,22 @@ typedef int (*store_delivery_cb)(void *ctx, const delivery_record *delivery);
 typedef int (*store_idempotency_cb)(void *ctx, const char *request_hash, unsigned status,
                                     const char *body, size_t body_len);
 
+enum { STORE_STATS_MINUTES = 60 }; /* the sales history of store_event_stats */
+
+/* What an organiser watches of one event (GET /admin/events/{id}/stats), from committed data.
+ * Sales are the bookings confirmed, by the minute of their confirmation: minute i covers
+ * [minute0_ms + i * 60 s, + 60 s), the last one holding now_ms. */
+typedef struct store_stats {
+    uint32_t holds_active;   /* active and not lapsed at now_ms */
+    uint32_t holds_checkout; /* frozen, waiting for their payment */
+    uint32_t bookings[4];    /* by booking_status */
+    int64_t revenue_cents;   /* of confirmed bookings */
+    int64_t minute0_ms;
+    uint32_t sales_bookings[STORE_STATS_MINUTES];
+    uint32_t sales_seats[STORE_STATS_MINUTES];
+    int64_t sales_cents[STORE_STATS_MINUTES];
+} store_stats;
+
 typedef struct store_ops {
     void (*close)(store *s);
     int (*begin)(store *s);
@@ -90,6 +106,8 @@ typedef struct store_ops {
     int (*hold_get)(store *s, const char *id, hold_record *out, bool *found);
     int (*events_load)(store *s, store_event_cb cb, void *ctx);
     int (*seats_load)(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+    int (*event_stats)(store *s, const char *event_id, int64_t now_ms, store_stats *out);
+    int (*dead_letters_count)(store *s, uint64_t *count);
 } store_ops;
 
 struct store {
@@ -227,5 +245,12 @@ int store_hold_get(store *s, const char *id, hold_record *out, bool *found);
 /* Load every event (in creation order) / every seat of an event that is not available. */
 int store_events_load(store *s, store_event_cb cb, void *ctx);
 int store_seats_load(store *s, const char *event_id, store_seat_cb cb, void *ctx);
+
+/* Holds, bookings, revenue and the last hour's sales of one event (zeroed first; an unknown
+ * event has none). Admin traffic: a scan of the event's bookings. */
+int store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out);
+
+/* How many deliveries wait in the dead-letter queue. */
+int store_dead_letters_count(store *s, uint64_t *count);
 
 #endif

@@ -1547,6 +1547,80 @@ static int store__sqlite_idempotency_get(store *s, const char *key, store_idempo
     return result;
 }
 
+/* store_event_stats: admin traffic, so its three statements are prepared per call on a reader
+ * (a scan of the event's live holds, through holds_by_user, and of its bookings). */
+static int store__sqlite_event_stats(store *s, const char *event_id, int64_t now_ms,
+                                     store_stats *out)
+{
+    static const char *const sql[] = {
+        "SELECT 0, coalesce(sum(status = 'active' AND expires_at_ms > ?2), 0),"
+        " coalesce(sum(status = 'checkout'), 0), 0 FROM holds"
+        " WHERE event_id = ?1 AND status IN ('active','checkout')",
+        "SELECT status, count(*), coalesce(sum(amount_cents), 0), 0 FROM bookings"
+        " WHERE event_id = ?1 GROUP BY status",
+        "SELECT updated_at_ms / 60000, count(*), sum(json_array_length(seat_ids)),"
+        " sum(amount_cents) FROM bookings WHERE event_id = ?1 AND status = 'confirmed'"
+        " AND updated_at_ms >= ?2 GROUP BY 1",
+    };
+    store_sqlite *ss = store__of(s);
+    int64_t minute_now = now_ms / 60000, first_minute = minute_now - (STORE_STATS_MINUTES - 1);
+    out->minute0_ms = first_minute * 60000;
+    store_reader *r = store__reader_acquire(ss);
+    int result = 0;
+    for (int q = 0; q < 3 && result == 0; q++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(r->db, sql[q], -1, &st, NULL) != SQLITE_OK) {
+            result = store__fail(r->db, "event stats");
+            break;
+        }
+        store__bind_text(st, 1, event_id);
+        sqlite3_bind_int64(st, 2, q == 0 ? now_ms : out->minute0_ms);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int64_t c1 = sqlite3_column_int64(st, 1), c2 = sqlite3_column_int64(st, 2);
+            booking_status status;
+            if (q == 0) {
+                out->holds_active = (uint32_t)c1;
+                out->holds_checkout = (uint32_t)c2;
+            } else if (q == 1 && model_booking_status_parse(
+                                     (const char *)sqlite3_column_text(st, 0), &status) == 0) {
+                out->bookings[status] = (uint32_t)c1;
+                if (status == BOOKING_CONFIRMED) out->revenue_cents = c2;
+            } else if (q == 2) {
+                int64_t i = sqlite3_column_int64(st, 0) - first_minute;
+                if (i < 0 || i >= STORE_STATS_MINUTES) continue; /* confirmed in the future */
+                out->sales_bookings[i] = (uint32_t)c1;
+                out->sales_seats[i] = (uint32_t)c2;
+                out->sales_cents[i] = sqlite3_column_int64(st, 3);
+            }
+        }
+        if (rc != SQLITE_DONE) result = store__fail(r->db, "event stats");
+        sqlite3_finalize(st);
+    }
+    store__reader_release(ss, r);
+    return result;
+}
+
+static int store__sqlite_dead_letters_count(store *s, uint64_t *count)
+{
+    store_sqlite *ss = store__of(s);
+    store_reader *r = store__reader_acquire(ss);
+    sqlite3_stmt *st;
+    int result = 0;
+    if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM deliveries WHERE status = 'dead'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        result = store__fail(r->db, "count dead letters");
+    } else {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            *count = (uint64_t)sqlite3_column_int64(st, 0);
+        else
+            result = store__fail(r->db, "count dead letters");
+        sqlite3_finalize(st);
+    }
+    store__reader_release(ss, r);
+    return result;
+}
+
 static const store_ops store__sqlite_ops = {
     .close = store__sqlite_close,
     .begin = store__sqlite_begin,
@@ -1588,4 +1662,6 @@ static const store_ops store__sqlite_ops = {
     .subscribers_list = store__sqlite_subscribers_list,
     .dead_letters_list = store__sqlite_dead_letters_list,
     .idempotency_get = store__sqlite_idempotency_get,
+    .event_stats = store__sqlite_event_stats,
+    .dead_letters_count = store__sqlite_dead_letters_count,
 };
