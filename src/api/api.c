@@ -72,6 +72,16 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
     buf_append_json_str(&res->body, code);
     buf_append_str(&res->body, ",\"message\":");
     buf_append_json_str(&res->body, message);
+    api__error_end(res);
+}
+
+void api__error_end(api_response *res)
+{
+    if (res->request_id && res->request_id[0]) { /* sane by construction: no escaping needed */
+        buf_append_str(&res->body, ",\"request_id\":\"");
+        buf_append_str(&res->body, res->request_id);
+        buf_append_char(&res->body, '"');
+    }
     buf_append_str(&res->body, "}}");
 }
 
@@ -322,6 +332,14 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
         return api_page(req, res);
     case ROUTE_ASSET:
         return api_asset(req, res);
+    case ROUTE_METRICS:
+        return api_metrics(res);
+    case ROUTE_OPENAPI:
+        return api_openapi(req, res);
+    case ROUTE_ADMIN_PAGE:
+        return api_admin_page(req, res);
+    case ROUTE_EVENT_STATS:
+        return api_event_stats(a, req, res);
     case ROUTE_NONE:
         break;
     }
@@ -346,6 +364,7 @@ api_result api_handle(api *a, api_request *req, api_response *res)
      * make the request */
     bool admin_only = m->route == ROUTE_DEAD_LETTERS || m->route == ROUTE_DEAD_LETTER_REDRIVE ||
                       m->route == ROUTE_WEBHOOKS || m->route == ROUTE_BUYER_TOKENS ||
+                      m->route == ROUTE_METRICS || m->route == ROUTE_EVENT_STATS ||
                       (m->route == ROUTE_EVENTS && req->method == HTTP_POST);
     if (admin_only && !api__require_admin(a, req, res)) return API_DONE;
     bool buyer_route = m->route == ROUTE_EVENT_HOLDS || m->route == ROUTE_RESERVE ||

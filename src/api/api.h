@@ -6,7 +6,8 @@
  * failed), req->resume is called from the writer thread, and the HTTP layer, back on its own
  * thread, calls api_finish to render the response.
  *
- * Every error body is {"error": {"code": "...", "message": "..."}} with a stable code. */
+ * Every error body is {"error": {"code": "...", "message": "...", "request_id": "..."}} with a
+ * stable code (request_id: the request's X-Request-Id, when the HTTP layer gave one). */
 #ifndef TIX_API_H
 #define TIX_API_H
 
@@ -19,6 +20,7 @@
 enum {
     API_BODY_LEN_MAX_DEFAULT = 64 * 1024,
     API_RESPONSE_LEN_MAX = 256 * 1024 * 1024, /* a 1,000,000-seat map is about 100 MB */
+    API_REQUEST_ID_LEN_MAX = 64,
 };
 
 typedef struct api api;
@@ -27,11 +29,12 @@ typedef struct api_request {
     /* filled by the HTTP layer */
     http_method method;
     const char *path;
-    const char *status_filter;   /* ?status=, or NULL */
-    const char *content_type;    /* or NULL */
-    const char *authorization;   /* or NULL */
-    const char *idempotency_key; /* Idempotency-Key header, or NULL */
-    const char *if_none_match;   /* If-None-Match header, or NULL */
+    const char *status_filter;                   /* ?status=, or NULL */
+    const char *content_type;                    /* or NULL */
+    const char *authorization;                   /* or NULL */
+    const char *idempotency_key;                 /* Idempotency-Key header, or NULL */
+    const char *if_none_match;                   /* If-None-Match header, or NULL */
+    char request_id[API_REQUEST_ID_LEN_MAX + 1]; /* X-Request-Id (the client's or made up) */
     const char *body;
     size_t body_len;
     void (*resume)(struct api_request *req); /* called from the writer thread */
@@ -47,10 +50,11 @@ typedef struct api_request {
 typedef struct api_response {
     unsigned status;
     buf body;
-    const char *allow;      /* Allow header, for 405 */
-    unsigned retry_after_s; /* Retry-After header when > 0 */
-    char etag[48];          /* ETag header when not empty */
+    const char *allow;        /* Allow header, for 405 */
+    unsigned retry_after_s;   /* Retry-After header when > 0 */
+    char etag[48];            /* ETag header when not empty */
     const char *content_type; /* NULL: application/json */
+    const char *request_id;   /* added to error bodies when not NULL */
     /* a shared, immutable body (a cached seat map) used instead of `body` when not NULL;
      * the HTTP layer calls shared_release(shared_cls) once it has been sent */
     const char *shared_data;
@@ -82,8 +86,24 @@ void api_submit(api *a, api_request *req);
 /* Render the outcome of a committed (or refused) command into res. */
 void api_finish(api *a, api_request *req, api_response *res);
 
-/* Fill res with an error: {"error":{"code":code,"message":...}}. */
+/* Fill res with an error: {"error":{"code":code,"message":...,"request_id":...}}. */
 void api_error(api_response *res, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Account a finished request (the HTTP layer calls it once per answer): its count by route,
+ * method and status, its latency (duration_us) by route, the outcome of a hold request, and a
+ * log line (debug level; warn for a 5xx) with its ids. `committed`: its command went through
+ * the writer (its outcome fields are set). See observe.c. */
+void api_observe(const api_request *req, const api_response *res, bool committed,
+                 int64_t duration_us);
+
+/* Register the API's metrics (requests, latencies) and its scrape-time collectors (seats by
+ * status per event, dead letters) over a; api_metrics_stop removes the collectors (before
+ * api_destroy). Returns 0 or -1. */
+int api_metrics_start(api *a);
+void api_metrics_stop(void);
+
+/* The whole Prometheus exposition into out (for GET /metrics and --metrics-listen). */
+int api_metrics_render(buf *out);
 
 #endif

@@ -31,7 +31,8 @@ static void api__seats_unavailable(api_response *res, inv_event *ev, const uint3
         buf_append(b, ids[i], lens[i]);
         buf_append_char(b, '"');
     }
-    buf_append_str(b, "]}}");
+    buf_append_char(b, ']');
+    api__error_end(res);
 }
 
 /* What a hold request asks for, parsed before anything else is touched: the common case

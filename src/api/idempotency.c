@@ -214,6 +214,7 @@ static void api__render_for_writer(commit_cmd *cmd)
     api_request *req = cmd->ctx;
     api_response tmp;
     api_response_init(&tmp);
+    tmp.request_id = req->request_id; /* kept, and so replayed, with the first request's id */
     api__render(req, &tmp);
     cmd->idempotency.status = tmp.status;
     buf_free(&cmd->idempotency.body);

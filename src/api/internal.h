@@ -33,6 +33,8 @@ void api__seatmaps_clear(api *a);
 
 /* Shared helpers (api.c). */
 void api__error_rc(api_response *res, tix_rc rc);
+/* Close an error body: the request id (when known), then "}}". */
+void api__error_end(api_response *res);
 void api__append_time(buf *b, const char *key, int64_t ms);
 void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail);
@@ -75,6 +77,10 @@ void api_webhook_create_finish(api_request *req, api_response *res);
 api_result api_webhooks_list(api *a, api_request *req, api_response *res);
 api_result api_page(api_request *req, api_response *res);
 api_result api_asset(api_request *req, api_response *res);
+api_result api_openapi(api_request *req, api_response *res);
+api_result api_admin_page(api_request *req, api_response *res);
+api_result api_metrics(api_response *res);
+api_result api_event_stats(api *a, api_request *req, api_response *res);
 
 /* Render the outcome of a command into res (used after commit, and inside the writer for
  * requests with an idempotency key). */

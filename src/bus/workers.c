@@ -5,6 +5,7 @@
 #include "bus/internal.h"
 
 #include "bus/envelope.h"
+#include "metrics/metrics.h"
 #include "notify/webhook.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -36,6 +37,7 @@ static void bus__done(bus *b, const delivery_record *d, bool ok, bool final, con
     cmd->delivery.ok = ok;
     cmd->delivery.final = final;
     snprintf(cmd->delivery.error, sizeof(cmd->delivery.error), "%s", error ? error : "");
+    metrics_bus_delivery(d->subscriber_id, ok);
     if (!ok)
         log_warn("bus: delivery %lld of %s to %s failed (attempt %d): %s", (long long)d->seq,
                  d->event.type, d->subscriber_id, d->attempts, error ? error : "?");

@@ -8,6 +8,7 @@
 #include "commit/internal.h"
 
 #include "core/json_out.h"
+#include "metrics/metrics.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -96,6 +97,7 @@ int commit__outbox(commit *c, const char *type, const char *event_id, const char
                                &delivered) != 0)
         return -1;
     if (delivered) c->deliveries_written = true;
+    metrics_outbox_event(type);
     return 0;
 }
 
@@ -219,8 +221,9 @@ static void commit__index_events(commit *c, commit_cmd *batch)
     }
 }
 
-/* Run a batch (possibly empty, with a sweep step) in one transaction and finish it. */
-static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
+/* Run a batch (possibly empty, with a sweep step) in one transaction and finish it. Returns
+ * whether it committed. */
+static bool commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
 {
     int64_t now_ms = clock_now_ms();
     c->effect_count = 0;
@@ -247,6 +250,7 @@ static void commit__run_batch(commit *c, commit_cmd *batch, bool sweep)
         cmd->on_done(cmd);
         cmd = next;
     }
+    return rc == 0;
 }
 
 /* Group commit sized by load. The clients a batch answers send their next requests at once,
@@ -298,8 +302,11 @@ static void *commit__writer(void *arg)
             batch = NULL;
         }
         if (sweep_due) c->next_sweep_ms = now + c->config.sweep_interval_ms;
+        uint32_t waiting = c->queued;
         pthread_mutex_unlock(&c->mutex);
-        commit__run_batch(c, batch, sweep_due);
+        int64_t started_us = clock_mono_us();
+        bool committed = commit__run_batch(c, batch, sweep_due);
+        metrics_writer_batch(n, waiting, clock_mono_us() - started_us, committed);
         /* a batch under load answered: let the HTTP threads that share this core send the
          * answers and read the next requests before the next batch is formed */
         if (n >= COMMIT_GATHER_MIN && c->config.gather_us) sched_yield();

@@ -124,8 +124,8 @@ static metrics_family metrics__batch_seconds = {
 };
 static metrics_family metrics__batches = {
     .name = "tix_writer_batches_total",
-    .help = "Group commits of the writer, by outcome (failed: rolled back, every command of "
-            "the batch answered 503)",
+    .help = "Transactions of the writer (sweep-only ones included), by outcome (failed: "
+            "rolled back, every command of the batch answered 503)",
     .kind = METRICS_COUNTER,
     .series = 2,
     .labels = metrics__batches_labels,

@@ -13,6 +13,10 @@
 WEB_ASSET_SYMBOLS(web__index_html)
 WEB_ASSET_SYMBOLS(web__app_js)
 WEB_ASSET_SYMBOLS(web__app_css)
+WEB_ASSET_SYMBOLS(web__admin_html)
+WEB_ASSET_SYMBOLS(web__admin_js)
+WEB_ASSET_SYMBOLS(web__admin_css)
+WEB_ASSET_SYMBOLS(web__openapi_json)
 
 typedef struct web__entry {
     web_asset asset;
@@ -28,6 +32,10 @@ static web__entry web__assets[] = {
     WEB_ASSET_ENTRY("index.html", "text/html; charset=utf-8", web__index_html),
     WEB_ASSET_ENTRY("app.js", "text/javascript; charset=utf-8", web__app_js),
     WEB_ASSET_ENTRY("app.css", "text/css; charset=utf-8", web__app_css),
+    WEB_ASSET_ENTRY("admin.html", "text/html; charset=utf-8", web__admin_html),
+    WEB_ASSET_ENTRY("admin.js", "text/javascript; charset=utf-8", web__admin_js),
+    WEB_ASSET_ENTRY("admin.css", "text/css; charset=utf-8", web__admin_css),
+    WEB_ASSET_ENTRY("openapi.json", "application/json", web__openapi_json),
 };
 
 enum { WEB_ASSET_COUNT = sizeof(web__assets) / sizeof(web__assets[0]) };

@@ -15,5 +15,9 @@
 WEB_ASSET(web__index_html, "web/index.html")
 WEB_ASSET(web__app_js, "web/app.js")
 WEB_ASSET(web__app_css, "web/app.css")
+WEB_ASSET(web__admin_html, "web/admin.html")
+WEB_ASSET(web__admin_js, "web/admin.js")
+WEB_ASSET(web__admin_css, "web/admin.css")
+WEB_ASSET(web__openapi_json, "docs/openapi.json")
 
     .section .note.GNU-stack, "", @progbits
