@@ -20,7 +20,7 @@
 enum {
     API_BODY_LEN_MAX_DEFAULT = 64 * 1024,
     API_RESPONSE_LEN_MAX = 256 * 1024 * 1024, /* a 1,000,000-seat map is about 100 MB */
-    API_REQUEST_ID_LEN_MAX = 64,
+    API_REQUEST_ID_LEN_MAX = 64,              /* longer ones are left out of error bodies */
 };
 
 typedef struct api api;
@@ -29,12 +29,12 @@ typedef struct api_request {
     /* filled by the HTTP layer */
     http_method method;
     const char *path;
-    const char *status_filter;                   /* ?status=, or NULL */
-    const char *content_type;                    /* or NULL */
-    const char *authorization;                   /* or NULL */
-    const char *idempotency_key;                 /* Idempotency-Key header, or NULL */
-    const char *if_none_match;                   /* If-None-Match header, or NULL */
-    char request_id[API_REQUEST_ID_LEN_MAX + 1]; /* X-Request-Id (the client's or made up) */
+    const char *status_filter;   /* ?status=, or NULL */
+    const char *content_type;    /* or NULL */
+    const char *authorization;   /* or NULL */
+    const char *idempotency_key; /* Idempotency-Key header, or NULL */
+    const char *if_none_match;   /* If-None-Match header, or NULL */
+    const char *request_id;      /* X-Request-Id (the client's or made up), or NULL */
     const char *body;
     size_t body_len;
     void (*resume)(struct api_request *req); /* called from the writer thread */

@@ -33,7 +33,8 @@ void api__seatmaps_clear(api *a);
 
 /* Shared helpers (api.c). */
 void api__error_rc(api_response *res, tix_rc rc);
-/* Close an error body: the request id (when known), then "}}". */
+/* Close an error body: the request id (when known, at most API_REQUEST_ID_LEN_MAX
+ * characters), then "}}". */
 void api__error_end(api_response *res);
 void api__append_time(buf *b, const char *key, int64_t ms);
 void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);

@@ -42,8 +42,10 @@ size_t http_request_id_take(char *out, const char *client, size_t client_len)
     }
     static const char hex[] = "0123456789abcdef";
     uint64_t v = http__rid_next();
-    for (int i = HTTP_REQUEST_ID_GENERATED_LEN - 1; i >= 0; i--, v >>= 4)
-        out[i] = hex[v & 15];
+    for (int i = 0; i < HTTP_REQUEST_ID_GENERATED_LEN; i += 2, v >>= 8) {
+        out[i] = hex[(v >> 4) & 15];
+        out[i + 1] = hex[v & 15];
+    }
     out[HTTP_REQUEST_ID_GENERATED_LEN] = '\0';
     static_assert(HTTP_REQUEST_ID_GENERATED_LEN == 16, "16 hex digits of 64 bits");
     return HTTP_REQUEST_ID_GENERATED_LEN;

@@ -58,6 +58,7 @@ typedef struct http_request {
     int64_t started_us;  /* its headers were received (latency is measured from here) */
     const char *method;  /* as sent; these live in the connection's memory */
     const char *version; /* "HTTP/1.1" */
+    char request_id[HTTP_REQUEST_ID_LEN_MAX + 1];
     bool body_too_large;
     bool committed;      /* its command went through the writer */
     bool pending;        /* suspended, waiting for the writer */
@@ -113,7 +114,7 @@ static void http__access_log(http_server *s, http_request *r, size_t body_len, i
         .referer = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
         .user_agent =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
-        .request_id = r->req.request_id,
+        .request_id = r->request_id,
         .duration_us = took_us,
     };
     access_log_write(s->config.access_log, &e);
@@ -140,7 +141,7 @@ static enum MHD_Result http__respond(http_server *s, http_request *r)
     const char *type = res->content_type ? res->content_type : "application/json";
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "X-Request-Id", r->req.request_id);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (strncmp(type, "text/html", 9) == 0) { /* a page: nothing from elsewhere, no framing */
         MHD_add_response_header(resp, "Content-Security-Policy", HTTP_PAGE_CSP);
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -172,36 +173,72 @@ static void http__resume(api_request *req)
     MHD_resume_connection(r->conn);
 }
 
-/* What one pass over a request's headers finds: its framing headers, its request id. */
+/* What one pass over a request's headers (and query arguments) finds: the framing headers,
+ * the request id, and the headers the API reads (into the request, the first of each).
+ * Cheaper than a lookup each: every lookup walks the whole list again. */
 typedef struct http__headers {
+    api_request *req;
     unsigned content_lengths, transfer_encodings;
-    const char *request_id; /* X-Request-Id, or NULL */
+    const char *content_length; /* the first one */
+    const char *request_id;     /* X-Request-Id, or NULL */
     size_t request_id_len;
 } http__headers;
+
+/* Keep value in *slot unless a header of that name came first. */
+static void http__keep_first(const char **slot, const char *value)
+{
+    if (!*slot) *slot = value;
+}
 
 static enum MHD_Result http__scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                          size_t key_size, const char *value, size_t value_size)
 {
-    (void)kind;
     http__headers *h = cls;
-    if (key_size == 14 && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-        h->content_lengths++;
-    else if (key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-        h->transfer_encodings++;
-    else if (key_size == 12 && strcasecmp(key, "X-Request-Id") == 0)
-        h->request_id = value, h->request_id_len = value ? value_size : 0;
+    api_request *req = h->req;
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        if (key_size == 6 && strcasecmp(key, "status") == 0)
+            http__keep_first(&req->status_filter, value);
+        return MHD_YES;
+    }
+    switch (key_size) { /* lengths first: most headers are dismissed by one comparison */
+    case 12:
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+            http__keep_first(&req->content_type, value);
+        else if (strcasecmp(key, "X-Request-Id") == 0 && !h->request_id)
+            h->request_id = value, h->request_id_len = value ? value_size : 0;
+        break;
+    case 13:
+        if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+            http__keep_first(&req->authorization, value);
+        else if (strcasecmp(key, MHD_HTTP_HEADER_IF_NONE_MATCH) == 0)
+            http__keep_first(&req->if_none_match, value);
+        break;
+    case 14:
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+            h->content_lengths++, http__keep_first(&h->content_length, value);
+        break;
+    case 15:
+        if (strcasecmp(key, "Idempotency-Key") == 0) http__keep_first(&req->idempotency_key, value);
+        break;
+    case 17:
+        if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) h->transfer_encodings++;
+        break;
+    }
     return MHD_YES;
 }
 
-/* Scan the headers; take the request's id. Returns true when its body length is ambiguous
- * (two Content-Lengths, or one with a Transfer-Encoding): proxies could read it differently
- * (request smuggling), so it is refused. */
-static bool http__read_headers(http_request *r)
+/* Scan the headers into r (and its request id). Returns 1 when the body length is ambiguous
+ * (two Content-Lengths, or one with a Transfer-Encoding: proxies could read it differently,
+ * request smuggling), 2 when the body announced is over the cap, else 0. */
+static int http__read_headers(http_server *s, http_request *r)
 {
-    http__headers h = {0, 0, NULL, 0};
-    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, http__scan_header, &h);
-    http_request_id_take(r->req.request_id, h.request_id, h.request_id_len);
-    return h.content_lengths > 1 || (h.content_lengths == 1 && h.transfer_encodings > 0);
+    http__headers h = {.req = &r->req};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, http__scan_header,
+                                &h);
+    http_request_id_take(r->request_id, h.request_id, h.request_id_len);
+    if (h.content_lengths > 1 || (h.content_lengths == 1 && h.transfer_encodings > 0)) return 1;
+    if (h.content_length && strtoull(h.content_length, NULL, 10) > s->config.body_len_max) return 2;
+    return 0;
 }
 
 /* The watch entry of a connection (its socket context), or NULL. */
@@ -331,7 +368,7 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     atomic_init(&r->resumed, false);
     r->conn = conn;
     api_response_init(&r->res);
-    r->res.request_id = r->req.request_id;
+    r->res.request_id = r->req.request_id = r->request_id;
     r->req.resume = http__resume;
     r->req.http_ctx = r;
     return r;
@@ -352,15 +389,14 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
         r->version = version;
         r->req.method = router_method(method);
         r->req.path = url;
-        if (http__read_headers(r)) {
+        int headers = http__read_headers(s, r);
+        if (headers == 1) {
             api_error(&r->res, 400, "bad_request",
                       "a request must not carry two Content-Length headers, nor one with "
                       "Transfer-Encoding");
             return http__respond(s, r);
         }
-        const char *length =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull(length, NULL, 10) > s->config.body_len_max) {
+        if (headers == 2) {
             r->body_too_large = true; /* answer before reading the body */
             if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
             goto too_large;
@@ -373,7 +409,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    log_fields fields = {.request_id = r->req.request_id};
+    log_fields fields = {.request_id = r->request_id};
     if (r->pending) { /* resumed by the writer */
         r->pending = false;
         r->committed = true;
@@ -391,14 +427,6 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     r->counted = true;
     atomic_fetch_add(&s->in_flight, 1);
     api_request *req = &r->req;
-    req->status_filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
-    req->content_type =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    req->authorization =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    req->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-    req->if_none_match =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
     log_fields_set(&fields);
