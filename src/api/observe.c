@@ -154,6 +154,7 @@ static void api__log_ids(const api_request *req, bool committed,
         break;
     }
     const commit_cmd *cmd = &req->cmd;
+    if (committed && cmd->type == COMMIT_HOLD && cmd->event) f->event_id = cmd->event->spec.id;
     if (!committed || cmd->rc != TIX_RC_OK) return;
     if (cmd->type == COMMIT_HOLD || cmd->type == COMMIT_RELEASE) {
         f->hold_id = cmd->hold.id;

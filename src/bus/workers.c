@@ -22,6 +22,8 @@ static void bus__report(bus *b, commit_cmd *cmd, const delivery_record *d)
 {
     cmd->delivery.seq = d->seq;
     cmd->delivery.attempts = d->attempts;
+    /* a payment or refund result marks its delivery delivered in the same transaction */
+    metrics_bus_delivery(d->subscriber_id, cmd->type != COMMIT_DELIVERY_DONE || cmd->delivery.ok);
     tix_rc rc = commit_submit_wait(b->writer, cmd);
     if (rc != TIX_RC_OK)
         log_warn("bus: outcome of delivery %lld not recorded (%d); it will be retried",
@@ -37,7 +39,6 @@ static void bus__done(bus *b, const delivery_record *d, bool ok, bool final, con
     cmd->delivery.ok = ok;
     cmd->delivery.final = final;
     snprintf(cmd->delivery.error, sizeof(cmd->delivery.error), "%s", error ? error : "");
-    metrics_bus_delivery(d->subscriber_id, ok);
     if (!ok)
         log_warn("bus: delivery %lld of %s to %s failed (attempt %d): %s", (long long)d->seq,
                  d->event.type, d->subscriber_id, d->attempts, error ? error : "?");
