@@ -97,6 +97,9 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
 void api_observe(const api_request *req, const api_response *res, bool committed,
                  int64_t duration_us);
 
+/* Register the request families only (api_metrics_start does it too). Returns 0 or -1. */
+int api_observe_register(void);
+
 /* Register the API's metrics (requests, latencies) and its scrape-time collectors (seats by
  * status per event, dead letters) over a; api_metrics_stop removes the collectors (before
  * api_destroy). Returns 0 or -1. */

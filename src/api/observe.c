@@ -219,11 +219,16 @@ static void api__collect_dead_letters(void *ctx, metrics_sink *sink)
     if (store_dead_letters_count(a->st, &count) == 0) metrics_sample(sink, NULL, (double)count);
 }
 
+int api_observe_register(void)
+{
+    int rc = metrics_register(&api__requests);
+    return rc | metrics_register(&api__latency);
+}
+
 int api_metrics_start(api *a)
 {
     int rc = metrics_probes_register();
-    rc |= metrics_register(&api__requests);
-    rc |= metrics_register(&api__latency);
+    rc |= api_observe_register();
     rc |= metrics_collector_register("tix_seats",
                                      "Seats by status per event, as the in-memory index has them "
                                      "now (a lapsed hold's seats read as available)",

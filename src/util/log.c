@@ -18,10 +18,11 @@ static __thread const log_fields *log__thread_fields;
 static const char *const log__level_names[] = {"debug", "info", "warn", "error"};
 static const char *const log__level_text[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
-/* The line being built: len < cap always, room kept for the closing "}\n". */
+/* The line being built: len <= limit < sizeof(data) - LOG__TAIL, room kept for "}\n". */
 typedef struct log__line {
     char data[LOG_LINE_LEN_MAX];
     size_t len;
+    size_t limit; /* appends stop here: the message leaves room for what follows it */
 } log__line;
 
 enum { LOG__TAIL = 3 }; /* "}\n" and slack */
@@ -65,7 +66,7 @@ void log_fields_set(const log_fields *fields)
 
 static void log__raw(log__line *l, const char *s, size_t n)
 {
-    size_t room = sizeof(l->data) - LOG__TAIL - l->len;
+    size_t room = l->limit - l->len;
     if (n > room) n = room;
     memcpy(l->data + l->len, s, n);
     l->len += n;
@@ -92,7 +93,7 @@ static void log__json_chars(log__line *l, const char *s)
         else
             esc[0] = (char)c, esc[1] = '\0';
         size_t n = strlen(esc);
-        if (l->len + n > sizeof(l->data) - LOG__TAIL - 1) return;
+        if (l->len + n > l->limit) return;
         log__raw(l, esc, n);
     }
 }
@@ -123,24 +124,28 @@ static void log__vwrite(log_level level, const log_fields *fields, const char *f
     clock_format_rfc3339(clock_now_ms(), when);
     vsnprintf(message, sizeof(message), fmt, ap);
     if (json) text_make_utf8(message); /* a message may quote bytes of a request */
-    log__line l = {.len = 0};
+    /* the fields first, aside: the message is cut to leave them room */
+    log__line tail = {.len = 0, .limit = sizeof(tail.data) - LOG__TAIL};
+    if (json) log__str(&tail, "\"");
+    if (fields) {
+        log__field(&tail, json, "request_id", fields->request_id);
+        log__field(&tail, json, "event_id", fields->event_id);
+        log__field(&tail, json, "hold_id", fields->hold_id);
+        log__field(&tail, json, "booking_id", fields->booking_id);
+    }
+    log__line l = {.len = 0, .limit = sizeof(l.data) - LOG__TAIL - tail.len};
     if (json) {
         snprintf(head, sizeof(head), "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d,\"message\":\"",
                  when, log__level_names[level], (int)getpid());
         log__str(&l, head);
         log__json_chars(&l, message);
-        log__str(&l, "\"");
     } else {
         snprintf(head, sizeof(head), "%s tix[%d] %s ", when, (int)getpid(), log__level_text[level]);
         log__str(&l, head);
         log__str(&l, message);
     }
-    if (fields) {
-        log__field(&l, json, "request_id", fields->request_id);
-        log__field(&l, json, "event_id", fields->event_id);
-        log__field(&l, json, "hold_id", fields->hold_id);
-        log__field(&l, json, "booking_id", fields->booking_id);
-    }
+    l.limit = sizeof(l.data) - LOG__TAIL;
+    log__raw(&l, tail.data, tail.len);
     if (json) l.data[l.len++] = '}';
     l.data[l.len++] = '\n';
     ssize_t w = write(STDERR_FILENO, l.data, l.len);
