@@ -79,7 +79,7 @@ function hhmm(iso) {
 // ten minutes.
 function renderChart(minutes) {
   const svg = $("chart");
-  const W = 720, H = 240, left = 40, right = 8, top = 12, bottom = 28;
+  const W = 720, H = 240, left = 40, right = 24, top = 12, bottom = 28;
   const plotW = W - left - right, plotH = H - top - bottom;
   const max = Math.max(1, ...minutes.map((m) => m.seats));
   const step = plotW / minutes.length;
@@ -95,9 +95,10 @@ function renderChart(minutes) {
     bar.appendChild(svgEl("title", {}, hhmm(m.minute) + ": " + count(m.seats) + " seats, " +
                                        count(m.bookings) + " bookings, " + money(m.revenue_cents)));
     svg.appendChild(bar);
-    if (i % 10 === 0 || i === minutes.length - 1)
-      svg.appendChild(svgEl("text", { x: left + i * step + step / 2, y: H - 8, "text-anchor": "middle" },
-                            hhmm(m.minute)));
+    const last = i === minutes.length - 1;
+    if (i % 10 === 0 || last)
+      svg.appendChild(svgEl("text", { x: last ? W - 2 : left + i * step + step / 2, y: H - 8,
+                                      "text-anchor": last ? "end" : "middle" }, hhmm(m.minute)));
   });
   const seats = minutes.reduce((a, m) => a + m.seats, 0);
   const cents = minutes.reduce((a, m) => a + m.revenue_cents, 0);
