@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { HTTP_REQUEST_ID_LEN_MAX = 64, HTTP_REQUEST_ID_GENERATED_LEN = 16 };
 
@@ -19,5 +20,8 @@ bool http_request_id_is_sane(const char *id, size_t len);
 /* Fill out (HTTP_REQUEST_ID_LEN_MAX + 1 bytes) with the client's id when sane (client may be
  * NULL), else with a new one. Returns the length. */
 size_t http_request_id_take(char *out, const char *client, size_t client_len);
+
+/* v as 16 lowercase hex digits and a NUL (out: 17 bytes). */
+void http_request_id_hex(uint64_t v, char *out);
 
 #endif
