@@ -60,8 +60,9 @@ static bool fx__status_known(unsigned status, bool refused)
     return false;
 }
 
-/* The promises every response keeps: a known status; no body for 304; otherwise one JSON
- * object, which for an error is {"error":{"code":"...","message":"..."}}. */
+/* The promises every response keeps: a known status; no body for 304; a page (a content type
+ * other than JSON) only as a 200 of GET / or /assets/; otherwise one JSON object, which for an
+ * error is {"error":{"code":"...","message":"..."}}. */
 static void fx__check_response(const api_request *req, const api_response *res, bool refused)
 {
     FX_CHECK(fx__status_known(res->status, refused), "status %u for %s", res->status, req->path);
@@ -69,6 +70,14 @@ static void fx__check_response(const api_request *req, const api_response *res, 
     size_t len = res->shared_data ? res->shared_len : res->body.len;
     if (res->status == 304) {
         FX_CHECK(len == 0 || res->shared_data, "a 304 with a body");
+        return;
+    }
+    if (res->content_type) { /* an embedded page or asset (/openapi.json too), or the metrics */
+        route_id r = req->match.route;
+        bool page = r == ROUTE_PAGE || r == ROUTE_ASSET || r == ROUTE_ADMIN_PAGE ||
+                    r == ROUTE_OPENAPI || r == ROUTE_METRICS;
+        FX_CHECK(page && res->status == 200 && (len > 0 || r == ROUTE_METRICS),
+                 "a %u of type %s for %s", res->status, res->content_type, req->path);
         return;
     }
     FX_CHECK(len > 0 && data[0] == '{', "status %u with a body that is not an object: %.*s",
