@@ -25,41 +25,21 @@ typedef struct serve_ops_options {
     }
 
 /* The lines of serve.c's option table for o (a serve_ops_options). */
+/* clang-format off */
 #define SERVE_OPS_OPTIONS(o)                                                                       \
-    {"metrics-listen",                                                                             \
-     "TIX_METRICS_LISTEN",                                                                         \
-     "HOST:PORT",                                                                                  \
-     "also serve GET /metrics there, without the admin token (default: none; only on a "           \
-     "private network)",                                                                           \
-     CLI_STRING,                                                                                   \
-     (o).metrics_listen,                                                                           \
-     sizeof((o).metrics_listen),                                                                   \
-     0,                                                                                            \
-     0},                                                                                           \
-        {"log-format",                                                                             \
-         "TIX_LOG_FORMAT",                                                                         \
-         "text|json",                                                                              \
-         "log lines as text or as JSON objects (default text)",                                    \
-         CLI_STRING,                                                                               \
-         (o).log_format,                                                                           \
-         sizeof((o).log_format),                                                                   \
-         0,                                                                                        \
-         0},                                                                                       \
-        {"log-level",                                                                              \
-         "TIX_LOG_LEVEL",                                                                          \
-         "debug|info|warn|error",                                                                  \
-         "least level logged (default info; debug: a line per request)",                           \
-         CLI_STRING,                                                                               \
-         (o).log_level,                                                                            \
-         sizeof((o).log_level),                                                                    \
-         0,                                                                                        \
-         0},                                                                                       \
-    {                                                                                              \
-        "access-log", "TIX_ACCESS_LOG", "FILE|-",                                                  \
-            "a line per request, combined log format + request id and duration (default: none; "   \
-            "-: standard output)",                                                                 \
-            CLI_STRING, (o).access_log, sizeof((o).access_log), 0, 0                               \
-    }
+    {"metrics-listen", "TIX_METRICS_LISTEN", "HOST:PORT",                                          \
+     "also serve GET /metrics there, without the admin token (default: none; only on a private "   \
+     "network)", CLI_STRING, (o).metrics_listen, sizeof((o).metrics_listen), 0, 0},                \
+    {"log-format", "TIX_LOG_FORMAT", "text|json",                                                  \
+     "log lines as text or as JSON objects (default text)", CLI_STRING, (o).log_format,            \
+     sizeof((o).log_format), 0, 0},                                                                \
+    {"log-level", "TIX_LOG_LEVEL", "LEVEL",                                                        \
+     "least level logged: debug (a line per request), info (default), warn, error", CLI_STRING,    \
+     (o).log_level, sizeof((o).log_level), 0, 0},                                                  \
+    {"access-log", "TIX_ACCESS_LOG", "FILE|-",                                                     \
+     "a line per request, combined log format + request id and duration (default: none; -: "      \
+     "standard output)", CLI_STRING, (o).access_log, sizeof((o).access_log), 0, 0}
+/* clang-format on */
 
 typedef struct serve_ops {
     access_log *access;
