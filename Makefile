@@ -15,7 +15,7 @@ TSAN_FLAGS    := -O1 -g -fsanitize=thread
 
 SRC      := $(shell find src -name '*.c' -o -name '*.S' | sort)
 LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
-WEB      := $(shell find web -type f | sort)
+WEB      := $(shell find web -type f | sort) docs/openapi.json
 # object of a source file (.c or .S) in a flavour's tree: $(call obj,FLAVOUR,FILES)
 obj       = $(patsubst %,build/$(1)/obj/%.o,$(basename $(2)))
 UNIT_SRC := $(shell find tests/unit -name '*.c' | sort)
@@ -38,7 +38,8 @@ build/$(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
-# the web pages, embedded with .incbin (src/web/embed.S): rebuilt when a file of web/ changes
+# the web pages and docs/openapi.json, embedded with .incbin (src/web/embed.S): rebuilt when one
+# of them changes
 build/$(1)/obj/%.o: %.S $(WEB)
 	@mkdir -p $$(dir $$@)
 	@echo "  AS [$(1)] $$<"
@@ -79,6 +80,7 @@ run: deps
 	./build/tix serve --data ./tix-data
 
 test: deps browser-deps
+	@scripts/deps-ops.sh
 	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit build/tsan/tix fuzz-replay
 	@scripts/test.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what tix needs to build and test, from Debian 12's packages. As root it installs
-# what is missing; otherwise it prints the exact command to run.
+# Install what tix needs to build and test, from Debian 12's packages (`make test` adds
+# scripts/deps-browser.sh and scripts/deps-ops.sh). As root it installs what is missing;
+# otherwise it prints the exact command to run.
 set -euo pipefail
 exec "$(dirname "$0")/install-packages.sh" deps gcc make pkg-config libmicrohttpd-dev \
     libcjson-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-pytest
