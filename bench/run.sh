@@ -17,19 +17,23 @@
 # hold (201 on a new seat of a 1,000,000-seat event), memory (resident bytes per seat and the
 # start-up that loads a 1,000,000-seat event),
 # seatmap (50,000 seats; plus a conditional GET when tix sends an ETag), mixed (a flash sale),
-# and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
+# stream (10,000 viewers of live seat streams: memory per stream, then the fan-out of holds to
+# them: changes delivered, messages per viewer, delay from commit to viewer, and the holds' rate
+# and CPU with and without the viewers), and bench/sqlite_bench, the raw SQLite cost of a hold
+# (the hold reference adds it to nginx's).
 # Prints one table and writes it, with the machine and the versions, to
 # bench/results/<date>-<hostname>.md.
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
-# in order; default "sqlite reject parking hold memory seatmap mixed"; the hold reference needs sqlite
-# first, parking needs reject first),
+# in order; default "sqlite reject parking hold memory seatmap mixed stream"; the hold reference
+# needs sqlite first, parking needs reject first), BENCH_STREAM_VIEWERS (10000: the viewers of
+# the stream scenario), BENCH_STREAM_HOLDS_PER_S (200: its steady hold rate),
 # BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
 # many times, each round the server and then its reference back to back; the table shows the
 # round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
 # the profiles to the results), BENCH_BASELINE (a path to another tix binary, an earlier build:
-# reject, hold, memory and seatmap then also run it, right after this build in each round, as
+# reject, hold, memory, seatmap and stream then also run it, right after this build in each round, as
 # rows "tix before", so that a change is measured before and after in the same run; `make
 # bench BASELINE=REV` builds REV's release binary for it with bench/baseline.sh).
 set -euo pipefail
@@ -47,7 +51,7 @@ readonly seconds=${BENCH_SECONDS:-10}
 readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
-readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold memory seatmap mixed}
+readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold memory seatmap mixed stream}
 readonly rounds=${BENCH_ROUNDS:-3}
 round=1
 readonly admin_token=bench-admin-token
@@ -127,12 +131,14 @@ wait_http() {
     die "$1 did not answer within 30 s"
 }
 
-# start_tix DATA_DIR: tix on core 0, one HTTP thread, a free port. Sets tix_pid and tix_url.
+# start_tix DATA_DIR [OPTIONS...]: tix on core 0, one HTTP thread, a free port, and the given
+# options of tix serve. Sets tix_pid and tix_url.
 start_tix() {
     local data=$1 log_file=$1.log port="" i
+    shift
     : >"$log_file" # before the server's own redirection, which runs in the background
     taskset -c "$server_core" "$tix_bin" serve --data "$data" --listen 127.0.0.1:0 --threads 1 \
-        --admin-token "$admin_token" >"$log_file" 2>&1 &
+        --admin-token "$admin_token" "$@" >"$log_file" 2>&1 &
     tix_pid=$!
     server_pids+=("$tix_pid")
     for ((i = 0; i < wait_tenths_max; i++)); do
@@ -247,8 +253,11 @@ add_row() {
 }
 
 # measure SCENARIO SERVER PID URL REFERENCE_KEY [SCRIPT [ARGS...]]: warm up, then the measured
-# run; adds a row. The warm-up gets warmup_args instead of ARGS when that array is set.
+# run; adds a row. The warm-up gets warmup_args instead of ARGS when that array is set; when
+# measure_hook names a function, it is called with "begin" right before the measured run and
+# with "end" right after it (both are reset after each call).
 warmup_args=()
+measure_hook=""
 measure() {
     local scenario=$1 server=$2 pid=$3 url=$4 ref=$5 script=${6:-}
     shift 5
@@ -258,6 +267,8 @@ measure() {
     local warm=("$@")
     [ ${#warmup_args[@]} -gt 0 ] && warm=("${warmup_args[@]}")
     warmup_args=()
+    local hook=$measure_hook
+    measure_hook=""
     log "$scenario: $server: warm-up ${warmup_seconds}s, then ${seconds}s"
     taskset -c "$client_core" wrk -t1 -c"$connections" -d"${warmup_seconds}s" --timeout 10s \
         "${script_opt[@]}" "$url" -- "${warm[@]}" >/dev/null 2>&1 || true
@@ -267,8 +278,10 @@ measure() {
     wrk_before=$(cpu_ticks $$ children)
     core0_before=$(core_ticks "$server_core")
     core1_before=$(core_ticks "$client_core")
+    [ -z "$hook" ] || "$hook" begin
     taskset -c "$client_core" wrk -t1 -c"$connections" -d"${seconds}s" --timeout 10s --latency \
         "${script_opt[@]}" "$url" -- "$@" >"$out" 2>&1 || true
+    [ -z "$hook" ] || "$hook" end
     core0_after=$(core_ticks "$server_core")
     core1_after=$(core_ticks "$client_core")
     wrk_after=$(cpu_ticks $$ children)
@@ -536,6 +549,177 @@ scenario_mixed() {
     stop_server "$tix_pid"
 }
 
+# stream: live seat streams (GET /events/{id}/stream) on bench-arena. bench/stream_viewers.py
+# (one Python process, epoll, on core 1) holds the viewers; hold_paced.lua (wrk) makes the seat
+# changes. First a tix without viewers: holds at BENCH_STREAM_HOLDS_PER_S, then as fast as it
+# takes them. Then a fresh tix: BENCH_STREAM_VIEWERS viewers opened (resident memory before and
+# after, the time until each got its first frame, tix_streams_open from /metrics, tix's CPU
+# while they sit idle), then the same two hold loads with them watching, each a window of the
+# viewers: seat changes delivered, messages per viewer, the delay from commit to viewer.
+readonly stream_viewers=${BENCH_STREAM_VIEWERS:-10000}
+readonly stream_holds_per_s=${BENCH_STREAM_HOLDS_PER_S:-200}
+readonly stream_idle_seconds=5 # tix's CPU with every viewer open and nothing happening
+readonly stream_drain_seconds=3 # after a window, for the changes committed before its end
+readonly bench_arena_ttl_ms=$((86400 * 1000)) # create_big_event's hold_ttl_s
+stream_out=$work/stream.txt
+viewers_pid=""
+viewers_out=$work/stream-viewers.out
+
+# viewers_start URL AFTER: the viewer client on core 1, VIEWERS viewers of bench-arena after
+# position AFTER, commands through a FIFO (fd viewers_ctl). Waits for its `open` line.
+viewers_start() {
+    local port=${1##*:} fifo=$work/stream-viewers.ctl
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    exec {viewers_ctl}<>"$fifo"
+    : >"$viewers_out"
+    taskset -c "$client_core" /usr/bin/python3 "$root/bench/stream_viewers.py" --port "$port" \
+        --event bench-arena --after "$2" --viewers "$stream_viewers" \
+        --ttl-ms "$bench_arena_ttl_ms" --control "$fifo" >"$viewers_out" 2>"$work/stream-viewers.err" &
+    viewers_pid=$!
+    server_pids+=("$viewers_pid")
+    viewers_line open 180 >/dev/null
+}
+
+# viewers_line PREFIX TIMEOUT_S: the viewer client's first output line starting with PREFIX.
+viewers_line() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        if grep -q "^$1 " "$viewers_out"; then
+            grep "^$1 " "$viewers_out" | head -n 1
+            return 0
+        fi
+        is_alive "$viewers_pid" || { cat "$work/stream-viewers.err" >&2; die "stream_viewers exited"; }
+        sleep 0.1
+    done
+    die "stream: no '$1' report from the viewers within $2 s"
+}
+
+# value LINE KEY: the value of key=value in a report line of the viewers ("-" if absent).
+value() { sed -nE "s/^(.* )?$2=([^ ]*).*$/\2/p" <<<"$1" | grep . || echo -; }
+
+# The measure hook of the runs with viewers: a window of the viewers around the measured run,
+# and their client's CPU meanwhile (viewers_cpu: ticks).
+stream_window=""
+viewers_window() {
+    if [ "$1" = begin ]; then
+        viewers_cpu=$(cpu_ticks "$viewers_pid")
+        echo "begin $stream_window" >&"$viewers_ctl"
+    else
+        echo "end $stream_window $stream_drain_seconds" >&"$viewers_ctl"
+        viewers_cpu=$(($(cpu_ticks "$viewers_pid") - viewers_cpu))
+    fi
+}
+
+# stream_open DATA_DIR: a fresh tix with bench-arena and the viewers open on it; the figures of
+# the opening and of the idle viewers in stream_fig.
+declare -A stream_fig
+stream_open() {
+    local limits=() after t0 t1
+    if [ "$stream_viewers" -gt 10000 ]; then # beyond tix's defaults
+        limits=(--max-streams "$stream_viewers" --max-connections $((stream_viewers + 1024)))
+    fi
+    start_tix "$1" "${limits[@]}"
+    create_big_event "$tix_url"
+    sleep 1 # let the writer and the seat map settle
+    after=$(curl -s --max-time 30 "$tix_url/events/bench-arena/seats?status=sold" |
+        sed -nE 's/.*"position":([0-9]+).*/\1/p')
+    [ -n "$after" ] || die "stream: no position in bench-arena's seat map"
+    stream_fig[rss_before_kb]=$(rss_kb "$tix_pid")
+    t0=$(cpu_ticks "$tix_pid")
+    log "stream: opening $stream_viewers viewers of bench-arena after position $after"
+    viewers_start "$tix_url" "$after"
+    stream_fig[open_cpu_ticks]=$(($(cpu_ticks "$tix_pid") - t0))
+    stream_fig[open]=$(viewers_line open 1)
+    log "stream: $(viewers_line open 1)"
+    sleep 1
+    stream_fig[rss_after_kb]=$(rss_kb "$tix_pid")
+    stream_fig[metrics_open]=$(curl -s --max-time 10 -H "Authorization: Bearer $admin_token" \
+        "$tix_url/metrics" | awk '$1 == "tix_streams_open" {print $2}')
+    t0=$(cpu_ticks "$tix_pid")
+    sleep "$stream_idle_seconds"
+    t1=$(cpu_ticks "$tix_pid")
+    stream_fig[idle_core]=$(share "$t0" "$t1" "$clk_tck" "$stream_idle_seconds")
+}
+
+# stream_fanout NAME SCENARIO REFERENCE_KEY SCRIPT ARGS...: a measured hold run (its warm-up
+# from warmup_args) inside a window NAME of the viewers; its report in stream_fig[NAME].
+stream_fanout() {
+    local name=$1 scenario=$2 ref=$3
+    shift 3
+    stream_window=$name
+    measure_hook=viewers_window
+    measure "$scenario" "$tix_label + $stream_viewers viewers" "$tix_pid" "$tix_url/reserve" \
+        "$ref" "$@"
+    stream_fig[$name]=$(viewers_line "window $name" $((stream_drain_seconds + 30)))
+    stream_fig[$name.client_core]=$(share 0 "$viewers_cpu" "$clk_tck" "$seconds")
+    log "stream: ${stream_fig[$name]}"
+}
+
+scenario_stream() {
+    local data=$work/stream-$tix_label paced="stream holds $stream_holds_per_s/s"
+    local max="stream holds, max"
+    start_tix "$data-alone"
+    create_big_event "$tix_url"
+    warmup_args=(0 "$stream_holds_per_s")
+    measure "$paced" "$tix_label" "$tix_pid" "$tix_url/reserve" - hold_paced.lua 100000 \
+        "$stream_holds_per_s"
+    warmup_args=(300000)
+    measure "$max" "$tix_label" "$tix_pid" "$tix_url/reserve" - hold.lua 400000
+    stop_server "$tix_pid"
+    rm -rf "$data-alone"
+
+    stream_open "$data"
+    warmup_args=(0 "$stream_holds_per_s")
+    stream_fanout paced "$paced" "$paced/$tix_label" hold_paced.lua 100000 "$stream_holds_per_s"
+    warmup_args=(300000)
+    stream_fanout max "$max" "$max/$tix_label" hold.lua 400000
+    echo quit >&"$viewers_ctl"
+    stop_server "$viewers_pid"
+    exec {viewers_ctl}>&-
+    stop_server "$tix_pid"
+    rm -rf "$data"
+    stream_report "$paced" "$max" >>"$stream_out"
+}
+
+# stream_report PACED_SCENARIO MAX_SCENARIO: the stream scenario's table for this build.
+stream_report() {
+    local with="$tix_label + $stream_viewers viewers" open=${stream_fig[open]} name scenario line
+    local before_kb=${stream_fig[rss_before_kb]} after_kb=${stream_fig[rss_after_kb]}
+    echo "| $tix_label, $stream_viewers viewers of bench-arena | |"
+    echo "| --- | ---: |"
+    awk -v n="$(value "$open" viewers)" -v s="$(value "$open" seconds)" -v e="$(value "$open" errors)" \
+        -v t="${stream_fig[open_cpu_ticks]}" -v hz="$clk_tck" 'BEGIN {
+        printf "| viewers open (each got its first frame) | %d of '"$stream_viewers"' in %.2f s", n, s
+        printf " (%.0f/s), tix CPU %.1f µs per stream opened; %d errors |\n", n / s, t / hz * 1e6 / n, e }'
+    echo "| tix_streams_open (GET /metrics) | ${stream_fig[metrics_open]:-?} |"
+    awk -v a="$before_kb" -v b="$after_kb" -v n="$(value "$open" viewers)" 'BEGIN {
+        printf "| tix resident, before → with the viewers | %.1f → %.1f MiB |\n", a / 1024, b / 1024
+        printf "| **per stream** (resident; kernel socket buffers not included) | **%.0f bytes** |\n", (b - a) * 1024 / n }'
+    echo "| tix CPU, every viewer open and idle (${stream_idle_seconds} s) | ${stream_fig[idle_core]} of core $server_core |"
+    for name in paced max; do
+        line=${stream_fig[$name]}
+        scenario=$1
+        [ "$name" = paced ] || scenario=$2
+        echo "| **$scenario**: holds/s with the viewers (without) | ${rps_of[$scenario/$with]:--} (${rps_of[$scenario/$tix_label]:--}) |"
+        awk -v d="$(value "$line" delivered_per_s)" -v v="$(value "$line" viewers)" \
+            -v c="$(value "$line" complete)" 'BEGIN {
+            printf "| seat changes delivered, all viewers | %d/s (%.0f/s per viewer; ", d, v ? d / v : 0
+            printf "%.2f%% of what the viewers saw committed reached every viewer) |\n", c * 100 }'
+        echo "| messages per viewer | $(value "$line" msgs_per_viewer_s)/s (the busiest: $(value "$line" msgs_per_viewer_s_max)/s) |"
+        echo "| **delay, commit → viewer: p50 / p99 / max** | **$(value "$line" delay_p50_ms) / $(value "$line" delay_p99_ms) / $(value "$line" delay_max_ms) ms** |"
+        echo "| to the viewers | $(value "$line" mb_per_s) MB/s |"
+        awk -v w="${cpu_of[$scenario/$with]:-0}" -v a="${cpu_of[$scenario/$tix_label]:-0}" \
+            -v r="${rps_of[$scenario/$with]:-0}" -v d="$(value "$line" delivered_per_s)" 'BEGIN {
+            printf "| tix CPU per hold, with the viewers (without) | %.1f µs (%.1f)", w, a
+            if (d > 0) printf "; fan-out: %.2f µs per change delivered", (w - a) * r / d
+            print " |" }'
+        echo "| viewers' client (Python) | ${stream_fig[$name.client_core]} of core $client_core |"
+        echo "| reloads / streams closed / errors, so far | $(value "$line" reloads) / $(value "$line" closed) / $(value "$line" errors) |"
+    done
+    echo
+}
+
 sqlite_out=$work/sqlite.out
 scenario_sqlite() {
     log "sqlite_bench: batches of 1, 100, 1000, up to ${sqlite_seconds}s each"
@@ -669,12 +853,12 @@ for scenario in $scenarios; do
         for ((round = 1; round <= rounds; round++)); do "scenario_$scenario"; done
         round=1
         ;;
-    memory | seatmap)
+    memory | seatmap | stream)
         "scenario_$scenario"
         run_baseline "$scenario"
         ;;
     sqlite | mixed) "scenario_$scenario" ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed)" ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed stream)" ;;
     esac
 done
 
@@ -695,7 +879,7 @@ v_cc=$(${CC:-gcc} --version 2>/dev/null | head -n 1 || echo unknown)
 host=$(hostname)
 mkdir -p "$root/bench/results"
 result_file=$root/bench/results/$(date +%Y-%m-%d)-$host.md
-if [ "$scenarios" != "sqlite reject parking hold memory seatmap mixed" ]; then
+if [ "$scenarios" != "sqlite reject parking hold memory seatmap mixed stream" ]; then
     # a partial run never replaces the day's full results
     result_file=$root/bench/results/$(date +%Y-%m-%d)-$host-${scenarios// /-}.md
 fi
@@ -753,6 +937,19 @@ fi
         echo
         cat "$memory_before_out"
     fi
+    if [ -s "$stream_out" ]; then
+        echo
+        echo "## Live streams (the stream scenario)"
+        echo
+        echo "bench/stream_viewers.py (one Python process, epoll) on core $client_core holds the"
+        echo "viewers of bench-arena; wrk on core $client_core makes the holds (bench/wrk/hold_paced.lua"
+        echo "at $stream_holds_per_s/s, then bench/wrk/hold.lua as fast as tix takes them). Delay: a message's"
+        echo "arrival at a viewer minus the commit time of each held seat it carries (its expires_at"
+        echo "minus the event's hold TTL: the writer batch's clock, as the hold's created_at), in ms."
+        echo "The rows \"stream holds\" above are the same loads, without and with the viewers."
+        echo
+        cat "$stream_out"
+    fi
     if [ -s "$sqlite_out" ]; then
         echo
         echo "## SQLite alone (bench/sqlite_bench, core $server_core)"
@@ -781,8 +978,14 @@ fi
 
 echo
 results_table
-echo
-sqlite_table
+if [ -s "$sqlite_out" ]; then
+    echo
+    sqlite_table
+fi
+if [ -s "$stream_out" ]; then
+    echo
+    cat "$stream_out"
+fi
 echo
 echo "bench: load average $load_before before, $load_after after"
 echo "bench: wrote ${result_file#"$root"/}"
