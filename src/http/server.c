@@ -44,7 +44,11 @@ struct http_server {
 enum {
     HTTP_SPARE_REQUESTS_MAX = 64,    /* finished requests kept for reuse */
     HTTP_SPARE_BODY_CAP_MAX = 16384, /* a kept request keeps a body buffer up to this size */
-    HTTP_STREAM_BLOCK_LEN = 1024,    /* libmicrohttpd's block of a stream's response */
+    /* libmicrohttpd's block of a stream's response, allocated with it: an HTTP/1.0 stream (not
+     * chunked) is read into it and sent from it; an HTTP/1.1 stream is chunked, each chunk read
+     * straight into the connection's own write buffer, and never touches it */
+    HTTP_STREAM_BLOCK_LEN = 1024,
+    HTTP_STREAM_BLOCK_LEN_CHUNKED = 64,
 };
 
 _Static_assert((int)HTTP_REQUEST_ID_LEN_MAX == (int)API_REQUEST_ID_LEN_MAX,
@@ -430,10 +434,11 @@ static enum MHD_Result http__stream_start(http_server *s, http_request *r, void 
 {
     live_stream *ls = r->res.stream;
     r->res.stream = NULL;
+    size_t block_len = strcmp(r->version, MHD_HTTP_VERSION_1_1) == 0 ? HTTP_STREAM_BLOCK_LEN_CHUNKED
+                                                                     : HTTP_STREAM_BLOCK_LEN;
     http_stream *st = malloc(sizeof(*st));
-    struct MHD_Response *resp = st ? MHD_create_response_from_callback(
-                                         MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK_LEN,
-                                         http__stream_read, st, NULL)
+    struct MHD_Response *resp = st ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_len,
+                                                                       http__stream_read, st, NULL)
                                    : NULL;
     if (!resp) {
         live_stream_close(ls);
