@@ -25,23 +25,24 @@ post_json() { # post_json URL BODY [curl args...] -> body on stdout, status in $
     cat "$out"
 }
 
-# create_big_event URL: bench-arena, 1,000 rows (A..Z, AA.., bijective base 26) x 1,000 seats.
+# create_big_event URL [ID]: bench-arena (or ID), 1,000 rows (A..Z, AA.., bijective base 26) x
+# 1,000 seats.
 create_big_event() {
-    local rows_json body started
+    local rows_json body started id=${2:-bench-arena}
     rows_json=$(awk -v n="$big_event_rows" 'BEGIN {
         for (i = 0; i < n; i++) {
             v = i + 1; s = ""
             while (v > 0) { v--; s = sprintf("%c", 65 + v % 26) s; v = int(v / 26) }
             printf "%s\"%s\"", (i ? "," : ""), s
         } }')
-    body='{"id":"bench-arena","name":"Bench Arena","venue":"Bench",'
+    body="{\"id\":\"$id\",\"name\":\"Bench Arena\",\"venue\":\"Bench\","
     body+='"starts_at":"2030-01-01T00:00:00Z",'
     body+='"hold_ttl_s":86400,"max_seats_per_hold":100,"sections":[{"name":"Floor","rows":['
     body+="$rows_json],\"seats_per_row\":$big_event_seats_per_row,\"price_cents\":5000}]}"
     started=$(date +%s.%N)
     post_json "$1/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
     [ "$http_status" = 201 ] ||
-        die "creating bench-arena: HTTP $http_status: $(cat "$work/post.out")"
-    log "bench-arena (1,000,000 seats) created in $(awk -v a="$started" -v b="$(date +%s.%N)" \
+        die "creating $id: HTTP $http_status: $(cat "$work/post.out")"
+    log "$id (1,000,000 seats) created in $(awk -v a="$started" -v b="$(date +%s.%N)" \
         'BEGIN {printf "%.1f", b - a}') s"
 }

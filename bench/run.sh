@@ -554,8 +554,10 @@ scenario_mixed() {
 # changes. First a tix without viewers: holds at BENCH_STREAM_HOLDS_PER_S, then as fast as it
 # takes them. Then a fresh tix: BENCH_STREAM_VIEWERS viewers opened (resident memory before and
 # after, the time until each got its first frame, tix_streams_open from /metrics, tix's CPU
-# while they sit idle), then the same two hold loads with them watching, each a window of the
-# viewers: seat changes delivered, messages per viewer, the delay from commit to viewer.
+# while they sit idle); holds as fast as tix takes them on another event (bench-arena-2: what
+# parked viewers cost the write path without any fan-out); then the two hold loads on
+# bench-arena with the viewers watching, each a window of the viewers: seat changes delivered,
+# messages per viewer, the delay from commit to viewer.
 readonly stream_viewers=${BENCH_STREAM_VIEWERS:-10000}
 readonly stream_holds_per_s=${BENCH_STREAM_HOLDS_PER_S:-200}
 readonly stream_idle_seconds=5 # tix's CPU with every viewer open and nothing happening
@@ -621,6 +623,7 @@ stream_open() {
     fi
     start_tix "$1" "${limits[@]}"
     create_big_event "$tix_url"
+    create_big_event "$tix_url" bench-arena-2
     sleep 1 # let the writer and the seat map settle
     after=$(curl -s --max-time 30 "$tix_url/events/bench-arena/seats?status=sold" |
         sed -nE 's/.*"position":([0-9]+).*/\1/p')
@@ -642,15 +645,14 @@ stream_open() {
     stream_fig[idle_core]=$(share "$t0" "$t1" "$clk_tck" "$stream_idle_seconds")
 }
 
-# stream_fanout NAME SCENARIO REFERENCE_KEY SCRIPT ARGS...: a measured hold run (its warm-up
-# from warmup_args) inside a window NAME of the viewers; its report in stream_fig[NAME].
+# stream_fanout NAME SCENARIO SERVER REFERENCE_KEY SCRIPT ARGS...: a measured hold run (its
+# warm-up from warmup_args) inside a window NAME of the viewers; its report in stream_fig[NAME].
 stream_fanout() {
-    local name=$1 scenario=$2 ref=$3
-    shift 3
+    local name=$1 scenario=$2 server=$3 ref=$4
+    shift 4
     stream_window=$name
     measure_hook=viewers_window
-    measure "$scenario" "$tix_label + $stream_viewers viewers" "$tix_pid" "$tix_url/reserve" \
-        "$ref" "$@"
+    measure "$scenario" "$server" "$tix_pid" "$tix_url/reserve" "$ref" "$@"
     stream_fig[$name]=$(viewers_line "window $name" $((stream_drain_seconds + 30)))
     stream_fig[$name.client_core]=$(share 0 "$viewers_cpu" "$clk_tck" "$seconds")
     log "stream: ${stream_fig[$name]}"
@@ -670,10 +672,15 @@ scenario_stream() {
     rm -rf "$data-alone"
 
     stream_open "$data"
+    local with="$tix_label + $stream_viewers viewers"
+    warmup_args=(300000 bench-arena-2)
+    stream_fanout idle "$max" "$tix_label + $stream_viewers idle viewers (of bench-arena)" \
+        "$max/$tix_label" hold.lua 400000 bench-arena-2
     warmup_args=(0 "$stream_holds_per_s")
-    stream_fanout paced "$paced" "$paced/$tix_label" hold_paced.lua 100000 "$stream_holds_per_s"
+    stream_fanout paced "$paced" "$with" "$paced/$tix_label" hold_paced.lua 100000 \
+        "$stream_holds_per_s"
     warmup_args=(300000)
-    stream_fanout max "$max" "$max/$tix_label" hold.lua 400000
+    stream_fanout max "$max" "$with" "$max/$tix_label" hold.lua 400000
     echo quit >&"$viewers_ctl"
     stop_server "$viewers_pid"
     exec {viewers_ctl}>&-
@@ -684,40 +691,53 @@ scenario_stream() {
 
 # stream_report PACED_SCENARIO MAX_SCENARIO: the stream scenario's table for this build.
 stream_report() {
-    local with="$tix_label + $stream_viewers viewers" open=${stream_fig[open]} name scenario line
-    local before_kb=${stream_fig[rss_before_kb]} after_kb=${stream_fig[rss_after_kb]}
+    local with="$tix_label + $stream_viewers viewers" open=${stream_fig[open]} name scenario
+    local idle="$tix_label + $stream_viewers idle viewers (of bench-arena)"
     echo "| $tix_label, $stream_viewers viewers of bench-arena | |"
     echo "| --- | ---: |"
-    awk -v n="$(value "$open" viewers)" -v s="$(value "$open" seconds)" -v e="$(value "$open" errors)" \
-        -v t="${stream_fig[open_cpu_ticks]}" -v hz="$clk_tck" 'BEGIN {
-        printf "| viewers open (each got its first frame) | %d of '"$stream_viewers"' in %.2f s", n, s
-        printf " (%.0f/s), tix CPU %.1f µs per stream opened; %d errors |\n", n / s, t / hz * 1e6 / n, e }'
-    echo "| tix_streams_open (GET /metrics) | ${stream_fig[metrics_open]:-?} |"
-    awk -v a="$before_kb" -v b="$after_kb" -v n="$(value "$open" viewers)" 'BEGIN {
+    awk -v n="$(value "$open" viewers)" -v s="$(value "$open" seconds)" \
+        -v e="$(value "$open" errors)" -v t="${stream_fig[open_cpu_ticks]}" -v hz="$clk_tck" \
+        -v a="${stream_fig[rss_before_kb]}" -v b="${stream_fig[rss_after_kb]}" 'BEGIN {
+        printf "| viewers open (each got its first frame) | %d of '"$stream_viewers"'", n
+        printf " in %.2f s (%.0f/s), tix CPU %.0f µs per stream opened; %d errors |\n", s, n / s,
+            t / hz * 1e6 / n, e
         printf "| tix resident, before → with the viewers | %.1f → %.1f MiB |\n", a / 1024, b / 1024
-        printf "| **per stream** (resident; kernel socket buffers not included) | **%.0f bytes** |\n", (b - a) * 1024 / n }'
+        printf "| **per stream** (resident; kernel socket buffers not included) | **%.0f bytes** |\n",
+            (b - a) * 1024 / n }'
+    echo "| tix_streams_open (GET /metrics) | ${stream_fig[metrics_open]:-?} |"
     echo "| tix CPU, every viewer open and idle (${stream_idle_seconds} s) | ${stream_fig[idle_core]} of core $server_core |"
+    echo "| **$2 on another event** (bench-arena-2): holds/s with the idle viewers (without) | ${rps_of[$2/$idle]:--} (${rps_of[$2/$tix_label]:--}) |"
+    echo "| tix CPU per hold, with the idle viewers (without) | ${cpu_of[$2/$idle]:--} µs (${cpu_of[$2/$tix_label]:--}) |"
     for name in paced max; do
-        line=${stream_fig[$name]}
         scenario=$1
         [ "$name" = paced ] || scenario=$2
         echo "| **$scenario**: holds/s with the viewers (without) | ${rps_of[$scenario/$with]:--} (${rps_of[$scenario/$tix_label]:--}) |"
-        awk -v d="$(value "$line" delivered_per_s)" -v v="$(value "$line" viewers)" \
-            -v c="$(value "$line" complete)" 'BEGIN {
-            printf "| seat changes delivered, all viewers | %d/s (%.0f/s per viewer; ", d, v ? d / v : 0
-            printf "%.2f%% of what the viewers saw committed reached every viewer) |\n", c * 100 }'
-        echo "| messages per viewer | $(value "$line" msgs_per_viewer_s)/s (the busiest: $(value "$line" msgs_per_viewer_s_max)/s) |"
-        echo "| **delay, commit → viewer: p50 / p99 / max** | **$(value "$line" delay_p50_ms) / $(value "$line" delay_p99_ms) / $(value "$line" delay_max_ms) ms** |"
-        echo "| to the viewers | $(value "$line" mb_per_s) MB/s |"
-        awk -v w="${cpu_of[$scenario/$with]:-0}" -v a="${cpu_of[$scenario/$tix_label]:-0}" \
-            -v r="${rps_of[$scenario/$with]:-0}" -v d="$(value "$line" delivered_per_s)" 'BEGIN {
-            printf "| tix CPU per hold, with the viewers (without) | %.1f µs (%.1f)", w, a
-            if (d > 0) printf "; fan-out: %.2f µs per change delivered", (w - a) * r / d
-            print " |" }'
+        echo "| tix CPU per hold, with the viewers (without) | ${cpu_of[$scenario/$with]:--} µs (${cpu_of[$scenario/$tix_label]:--}) |"
+        stream_report_window "${stream_fig[$name]}"
         echo "| viewers' client (Python) | ${stream_fig[$name.client_core]} of core $client_core |"
-        echo "| reloads / streams closed / errors, so far | $(value "$line" reloads) / $(value "$line" closed) / $(value "$line" errors) |"
+        [ "$name" = paced ] || continue
+        # the same rate with and without the viewers: the difference is the fan-out's
+        awk -v w="${cpu_of[$scenario/$with]:-0}" -v a="${cpu_of[$scenario/$tix_label]:-0}" \
+            -v r="${rps_of[$scenario/$with]:-0}" -v ra="${rps_of[$scenario/$tix_label]:-0}" \
+            -v d="$(value "${stream_fig[$name]}" delivered_per_s)" \
+            -v m="$(value "${stream_fig[$name]}" msgs_per_viewer_s)" -v n="$stream_viewers" 'BEGIN {
+            f = w * r - a * ra # µs of CPU per second
+            if (d > 0 && m > 0) printf "| fan-out, tix CPU | %.0f%% of core '"$server_core"': %.1f µs per message per viewer, %.2f µs per change delivered |\n",
+                f / 1e4, f / (m * n), f / d }'
     done
     echo
+}
+
+# stream_report_window LINE: the rows of one window of the viewers.
+stream_report_window() {
+    awk -v d="$(value "$1" delivered_per_s)" -v v="$(value "$1" viewers)" \
+        -v c="$(value "$1" complete)" 'BEGIN {
+        printf "| seat changes delivered, all viewers | %d/s (%.0f/s per viewer; ", d, v ? d / v : 0
+        printf "%.2f%% of what the viewers saw committed reached every viewer) |\n", c * 100 }'
+    echo "| messages per viewer | $(value "$1" msgs_per_viewer_s)/s (the busiest: $(value "$1" msgs_per_viewer_s_max)/s) |"
+    echo "| **delay, commit → viewer: p50 / p99 / max** | **$(value "$1" delay_p50_ms) / $(value "$1" delay_p99_ms) / $(value "$1" delay_max_ms) ms** |"
+    echo "| to the viewers | $(value "$1" mb_per_s) MB/s |"
+    echo "| reloads / streams closed / errors, so far | $(value "$1" reloads) / $(value "$1" closed) / $(value "$1" errors) |"
 }
 
 sqlite_out=$work/sqlite.out
@@ -946,7 +966,8 @@ fi
         echo "at $stream_holds_per_s/s, then bench/wrk/hold.lua as fast as tix takes them). Delay: a message's"
         echo "arrival at a viewer minus the commit time of each held seat it carries (its expires_at"
         echo "minus the event's hold TTL: the writer batch's clock, as the hold's created_at), in ms."
-        echo "The rows \"stream holds\" above are the same loads, without and with the viewers."
+        echo "The rows \"stream holds\" above are the same loads, without and with the viewers (\"idle"
+        echo "viewers\": the holds on bench-arena-2 while the viewers watch bench-arena, no fan-out)."
         echo
         cat "$stream_out"
     fi

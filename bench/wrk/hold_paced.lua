@@ -2,7 +2,8 @@
 -- request waits for its slot in one schedule of the thread, a slot every 1/rate s (LuaJIT's
 -- FFI reads the monotonic clock); the connections only bound how many are in flight. When the
 -- server answers slower than the rate, requests go as fast as the connections allow.
--- Arguments (after --): index of the first seat (as hold.lua), holds per second (default 1000).
+-- Arguments (after --): index of the first seat (as hold.lua), holds per second (default 1000),
+-- the event's id (as hold.lua).
 local ffi = require("ffi")
 ffi.cdef [[
 struct timespec { long tv_sec; long tv_nsec; };
@@ -24,7 +25,7 @@ local function now_ms()
 end
 
 function init(args)
-   hold_init(args)
+   hold_init({ args[1], args[3] })
    interval_ms = 1000 / (tonumber(args[2] or "1000") or 1000)
 end
 
