@@ -3,7 +3,16 @@
  * Locks: the hub's mutex guards the event table's growth, the stream count and the flusher's
  * schedule; each event's mutex guards its backlog, its pending changes and its streams. Never
  * both at once, except that the listener takes the hub's to signal the flusher after it let go
- * of the event's. MHD's own locks are taken inside park and wake, under an event's mutex. */
+ * of the event's. MHD's own locks are taken inside park and wake, under an event's mutex.
+ *
+ * Waking in slices: the transport serves every woken stream before anything else it has to do
+ * (libmicrohttpd's thread writes every resumed connection in one turn of its loop), so waking
+ * 10,000 viewers at once made every request of that thread (a hold's answer, say) wait for
+ * 10,000 writes. A wake pass therefore wakes at most LIVE_WAKE_SLICE_STREAMS streams of an
+ * event at a time, and the next slice when the transport has read each stream of the last one
+ * (or slice_wait_ms passed); passes of several events take turns slice by slice. A pass visits
+ * the streams in list order, moving each to the end: the streams it has not visited are always
+ * the list's head. */
 #include "live/live.h"
 
 #include "core/json_out.h"
@@ -41,6 +50,8 @@ struct live_stream {
     const char *out;          /* what is being written: msg->data or frame */
     size_t out_len, off;      /* its length, and how much of it was written */
     uint32_t ping_gen;        /* the heartbeat it last answered */
+    uint32_t pass;            /* the last wake pass of its event that visited it */
+    uint32_t slice;           /* the wake slice that woke it, until its next read; 0: none */
     bool hello_sent, parked, reload, over;
     void (*park)(void *ctx);
     void (*wake)(void *ctx);
@@ -56,7 +67,11 @@ struct live_event {
     buf pending; /* seat objects of the changes not in a message yet, comma separated */
     int64_t pending_position;
     bool wake_due; /* messages were added since the streams were last woken */
-    live_stream *streams;
+    live_stream *streams, *streams_tail;
+    uint32_t pass, slice;      /* the current (or last) wake pass and slice */
+    bool passing;              /* a wake pass has streams left to visit */
+    uint32_t slice_unread;     /* streams of the current slice woken and not read since */
+    pthread_cond_t slice_read; /* slice_unread fell to 0 */
 };
 
 struct live {
@@ -118,9 +133,9 @@ static void live__cut(live_event *ev)
 {
     if (ev->pending.len == 0) return;
     char head[96];
-    int head_len = snprintf(head, sizeof(head),
-                            "id: %lld\nevent: seats\ndata: {\"position\":%lld,\"seats\":[",
-                            (long long)ev->pending_position, (long long)ev->pending_position);
+    int head_len =
+        snprintf(head, sizeof(head), "id: %lld\nevent: seats\ndata: {\"position\":%lld,\"seats\":[",
+                 (long long)ev->pending_position, (long long)ev->pending_position);
     static const char tail[] = "]}\n\n";
     size_t len = (size_t)head_len + ev->pending.len + sizeof(tail) - 1;
     live_msg *m = malloc(sizeof(*m) + len);
@@ -145,17 +160,72 @@ static void live__cut(live_event *ev)
     ev->wake_due = true;
 }
 
-/* Wake ev's parked streams: all of them when ping, else only when messages came. Caller holds
- * ev. */
-static void live__wake(live_event *ev, bool all)
+/* ---- wake passes ---- */
+
+static void live__unlink(live_event *ev, live_stream *s)
 {
-    if (!all && !ev->wake_due) return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        ev->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        ev->streams_tail = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void live__append_stream(live_event *ev, live_stream *s)
+{
+    s->prev = ev->streams_tail;
+    s->next = NULL;
+    if (s->prev)
+        s->prev->next = s;
+    else
+        ev->streams = s;
+    ev->streams_tail = s;
+}
+
+/* Start a pass that wakes ev's parked streams: all of them when ping, else only when messages
+ * came. Caller holds ev. */
+static void live__pass_start(live_event *ev, bool ping)
+{
+    if (!ping && !ev->wake_due) return;
     ev->wake_due = false;
-    for (live_stream *s = ev->streams; s; s = s->next) {
-        if (!s->parked) continue;
+    ev->pass++;
+    ev->passing = ev->streams != NULL;
+}
+
+/* Wake the next slice of ev's pass: up to LIVE_WAKE_SLICE_STREAMS parked streams the pass has
+ * not visited. Caller holds ev. Returns how many it woke; ev->passing says whether any stream is
+ * left to visit. */
+static uint32_t live__wake_slice(live_event *ev)
+{
+    assert(ev->passing);
+    if (++ev->slice == 0) ev->slice = 1; /* 0 is a stream's "no slice" */
+    ev->slice_unread = 0;
+    live_stream *s;
+    while ((s = ev->streams) && s->pass != ev->pass && ev->slice_unread < LIVE_WAKE_SLICE_STREAMS) {
+        s->pass = ev->pass;
+        live__unlink(ev, s);
+        live__append_stream(ev, s);
+        if (!s->parked) continue; /* busy: it reads the new messages when it is done */
         s->parked = false;
+        s->slice = ev->slice;
+        ev->slice_unread++;
         s->wake(s->ctx);
     }
+    ev->passing = s && s->pass != ev->pass;
+    assert(ev->slice_unread <= LIVE_WAKE_SLICE_STREAMS);
+    return ev->slice_unread;
+}
+
+/* Stream s, of ev, reads or closes: the slice that woke it is that much nearer done. */
+static void live__slice_served(live_event *ev, live_stream *s)
+{
+    if (s->slice == ev->slice && ev->slice_unread > 0 && --ev->slice_unread == 0)
+        pthread_cond_broadcast(&ev->slice_read);
+    s->slice = 0;
 }
 
 /* ---- events ---- */
@@ -167,6 +237,7 @@ static void live__event_free(live_event *ev)
     while (ev->first < ev->next)
         live__evict_oldest(ev);
     buf_free(&ev->pending);
+    pthread_cond_destroy(&ev->slice_read);
     pthread_mutex_destroy(&ev->mutex);
     free(ev);
 }
@@ -181,6 +252,11 @@ static live_event *live__event(live *l, const inv_event *iev)
     ev = *slot;
     if (!ev && (ev = calloc(1, sizeof(*ev)))) {
         pthread_mutex_init(&ev->mutex, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&ev->slice_read, &attr);
+        pthread_condattr_destroy(&attr);
         /* no change of this event reached the listener since it started, or the event would
          * exist: its backlog covers every change after the start */
         ev->covered_from = l->start_position;
@@ -192,8 +268,7 @@ static live_event *live__event(live *l, const inv_event *iev)
 }
 
 /* Append the seats of change c to ev's pending changes. Returns 0 or -1 (no room). */
-static int live__append(live_event *ev, const change_record *c, const char *seats,
-                        size_t seats_len)
+static int live__append(live_event *ev, const change_record *c, const char *seats, size_t seats_len)
 {
     const char *status = model_seat_status_name(model_change_seat_status(c->kind));
     bool expires = c->kind == CHANGE_HELD || c->kind == CHANGE_CHECKOUT;
@@ -255,8 +330,38 @@ void live_on_change(void *ctx, const change_record *change, const char *seats, s
 
 /* ---- the flusher ---- */
 
-/* Cut every event's pending changes (flush) and wake the streams that have something to send
- * (every parked one on a heartbeat: ping). */
+/* Wake a slice of every event whose pass has streams left, then, for the passes with streams
+ * still left, wait (slice_wait_ms at most) until the transport has read each stream their
+ * slice woke. Returns whether any pass has streams left. */
+static bool live__wake_round(live *l)
+{
+    bool left = false, woke = false;
+    for (uint32_t i = 0; i < TIX_EVENTS_MAX; i++) {
+        live_event *ev = __atomic_load_n(&l->events[i], __ATOMIC_ACQUIRE);
+        if (!ev) continue;
+        pthread_mutex_lock(&ev->mutex);
+        if (ev->passing) {
+            woke |= live__wake_slice(ev) > 0;
+            left |= ev->passing;
+        }
+        pthread_mutex_unlock(&ev->mutex);
+    }
+    if (!left || !woke) return left;
+    struct timespec deadline = clock_mono_deadline((int64_t)l->config.slice_wait_ms * 1000);
+    for (uint32_t i = 0; i < TIX_EVENTS_MAX; i++) {
+        live_event *ev = __atomic_load_n(&l->events[i], __ATOMIC_ACQUIRE);
+        if (!ev) continue;
+        pthread_mutex_lock(&ev->mutex);
+        while (ev->passing && ev->slice_unread > 0 &&
+               pthread_cond_timedwait(&ev->slice_read, &ev->mutex, &deadline) == 0) {
+        }
+        pthread_mutex_unlock(&ev->mutex);
+    }
+    return left;
+}
+
+/* Cut every event's pending changes (flush) and wake, slice by slice, the streams that have
+ * something to send (every parked one on a heartbeat: ping). */
 static void live__flush_events(live *l, bool flush, bool ping)
 {
     for (uint32_t i = 0; i < TIX_EVENTS_MAX; i++) {
@@ -264,8 +369,10 @@ static void live__flush_events(live *l, bool flush, bool ping)
         if (!ev) continue;
         pthread_mutex_lock(&ev->mutex);
         if (flush) live__cut(ev);
-        live__wake(ev, ping);
+        live__pass_start(ev, ping);
         pthread_mutex_unlock(&ev->mutex);
+    }
+    while (live__wake_round(l)) {
     }
 }
 
@@ -328,6 +435,7 @@ live *live_open(feed *f, inventory *inv, const live_config *config)
     l->f = f;
     l->inv = inv;
     l->config = *config;
+    if (!l->config.slice_wait_ms) l->config.slice_wait_ms = LIVE_WAKE_SLICE_WAIT_MS;
     pthread_mutex_init(&l->mutex, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -414,8 +522,8 @@ live_open_rc live_stream_open(live *l, const char *event_id, int64_t after, live
     if (!s) return LIVE_NO_MEMORY;
     pthread_mutex_lock(&l->mutex);
     live_open_rc rc = __atomic_load_n(&l->closing, __ATOMIC_ACQUIRE) ? LIVE_CLOSING
-                      : l->streams_open >= l->config.streams_max ? LIVE_FULL
-                                                                  : LIVE_OPENED;
+                      : l->streams_open >= l->config.streams_max     ? LIVE_FULL
+                                                                     : LIVE_OPENED;
     if (rc == LIVE_OPENED) l->streams_open++;
     pthread_mutex_unlock(&l->mutex);
     if (rc != LIVE_OPENED) return free(s), rc;
@@ -429,9 +537,8 @@ live_open_rc live_stream_open(live *l, const char *event_id, int64_t after, live
         s->reload = true; /* changes it needs are no longer kept */
     else
         s->next_msg = live__first_after(ev, after);
-    s->next = ev->streams;
-    if (s->next) s->next->prev = s;
-    ev->streams = s;
+    s->pass = ev->pass; /* a pass under way has nothing to wake it for */
+    live__append_stream(ev, s);
     pthread_mutex_unlock(&ev->mutex);
     metrics_stream(true);
     *out = s;
@@ -500,6 +607,7 @@ ssize_t live_stream_read(live_stream *s, char *out, size_t max)
     assert(max > 0);
     live_event *ev = s->ev;
     pthread_mutex_lock(&ev->mutex);
+    if (s->slice) live__slice_served(ev, s);
     int rc = s->out ? 1 : live__choose(s, ev);
     size_t n = 0;
     if (rc > 0) {
@@ -522,11 +630,8 @@ void live_stream_close(live_stream *s)
     live *l = s->l;
     live_event *ev = s->ev;
     pthread_mutex_lock(&ev->mutex);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        ev->streams = s->next;
-    if (s->next) s->next->prev = s->prev;
+    if (s->slice) live__slice_served(ev, s);
+    live__unlink(ev, s);
     pthread_mutex_unlock(&ev->mutex);
     live__msg_unref(s->msg);
     free(s);

@@ -5,7 +5,8 @@
  * (this node's writes and other writers' alike). Each event collects its seat changes; a
  * flusher thread turns what collected into one message per event (a seat map's worth of
  * changes: {"position":N,"seats":[{"id","status","expires_at"?},...]}) at most every flush_ms,
- * the first change after a quiet spell going out at once. An event keeps its last
+ * the first change after a quiet spell going out at once, and wakes the event's viewers a slice
+ * at a time, so that its transport is never handed thousands at once. An event keeps its last
  * LIVE_BACKLOG_MESSAGES messages (LIVE_BACKLOG_BYTES at most), shared by its viewers and freed
  * by the last one.
  *
@@ -32,9 +33,11 @@ typedef struct live live;
 typedef struct live_stream live_stream;
 
 typedef struct live_config {
-    uint32_t streams_max;  /* open streams, over every event */
-    uint32_t flush_ms;     /* at most one message per event this often */
-    uint32_t heartbeat_ms; /* a comment on every stream this often */
+    uint32_t streams_max;   /* open streams, over every event */
+    uint32_t flush_ms;      /* at most one message per event this often */
+    uint32_t heartbeat_ms;  /* a comment on every stream this often */
+    uint32_t slice_wait_ms; /* the longest wait for a wake slice to be read (see live.c); 0:
+                             * LIVE_WAKE_SLICE_WAIT_MS */
 } live_config;
 
 enum {
@@ -42,10 +45,12 @@ enum {
     LIVE_STREAMS_MAX_MAX = 1000000,
     LIVE_FLUSH_MS_DEFAULT = 250,
     LIVE_HEARTBEAT_MS_DEFAULT = 15000,
-    LIVE_BACKLOG_MESSAGES = 256,         /* kept per event */
+    LIVE_BACKLOG_MESSAGES = 256,          /* kept per event */
     LIVE_BACKLOG_BYTES = 4 * 1024 * 1024, /* kept per event */
-    LIVE_MESSAGE_LEN_MAX = 64 * 1024,    /* a message's seats beyond this go in the next one */
-    LIVE_RETRY_MS = 1000,                /* the client's reconnection delay (SSE "retry:") */
+    LIVE_MESSAGE_LEN_MAX = 64 * 1024,     /* a message's seats beyond this go in the next one */
+    LIVE_RETRY_MS = 1000,                 /* the client's reconnection delay (SSE "retry:") */
+    LIVE_WAKE_SLICE_STREAMS = 256,        /* streams of an event woken at once (see live.c) */
+    LIVE_WAKE_SLICE_WAIT_MS = 10,         /* slice_wait_ms's default */
 };
 
 typedef enum live_open_rc {
@@ -76,8 +81,7 @@ live_open_rc live_stream_open(live *l, const char *event_id, int64_t after, live
 
 /* Bind s to its transport: park(ctx) when s has nothing to send, wake(ctx) when it has again.
  * Before binding, s is never parked. */
-void live_stream_bind(live_stream *s, void (*park)(void *ctx), void (*wake)(void *ctx),
-                      void *ctx);
+void live_stream_bind(live_stream *s, void (*park)(void *ctx), void (*wake)(void *ctx), void *ctx);
 
 /* Copy into out (max bytes, max > 0) what s sends next. Returns how many bytes; 0 when it has
  * nothing to send: it was parked (bound streams only) and is woken when it has; -1 when the
