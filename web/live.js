@@ -5,11 +5,13 @@
 // Events) from the map's feed position: each "seats" message carries many seat changes and
 // its position as its id, so the browser's own reconnection (Last-Event-ID) resumes without
 // loss; a "reload" message (too far behind) reloads the map and listens again from its
-// position. When the server has no stream (404) the feed polls the map every half second
-// with If-None-Match (a 304 costs the server nothing) and hands over the seats that changed;
-// when the server refuses the stream for a while (503 too_many_streams) it polls and tries the
-// stream again later. Lost answers turn the indicator to "reconnecting", then "unreachable",
-// and the feed retries with backoff until the server answers, then reloads the map.
+// position. When the server has no stream (404: an older tix, or a proxy that does not pass
+// it on) the feed polls the map every half second with If-None-Match (a 304 costs the server
+// nothing) and hands over the seats that changed; when the server refuses the stream for a
+// while (503 too_many_streams, or any other refusal) it polls and tries the stream again later.
+// Lost answers, and a server shutting down (503 shutting_down: it is about to go, and back soon
+// or behind another node), turn the indicator to "reconnecting", then "unreachable", and the
+// feed retries with backoff until the server answers, then reloads the map.
 //
 // Maps are loaded and compared in a worker (mapworker.js), so that a 5 MB map never stalls
 // the page. The worker knows only the maps it loaded, not the stream's changes: every switch
@@ -150,7 +152,9 @@ export class SeatFeed {
     const answer = await probeStream(this.eventId);
     if (this.stopped) return;
     if (answer.code === "event_not_found") return this.handlers.onGone(new ApiError(404, answer.code, ""));
-    if (answer.status === 0) return this.trouble(new ApiError(0, "unreachable", ""), () => this.resync());
+    if (answer.status === 0 || answer.code === "shutting_down") { // going or gone: retry, not poll
+      return this.trouble(new ApiError(answer.status, answer.code || "unreachable", ""), () => this.resync());
+    }
     if (answer.status === 404) this.streamAbsent = true; // this server has no stream
     else if (!(answer.status === 200 && wasOpen)) this.pollUntilMs = Date.now() + STREAM_RETRY_MS; // 503 and others
     // After a stream that spoke, a whole map first (the worker did not see what it said).
