@@ -40,6 +40,8 @@ export class SeatFeed {
     this.pollUntilMs = 0; // the server refused the stream: poll until then
     this.troubleSinceMs = 0;
     this.retryMs = POLL_INTERVAL_MS;
+    this.wholeMapNext = false; // the worker compares with a map the page did not take: poll a whole one
+    this.mapAnswers = 0; // seat maps answered so far (read by the browser tests)
     this.worker = new Worker("/assets/mapworker.js");
     this.requests = new Map(); // request id -> resolve
     this.nextRequest = 1;
@@ -74,10 +76,12 @@ export class SeatFeed {
     return this.streamAbsent || Date.now() < this.pollUntilMs;
   }
 
-  // Loads the whole map, then listens for changes after it.
+  // Loads the whole map, then listens for changes after it (whatever the page showed before:
+  // after a reload message the page's position is no longer to be trusted).
   async resync() {
     this.closeStream();
     clearTimeout(this.timer);
+    this.position = null;
     try {
       await this.loadMap(true);
     } catch (err) {
@@ -97,11 +101,19 @@ export class SeatFeed {
       this.requests.set(id, resolve);
       this.worker.postMessage({ id, url, full });
     });
+    this.mapAnswers++;
     if (answer.kind === "error" && answer.status === 0) reportNoAnswer();
     else reportAnswer();
     if (this.stopped) return;
     if (answer.kind === "error") throw new ApiError(answer.status, answer.code, answer.message);
     if (answer.kind === "unchanged") return;
+    // Older than what the page shows (the stream told it of later changes while this map was on
+    // its way, or two loads crossed): it would undo them.
+    if (answer.position !== null && this.position !== null && answer.position < this.position) {
+      this.wholeMapNext = true;
+      return;
+    }
+    if (answer.kind === "snapshot") this.wholeMapNext = false;
     if (answer.position !== null) this.position = answer.position;
     if (answer.kind === "snapshot") this.handlers.onSnapshot(answer);
     else if (answer.seats.length) this.handlers.onSeats(answer.seats);
@@ -175,7 +187,7 @@ export class SeatFeed {
     if (!this.polling()) return this.resync(); // time to try the stream again
     const startedMs = Date.now();
     try {
-      await this.loadMap(false);
+      await this.loadMap(this.wholeMapNext);
     } catch (err) {
       return this.trouble(err, () => this.poll());
     }

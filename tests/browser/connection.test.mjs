@@ -1,11 +1,11 @@
 // The page's link to the server, against a real tix and its seat stream (GET
 // /events/{id}/stream): the server going away and coming back (the stream resumes with
 // Last-Event-ID, or is told to reload when the restarted server no longer keeps its position),
-// a server with as many streams as it takes (--max-streams 1: 503, the page polls), and buyer
-// tokens handed over in the link. Two answers a real tix gives only by chance or not at all
-// are played by the browser's request routing: no stream (404: an older tix, or a proxy that
-// does not pass the stream on) and a server shutting down (503 shutting_down, for the moment
-// it drains).
+// a seat map that comes after newer changes from the stream, a server with as many streams as
+// it takes (--max-streams 1: 503, the page polls), and buyer tokens handed over in the link.
+// Two answers a real tix gives only by chance or not at all are played by the browser's
+// request routing: no stream (404: an older tix, or a proxy that does not pass the stream on)
+// and a server shutting down (503 shutting_down, for the moment it drains).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { TixServer } from "./lib/tixserver.mjs";
@@ -173,6 +173,36 @@ test("a restarted server that no longer keeps the page's position tells it to re
   await release(server, frank);
   await waitForLook(page, ["H8"], "tier");
   assert.equal(await seatLook(page, "G5"), "mine", "the buyer's own hold survived the restarts");
+});
+
+test("a seat map that comes after newer changes from the stream (a release's refresh) does not undo them", async () => {
+  const page = patient.page;
+  // The map the release asks for is read from the server at once but handed to the page only
+  // once the stream told it of a later hold.
+  const seats = `**/events/${EVENT}/seats`;
+  let mapRead;
+  const read = new Promise((ok) => (mapRead = ok));
+  let handOver;
+  const handedOver = new Promise((ok) => (handOver = ok));
+  await page.route(seats, async (route) => {
+    const response = await route.fetch();
+    mapRead();
+    await handedOver;
+    await route.fulfill({ response });
+  });
+  const answered = await page.evaluate(() => window.tix.mapAnswers());
+  await page.click("#release-button");
+  await read;
+  const gina = await hold(server, "gina", ["G6"]);
+  await waitForLook(page, ["G6"], "held");
+  handOver();
+  await page.waitForFunction((n) => window.tix.mapAnswers() > n, answered);
+  await page.unroute(seats);
+  assert.equal(await seatLook(page, "G6"), "held", "the older map undid a later change");
+  assert.equal(await seatLook(page, "G5"), "tier");
+  assert.equal(await connectionSays(page), PUSHED);
+  await release(server, gina);
+  await waitForLook(page, ["G6"], "tier");
 });
 
 test("a server with as many streams as it takes (503 too_many_streams): the page polls and still shows changes", async () => {

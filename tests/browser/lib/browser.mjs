@@ -19,8 +19,8 @@ export async function launchBrowser() {
 // page throws or logs are kept in `errors`; the browser's own "Failed to load resource" lines
 // are not: they log every HTTP error status, which the tests provoke on purpose (a 409, a 429,
 // the 503 of a server with as many streams as it takes) and the page handles. Every request the
-// page and its map worker make is kept in `requests` ({path, type}, type "eventsource" for
-// the stream, "fetch" for the API).
+// page and its map worker make is kept in `requests` ({path, type, request}: type "eventsource"
+// for the stream, "fetch" for the API; request is playwright's).
 export async function newBuyer(browser, name, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   const page = await context.newPage();
