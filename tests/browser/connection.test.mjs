@@ -52,9 +52,10 @@ async function feedPosition(tix) {
   return map.body.position;
 }
 
-// The Last-Event-ID header a stream request carried (null: none).
+// The Last-Event-ID header a stream request carried (null: none, or its headers are not known).
 async function lastEventId(streamRequest) {
-  return (await streamRequest.request.allHeaders())["last-event-id"] ?? null;
+  const headers = await streamRequest.request.allHeaders().catch(() => ({}));
+  return headers["last-event-id"] ?? null;
 }
 
 async function hold(tix, user, seatIds, eventId = EVENT) {
