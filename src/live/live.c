@@ -58,6 +58,7 @@ struct live_event {
     int64_t pending_position;
     bool wake_due; /* messages were added since the streams were last woken */
     live_stream *streams;
+    int64_t unwatched_since_ms; /* no stream open since then (wall clock); 0: watched */
 };
 
 struct live {
@@ -197,6 +198,7 @@ static live_event *live__event(live *l, const inv_event *iev)
          * reloads. (At start-up an event's version is the snapshot's position.) */
         int64_t version = (int64_t)inv_event_version(iev);
         ev->covered_from = version < l->start_position ? version : l->start_position;
+        ev->unwatched_since_ms = clock_now_ms();
         buf_init(&ev->pending, LIVE_MESSAGE_LEN_MAX + TIX_HOLD_SEATS_MAX * 128);
         __atomic_store_n(slot, ev, __ATOMIC_RELEASE);
     }
@@ -252,6 +254,14 @@ void live_on_change(void *ctx, const change_record *change, const char *seats, s
         if (!ev) return; /* logged by the follower (unknown event), or out of memory */
         if (change->kind == CHANGE_EVENT_CREATED) return; /* made: nothing to tell yet */
         pthread_mutex_lock(&ev->mutex);
+        if (!ev->streams && ev->unwatched_since_ms &&
+            change->time_ms - ev->unwatched_since_ms > LIVE_UNWATCHED_KEEP_MS) {
+            /* nobody watched it for a while: keep nothing, a viewer back from before reloads */
+            if (ev->first < ev->next || ev->pending.len) live__lose(ev, change->seq);
+            ev->covered_from = change->seq;
+            pthread_mutex_unlock(&ev->mutex);
+            return;
+        }
         if (live__append(ev, change, seats, seats_len) != 0) {
             log_error("live: no room for change %lld: its viewers reload", (long long)change->seq);
             live__lose(ev, change->seq);
@@ -458,6 +468,7 @@ live_open_rc live_stream_open(live *l, const char *event_id, int64_t after, live
     s->next = ev->streams;
     if (s->next) s->next->prev = s;
     ev->streams = s;
+    ev->unwatched_since_ms = 0;
     pthread_mutex_unlock(&ev->mutex);
     metrics_stream(true);
     *out = s;
@@ -553,6 +564,7 @@ void live_stream_close(live_stream *s)
     else
         ev->streams = s->next;
     if (s->next) s->next->prev = s->prev;
+    if (!ev->streams) ev->unwatched_since_ms = clock_now_ms();
     pthread_mutex_unlock(&ev->mutex);
     live__msg_unref(s->msg);
     free(s);

@@ -101,11 +101,13 @@ static fixture *fixture_new(uint32_t streams_max, uint32_t heartbeat_ms)
     return fixture_with(streams_max, heartbeat_ms, 3600000);
 }
 
-/* Hand the listener the next change: kind of seats (a JSON array) of event_id. */
-static int64_t change(fixture *fx, const char *event_id, change_kind kind, const char *seats)
+/* Hand the listener the next change, committed at time_ms: kind of seats (a JSON array) of
+ * event_id. */
+static int64_t change_at(fixture *fx, int64_t time_ms, const char *event_id, change_kind kind,
+                         const char *seats)
 {
     change_record c = {.seq = ++fx->seq,
-                       .time_ms = clock_now_ms(),
+                       .time_ms = time_ms,
                        .kind = kind,
                        .hold_seq = 1,
                        .expires_ms = 1893456000000, /* 2030-01-01 */
@@ -113,6 +115,12 @@ static int64_t change(fixture *fx, const char *event_id, change_kind kind, const
     snprintf(c.event_id, sizeof(c.event_id), "%s", event_id);
     live_on_change(fx->l, &c, seats, strlen(seats));
     return c.seq;
+}
+
+/* The same, committed now. */
+static int64_t change(fixture *fx, const char *event_id, change_kind kind, const char *seats)
+{
+    return change_at(fx, clock_now_ms(), event_id, kind, seats);
 }
 
 /* Everything s has to send now, as text (read in reads of at most chunk bytes); *end is set
@@ -410,6 +418,33 @@ TEST(live_refuses_streams_beyond_the_limit_and_after_shutdown)
     ASSERT_EQ_INT(live_stream_open(fx->l, "show", -1, &c), LIVE_CLOSING);
     close_stream(fx, a);
     close_stream(fx, b);
+}
+
+TEST(live_an_event_nobody_watched_for_a_while_keeps_nothing)
+{
+    fixture *fx = fixture_new(10, 3600000);
+    ASSERT_NOT_NULL(fx);
+    int64_t later_ms = clock_now_ms() + LIVE_UNWATCHED_KEEP_MS + 1000;
+    /* "show" is watched: its changes are kept, even long after */
+    live_stream *s = open_stream(fx, "show", fx->seq);
+    int64_t start = fx->seq;
+    change_at(fx, later_ms, "show", CHANGE_HELD, "[\"A1\"]");
+    /* "other" is not: a change a while after live started is not kept */
+    int64_t skipped = change_at(fx, later_ms, "other", CHANGE_HELD, "[\"B1\"]");
+    live_flush(fx->l);
+    bool end;
+    ASSERT_CONTAINS(drain(s, 4096, &end), "\"A1\"");
+    live_stream *back = open_stream(fx, "other", start); /* from before what was skipped */
+    ASSERT_CONTAINS(drain(back, 4096, &end), "event: reload");
+    ASSERT_TRUE(end);
+    close_stream(fx, back);
+    /* from after it, a new viewer misses nothing, and the event is watched again */
+    live_stream *fresh = open_stream(fx, "other", skipped);
+    change_at(fx, later_ms, "other", CHANGE_RELEASED, "[\"B1\"]");
+    live_flush(fx->l);
+    const char *text = drain(fresh, 4096, &end);
+    ASSERT_CONTAINS(text, "{\"id\":\"B1\",\"status\":\"available\"}");
+    ASSERT_FALSE(end);
 }
 
 TEST(live_a_follower_reset_tells_every_stream_to_reload)
