@@ -79,11 +79,17 @@ const char *change_page_seats(const change_page *p, const change_record *c, size
     return p->seats.data + c->seats_off;
 }
 
+bool store_url_is_pg(const char *url)
+{
+    return url && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+}
+
 int store_open(const store_options *o, store **out, char *err, size_t err_len)
 {
     if (o->url && o->url[0]) {
-        snprintf(err, err_len, "this tix has no backend for '%.64s' (only the embedded store)",
-                 o->url);
+        if (store_url_is_pg(o->url)) return store_pg_open(o, out, err, err_len);
+        snprintf(err, err_len,
+                 "tix has no backend for this store URL (postgresql://... or postgres://...)");
         return -1;
     }
     return store_sqlite_open(o, out, err, err_len);
@@ -163,4 +169,9 @@ int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, vo
                           bool *found, store_status *status)
 {
     return s->ops->idempotency_get(s, key, cb, ctx, found, status);
+}
+
+int store_watch(store *s, void (*fn)(void *ctx), void *ctx)
+{
+    return s->ops->watch ? s->ops->watch(s, fn, ctx) : 0;
 }

@@ -317,6 +317,7 @@ typedef struct store_ops {
                              store_status *status);
     int (*idempotency_get)(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                            bool *found, store_status *status);
+    int (*watch)(store *s, void (*fn)(void *ctx), void *ctx); /* NULL: the store cannot tell */
 } store_ops;
 
 struct store {
@@ -340,6 +341,14 @@ int store_open(const store_options *o, store **out, char *err, size_t err_len);
 
 /* The embedded SQLite store in data_dir (created 0700 if missing). */
 int store_sqlite_open(const store_options *o, store **out, char *err, size_t err_len);
+
+/* A PostgreSQL database (url: any libpq connection URI, postgresql:// or postgres://), its
+ * schema created or migrated first under an advisory lock (nodes starting together take turns).
+ * The database must be UTF8. */
+int store_pg_open(const store_options *o, store **out, char *err, size_t err_len);
+
+/* Whether url names a PostgreSQL database (postgresql:// or postgres://). */
+bool store_url_is_pg(const char *url);
 
 void store_close(store *s);
 
@@ -379,5 +388,13 @@ int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *
                             store_status *status);
 int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                           bool *found, store_status *status);
+
+/* Call fn(ctx), from a thread of the store's, soon after another writer (another node) appended
+ * to the feed, and once after the store lost and made again the link that tells it (changes
+ * appended meanwhile may have gone unsaid): a follower then reads the feed from its position.
+ * A hint only, never the only way to learn of changes (followers still poll). fn NULL stops:
+ * once store_watch returns, fn is not called any more. One watcher per store. Returns 0 (also
+ * when the store cannot tell: the embedded store never calls fn), or -1 when it cannot start. */
+int store_watch(store *s, void (*fn)(void *ctx), void *ctx);
 
 #endif
