@@ -2,9 +2,14 @@
 # The whole test suite, as `make test` runs it (CI too):
 #   1. C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   2. the same unit tests under ThreadSanitizer (they include the writer contention test)
-#   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
-#   4. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
-#   5. the concurrency system tests against a ThreadSanitizer build of the server
+#   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP, on the
+#      embedded store
+#   4. the same system tests on PostgreSQL (TIX_TEST_STORE=postgresql)
+#   5. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
+#   6. the concurrency system tests against a ThreadSanitizer build of the server
+# A throwaway PostgreSQL cluster (scripts/pg.sh) runs for the whole run, on a unix socket in a
+# temporary directory, and is stopped at the end whatever happens: the unit tests run the store
+# conformance suite on it too (TIX_TEST_PG_URL).
 # Ends with one summary line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +23,17 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pgdir=$(mktemp -d /tmp/tix-pg.XXXXXX)
+trap 'scripts/pg.sh stop "$pgdir"; rm -f "$log"' EXIT
+
+echo "== a throwaway PostgreSQL cluster (scripts/pg.sh start $pgdir) =="
+if scripts/pg.sh start "$pgdir"; then
+    TIX_TEST_PG_URL=$(scripts/pg.sh url "$pgdir")
+    export TIX_TEST_PG_URL TIX_TEST_PG_DIR="$pgdir"
+else
+    echo "PostgreSQL did not start: its tests fail"
+    export TIX_TEST_PG_URL="postgresql:///tix-pg-did-not-start?host=$pgdir"
+fi
 
 # Add the "N passed, M failed" counts of the last run (in $log) to the totals.
 count() {
@@ -55,6 +70,12 @@ count
 
 echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
 TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_pytest "$rc"
+
+echo "== system tests on PostgreSQL (the same, with tix serve --store URL) =="
+TIX_TEST_STORE=postgresql TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider \
+    tests/system 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
@@ -113,6 +134,7 @@ rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
 echo
-echo "make test: all suites (unit ASan, unit TSan, system ASan, fuzz replay, system TSan)"
+echo "make test: all suites (unit ASan, unit TSan, system ASan on SQLite and on PostgreSQL," \
+    "fuzz replay, system TSan)"
 echo "$passed passed, $failed failed"
 exit $status

@@ -32,18 +32,15 @@ $$ SELECT to_char(timestamp '1970-01-01' + (ms / 1000) * interval '1 second'
 CREATE FUNCTION tix_seat_ids(p_ids text, p_what text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v_doc json;
+    v_doc json := p_ids::json;
     v_ids text[];
 BEGIN
-    v_doc := p_ids::json;
-    IF json_typeof(v_doc) <> 'array' THEN
+    IF json_typeof(v_doc) <> 'array'
+       OR EXISTS (SELECT 1 FROM json_array_elements(v_doc) e WHERE json_typeof(e) <> 'string')
+    THEN
         RAISE EXCEPTION 'tix: % has malformed seat_ids', p_what USING ERRCODE = 'TX001';
     END IF;
-    SELECT array_agg(e ->> 0) INTO v_ids FROM json_array_elements(v_doc) e
-        WHERE json_typeof(e) = 'string';
-    IF coalesce(cardinality(v_ids), 0) <> json_array_length(v_doc) THEN
-        RAISE EXCEPTION 'tix: % has malformed seat_ids', p_what USING ERRCODE = 'TX001';
-    END IF;
+    SELECT array_agg(e) INTO v_ids FROM json_array_elements_text(v_doc) e;
     RETURN coalesce(v_ids, '{}');
 END $$;
 
