@@ -25,12 +25,17 @@
 static const char *const pg_store__role_names[] = {"tix-writer", "tix-reader", "tix-listener",
                                                    "tix-admin"};
 
-/* libpq's notices (a warning raised by a function) go to tix's log. */
-static void pg_store__notice(void *arg, const char *message)
+/* libpq's notices (a warning raised by a function) go to tix's log. An error the server sends
+ * to an idle connection arrives as one: FATAL or PANIC means the server is ending it (a
+ * shutdown, pg_terminate_backend), so the connection is doomed before its socket says so. */
+static void pg_store__notice(void *arg, const PGresult *res)
 {
-    (void)arg;
-    size_t len = strcspn(message, "\n");
-    log_warn("store: postgresql says: %.*s", (int)len, message);
+    pg_conn *c = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        c->doomed = true;
+    const char *message = PQresultErrorMessage(res);
+    log_warn("store: postgresql says: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 /* Run one statement (no results kept) on a connection in blocking mode. Returns 0 or -1 with
@@ -124,7 +129,8 @@ int pg_store_connect(store_pg *ss, pg_conn *c, char *err, size_t err_len)
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(err, err_len, "%s", PQerrorMessage(conn));
     } else {
-        PQsetNoticeProcessor(conn, pg_store__notice, NULL);
+        c->doomed = false;
+        PQsetNoticeReceiver(conn, pg_store__notice, c);
         if (pg_store__check_server(conn, err, err_len) == 0 &&
             pg_store__setup(ss, c, err, err_len) == 0 &&
             (c->role == PG_ROLE_ADMIN || PQsetnonblocking(conn, 1) == 0))
@@ -212,15 +218,15 @@ int pg_store_wait(pg_conn *c)
 
 bool pg_store_alive(pg_conn *c)
 {
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) return false;
+    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK || c->doomed) return false;
     struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
     if (poll(&pfd, 1, 0) <= 0) return true; /* nothing pending: an idle connection */
-    /* something arrived while idle: a shutdown's error, or the end of the connection */
-    if (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK) return false;
-    PGnotify *n;
-    while ((n = PQnotifies(c->conn)))
-        PQfreemem(n);
-    return true;
+    /* Something arrived on a connection that waits for nothing (it does not LISTEN): the
+     * error of a server that ends it (a shutdown, pg_terminate_backend) and the end of the
+     * connection, or, rarely, a harmless message. Either way a new connection is the safe
+     * choice: it costs one connection, and a batch sent on a dying one would fail. */
+    PQconsumeInput(c->conn);
+    return false;
 }
 
 /* ---- errors ---- */

@@ -99,6 +99,7 @@ typedef struct pg_conn {
     pg_role role;
     int64_t retry_at_ms; /* monotonic: no connection attempt before */
     uint32_t backoff_ms; /* the wait after the next failed attempt; 0 after a success */
+    bool doomed;         /* the server said it ends the connection (FATAL) */
 } pg_conn;
 
 typedef struct pg_reader {
@@ -152,7 +153,8 @@ int pg_store_ensure(store_pg *ss, pg_conn *c);
 /* Drop c's connection (the next pg_store_ensure reconnects at once). */
 void pg_store_disconnect(pg_conn *c);
 
-/* Whether an idle connection is still there (no error or end pending on its socket). */
+/* Whether an idle connection (one that LISTENs for nothing) is still good: nothing arrived on
+ * it since it was last used (a dying server's error, the end of the connection). */
 bool pg_store_alive(pg_conn *c);
 
 /* Send what libpq buffered and wait until the next result can be read without blocking, at

@@ -153,6 +153,18 @@ static PGresult *pg_store__query(pg_reader *r, int which, const char *sql, const
     return NULL;
 }
 
+/* pg_store__query for a statement that is a whole read: when the connection turns out to be
+ * lost (the database restarted since its last use), it is made again and the read runs once
+ * more. */
+static PGresult *pg_store__query_again(store_pg *ss, pg_reader *r, int which, const char *sql,
+                                       const pg_params *p, const char *what, store_status *status)
+{
+    PGresult *res = pg_store__query(r, which, sql, p, what, status);
+    if (res || r->c.conn || pg_store_ensure(ss, &r->c) != 0) return res;
+    if (status) *status = STORE_OK;
+    return pg_store__query(r, which, sql, p, what, status);
+}
+
 /* ---- reads of rows ---- */
 
 /* Called once per row of a read; returns 0 to go on, -1 to stop (the read then fails). */
@@ -165,7 +177,7 @@ static int pg_store__read_rows(store_pg *ss, pg_rsql which, const pg_params *p, 
 {
     pg_reader *r = pg_store__acquire(ss, status);
     if (!r) return -1;
-    PGresult *res = pg_store__query(r, which, NULL, p, what, status);
+    PGresult *res = pg_store__query_again(ss, r, which, NULL, p, what, status);
     int rc = res ? 0 : -1;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++)
         rc = fn(ctx, res, row, status);
@@ -477,8 +489,9 @@ int pg_store_snapshot_load(store *s, const store_snapshot_cb *cb, int64_t *posit
     store_pg *ss = pg_store_of(s);
     pg_reader *r = pg_store__acquire(ss, status);
     if (!r) return -1;
-    PGresult *res = pg_store__query(r, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
-                                    "begin a snapshot", status);
+    PGresult *res =
+        pg_store__query_again(ss, r, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
+                              "begin a snapshot", status);
     int rc = res ? pg_store__snapshot(r, cb, position, status) : -1;
     PQclear(res);
     if (r->c.conn) {
@@ -530,8 +543,9 @@ int pg_store_changes_read(store *s, int64_t after_seq, uint32_t max, const char 
         pg_params_i64(&p, scan_max);
         pg_params_text(&p, event_id);
     }
-    PGresult *res = pg_store__query(r, event_id ? PG_RSQL_FEED_EVENT_AFTER : PG_RSQL_FEED_AFTER,
-                                    NULL, &p, "read the feed", status);
+    PGresult *res =
+        pg_store__query_again(ss, r, event_id ? PG_RSQL_FEED_EVENT_AFTER : PG_RSQL_FEED_AFTER, NULL,
+                              &p, "read the feed", status);
     int rc = res && PQntuples(res) > 0 ? 0 : -1;
     if (res && rc != 0) pg_store__bad_row("the feed's bounds cannot be read", status);
     store_feed_bounds b = {0, 0};

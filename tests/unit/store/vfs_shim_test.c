@@ -108,8 +108,7 @@ static sqlite3 *vfs_shim_test__pin_wal(const char *data)
     char db[300];
     snprintf(db, sizeof(db), "%s/tix.db", data);
     if (sqlite3_open_v2(db, &reader, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM holds;", NULL, NULL, NULL) !=
-            SQLITE_OK) {
+        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM holds;", NULL, NULL, NULL) != SQLITE_OK) {
         test_fail(__FILE__, __LINE__, "cannot pin the WAL");
         sqlite3_close(reader);
         return NULL;

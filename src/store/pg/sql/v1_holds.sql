@@ -110,10 +110,17 @@ BEGIN
         VALUES (p_id, p_event_id, p_user_id, 'active', p_seat_ids, p_now, o_expires_at_ms)
         RETURNING * INTO v_hold;
     o_seq := v_hold.seq;
-    WITH taken AS (
-        UPDATE seats SET status = 'held', hold_seq = o_seq
+    -- the conditional write; a seat another transaction is changing right now (its row locked)
+    -- is not waited for: that transaction has not committed, so the seat is not available as
+    -- of this one (a conflict), and two batches taking seats in opposite orders never deadlock
+    WITH free AS (
+        SELECT seat_id FROM seats
         WHERE event_id = p_event_id AND seat_id = ANY (p_seats) AND status = 'available'
-        RETURNING seat_id)
+        FOR UPDATE SKIP LOCKED),
+    taken AS (
+        UPDATE seats s SET status = 'held', hold_seq = o_seq FROM free
+        WHERE s.event_id = p_event_id AND s.seat_id = free.seat_id
+        RETURNING s.seat_id)
     SELECT coalesce(array_agg(seat_id), '{}') INTO v_got FROM taken;
     IF cardinality(v_got) < v_count THEN
         o_taken := '{}';
