@@ -29,7 +29,7 @@ ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += --jobs=$(JOBS)
 endif
 
-.PHONY: all run test deps asan tsan clean format
+.PHONY: all run test deps browser-deps asan tsan clean format
 
 all: build/tix
 
@@ -80,12 +80,16 @@ run: deps
 	./build/tix seed --data ./tix-data
 	./build/tix serve --data ./tix-data
 
-test: deps
+test: deps browser-deps
 	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit build/tsan/tix fuzz-replay
 	@scripts/test.sh
 
 deps:
 	@scripts/deps.sh
+
+# chromium, node and npm, and tests/browser's npm packages (npm ci), for the browser tests
+browser-deps:
+	@scripts/deps-browser.sh
 
 format:
 	clang-format -i $(SRC) $(HDRS) $(UNIT_SRC)
@@ -98,9 +102,11 @@ clean:
 # and writes bench/results/<date>-<hostname>.md. See README.md, "Benchmarks".
 .PHONY: bench bench-deps bench-build
 
+# BASELINE=REV: also measure git revision REV's build, in the same run (rows "tix before")
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-build
-	@bench/run.sh
+	@if [ -n "$(BASELINE)" ]; then bench/baseline.sh "$(BASELINE)" && \
+		BENCH_BASELINE=$(CURDIR)/build/baseline/tix bench/run.sh; else bench/run.sh; fi
 
 bench-deps:
 	@bench/deps.sh

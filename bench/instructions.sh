@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly tix_bin=$PWD/build/tix
+readonly tix_bin=${BENCH_TIX:-$PWD/build/tix} # BENCH_TIX: another build to count
 readonly seconds=${BENCH_SECONDS:-10}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly admin_token=bench-admin-token

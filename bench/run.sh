@@ -28,12 +28,18 @@
 # BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
 # many times, each round the server and then its reference back to back; the table shows the
 # round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
-# the profiles to the results).
+# the profiles to the results), BENCH_BASELINE (a path to another tix binary, an earlier build:
+# reject, hold, memory and seatmap then also run it, right after this build in each round, as
+# rows "tix before", so that a change is measured before and after in the same run; `make
+# bench BASELINE=REV` builds REV's release binary for it with bench/baseline.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly root=$PWD
-readonly tix_bin=$root/build/tix
+tix_bin=$root/build/tix # the build under test; the baseline's while its rows run
+tix_label=tix           # its name in the table
+skip_reference=0        # 1 while the baseline runs: the references ran for this build already
+readonly baseline_bin=${BENCH_BASELINE:-}
 readonly sqlite_bench_bin=$root/build/bench/sqlite_bench
 readonly mhd_bench_bin=$root/build/bench/mhd_bench
 readonly lua_dir=$root/bench/wrk
@@ -61,6 +67,7 @@ done
 nginx_bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || die "nginx not found: run 'make bench' (it installs it)"
 [ -x "$tix_bin" ] || die "$tix_bin not built: run 'make bench'"
+[ -z "$baseline_bin" ] || [ -x "$baseline_bin" ] || die "BENCH_BASELINE: $baseline_bin is not a binary"
 [ -x "$sqlite_bench_bin" ] || die "$sqlite_bench_bin not built: run 'make bench'"
 [ -x "$mhd_bench_bin" ] || die "$mhd_bench_bin not built: run 'make bench'"
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores: server and wrk share core 0"
@@ -356,11 +363,12 @@ scenario_reject() {
     post_json "$tix_url/reserve" "$reserve" >"$work/reject.body"
     [ "$http_status" = 409 ] || die "reject: second hold of A1: HTTP $http_status, not 409"
     log "reject: tix answers 409 $(cat "$work/reject.body")"
-    measure reject tix "$tix_pid" "$tix_url/reserve" reject/nginx reject.lua nba-finals A1
-    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ]; then
+    measure reject "$tix_label" "$tix_pid" "$tix_url/reserve" reject/nginx reject.lua nba-finals A1
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ] && [ "$skip_reference" = 0 ]; then
         profile_tix reject "$tix_pid" "$tix_url/reserve" reject.lua nba-finals A1
     fi
     stop_server "$tix_pid"
+    [ "$skip_reference" = 0 ] || return 0
 
     start_nginx reject "        location = /reserve {
             default_type application/json;
@@ -414,12 +422,13 @@ scenario_hold() {
         '{"event_id":"bench-arena","seat_id":"ALL1000","user_id":"buyer999999"}' >"$work/hold.body"
     [ "$http_status" = 201 ] || die "hold: HTTP $http_status: $(cat "$work/hold.body")"
     warmup_args=(0)
-    measure hold tix "$tix_pid" "$tix_url/reserve" "hold/reference" hold.lua 200000
-    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ]; then
+    measure hold "$tix_label" "$tix_pid" "$tix_url/reserve" "hold/reference" hold.lua 200000
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ] && [ "$skip_reference" = 0 ]; then
         profile_tix hold "$tix_pid" "$tix_url/reserve" hold.lua 500000
     fi
     stop_server "$tix_pid"
     rm -rf "$data"
+    [ "$skip_reference" = 0 ] || return 0
 
     start_nginx hold "        location = /reserve {
             default_type application/json;
@@ -439,9 +448,11 @@ scenario_hold() {
 # memory: tix's resident memory (VmRSS) empty and with bench-arena (1,000,000 seats) loaded,
 # and the start-up that loads it again: from exec to the first answer of /healthz.
 memory_out=$work/memory.txt
+memory_before_out=$work/memory-before.txt
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 scenario_memory() {
-    local data=$work/memory empty_kb loaded_kb restarted_kb started ended
+    local data=$work/memory-$tix_label empty_kb loaded_kb restarted_kb started ended out=$memory_out
+    [ "$skip_reference" = 0 ] || out=$memory_before_out
     start_tix "$data"
     empty_kb=$(rss_kb "$tix_pid")
     create_big_event "$tix_url"
@@ -464,12 +475,12 @@ scenario_memory() {
         echo "| resident after a restart that loaded it | $((restarted_kb / 1024)) MiB ($restarted_kb kB) |"
         awk -v a="$started" -v b="$ended" \
             'BEGIN {printf "| start-up with it, exec to the first /healthz answer | %.2f s |\n", b - a}'
-    } >"$memory_out"
-    log "memory: $(tr '\n' ' ' <"$memory_out")"
+    } >"$out"
+    log "memory ($tix_label): $(tr '\n' ' ' <"$out")"
 }
 
 scenario_seatmap() {
-    local data=$work/seatmap www=$work/www tix_etag nginx_etag
+    local data=$work/seatmap-$tix_label www=$work/www tix_etag nginx_etag
     "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
     start_tix "$data"
     mkdir -p "$www/events/stadium-tour"
@@ -480,16 +491,17 @@ scenario_seatmap() {
     [ "$code" = 200 ] || die "seatmap: HTTP $code"
     log "seatmap: $(wc -c <"$file") bytes"
     tix_etag=$(sed -nE 's/^[Ee][Tt][Aa][Gg]: *(.*)\r?$/\1/p' "$work/seatmap.headers" | tr -d '\r')
-    measure seatmap tix "$tix_pid" "$tix_url/events/stadium-tour/seats" seatmap/nginx
+    measure seatmap "$tix_label" "$tix_pid" "$tix_url/events/stadium-tour/seats" seatmap/nginx
     if [ -n "$tix_etag" ]; then
         log "seatmap: tix's ETag: $tix_etag"
-        measure "seatmap 304" tix "$tix_pid" "$tix_url/events/stadium-tour/seats" \
+        measure "seatmap 304" "$tix_label" "$tix_pid" "$tix_url/events/stadium-tour/seats" \
             "seatmap 304/nginx" conditional.lua "$tix_etag"
     else
         log "seatmap: tix sends no ETag"
-        add_row "seatmap 304" tix - - - - - - "no ETag" -
+        add_row "seatmap 304" "$tix_label" - - - - - - "no ETag" -
     fi
     stop_server "$tix_pid"
+    [ "$skip_reference" = 0 ] || return 0
 
     start_nginx seatmap "        location = /events/stadium-tour/seats {
             default_type application/json;
@@ -635,13 +647,33 @@ reduce_rows() {
     done
 }
 
+# run_baseline SCENARIO: the same scenario with the baseline binary (no reference rows).
+run_baseline() {
+    [ -n "$baseline_bin" ] || return 0
+    local own=$tix_bin
+    tix_bin=$baseline_bin tix_label="tix before" skip_reference=1
+    "scenario_$1"
+    tix_bin=$own tix_label=tix skip_reference=0
+}
+
 for scenario in $scenarios; do
     case $scenario in
-    reject | parking | hold)
+    reject | hold)
+        for ((round = 1; round <= rounds; round++)); do
+            "scenario_$scenario"
+            run_baseline "$scenario"
+        done
+        round=1
+        ;;
+    parking)
         for ((round = 1; round <= rounds; round++)); do "scenario_$scenario"; done
         round=1
         ;;
-    sqlite | memory | seatmap | mixed) "scenario_$scenario" ;;
+    memory | seatmap)
+        "scenario_$scenario"
+        run_baseline "$scenario"
+        ;;
+    sqlite | mixed) "scenario_$scenario" ;;
     *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed)" ;;
     esac
 done
@@ -682,6 +714,10 @@ fi
     echo "## Versions"
     echo
     echo "- tix: $v_tix ($(git_state)), release build (-O2 -g)"
+    if [ -n "$baseline_bin" ]; then
+        echo "- tix before (rows \"tix before\"): $baseline_bin, $("$baseline_bin" version 2>&1 | head -n 1)"
+        [ -f "$baseline_bin.rev" ] && echo "  built from git $(cat "$baseline_bin.rev")"
+    fi
     echo "- nginx: $v_nginx; wrk: $v_wrk"
     echo "- SQLite: $v_sqlite; libmicrohttpd: $v_mhd; compiler: $v_cc"
     echo
@@ -710,6 +746,12 @@ fi
         echo "## Memory and start-up (core $server_core)"
         echo
         cat "$memory_out"
+    fi
+    if [ -s "$memory_before_out" ]; then
+        echo
+        echo "## Memory and start-up of tix before (core $server_core)"
+        echo
+        cat "$memory_before_out"
     fi
     if [ -s "$sqlite_out" ]; then
         echo

@@ -60,8 +60,9 @@ static bool fx__status_known(unsigned status, bool refused)
     return false;
 }
 
-/* The promises every response keeps: a known status; no body for 304; otherwise one JSON
- * object, which for an error is {"error":{"code":"...","message":"..."}}. */
+/* The promises every response keeps: a known status; no body for 304; a page (a content type
+ * other than JSON) only as a 200 of GET / or /assets/; otherwise one JSON object, which for an
+ * error is {"error":{"code":"...","message":"..."}}. */
 static void fx__check_response(const api_request *req, const api_response *res, bool refused)
 {
     FX_CHECK(fx__status_known(res->status, refused), "status %u for %s", res->status, req->path);
@@ -69,6 +70,12 @@ static void fx__check_response(const api_request *req, const api_response *res, 
     size_t len = res->shared_data ? res->shared_len : res->body.len;
     if (res->status == 304) {
         FX_CHECK(len == 0 || res->shared_data, "a 304 with a body");
+        return;
+    }
+    if (res->content_type) { /* an embedded page or asset */
+        bool page = req->match.route == ROUTE_PAGE || req->match.route == ROUTE_ASSET;
+        FX_CHECK(page && res->status == 200 && len > 0, "a %u of type %s for %s", res->status,
+                 res->content_type, req->path);
         return;
     }
     FX_CHECK(len > 0 && data[0] == '{', "status %u with a body that is not an object: %.*s",
@@ -98,15 +105,20 @@ unsigned fx_api_end(api_request *req, api_response *res, api_result result)
         /* The end of the line: a response that depends only on the request is rendered as
          * the writer would render it in its transaction; any other command is refused as by
          * a writer that is shutting down. Either way api_finish frees what it holds. */
-        commit_cmd *cmd = &req->cmd;
-        bool from_request = cmd->type == COMMIT_EVENT_CREATE ||
-                            cmd->type == COMMIT_WEBHOOK_CREATE ||
-                            cmd->type == COMMIT_RESPONSE_STORE;
-        cmd->rc = from_request ? TIX_RC_OK : TIX_RC_SHUTTING_DOWN;
+        commit_cmd *cmd = req->cmd;
+        FX_CHECK(cmd != NULL, "API_COMMIT without a command");
+        store_cmd_kind kind = cmd ? cmd->op.kind : STORE_CMD_PING;
+        bool from_request = kind == STORE_CMD_EVENT_CREATE || kind == STORE_CMD_SUBSCRIBER_ADD ||
+                            kind == STORE_CMD_RESPONSE;
+        if (cmd) cmd->op.rc = from_request ? TIX_RC_OK : TIX_RC_SHUTTING_DOWN;
         refused = !from_request;
+        if (cmd && cmd->op.idem) { /* the writer renders a kept response in its transaction */
+            store_idem *idem = cmd->op.idem;
+            if (idem->render) idem->render(idem->render_ctx, &cmd->op, &idem->status, &idem->body);
+        }
         api_finish(fx_api_get()->api, req, res);
     }
-    FX_CHECK(!req->idempotency_registered, "an Idempotency-Key left in flight");
+    FX_CHECK(req->cmd == NULL, "a command left with the request after api_finish");
     fx__check_response(req, res, refused);
     return res->status;
 }
@@ -191,7 +203,7 @@ static void fx__setup_request(api *a, http_method method, const char *path, cons
 
 static void fx__populate(fx_api *f, commit *writer)
 {
-    api *a = api_create(f->inv, writer, f->st, FX_ADMIN_TOKEN);
+    api *a = api_create(f->inv, writer, f->st, f->follower, FX_ADMIN_TOKEN);
     if (!a) fx__die("api_create");
     char path[128], hold2[TIX_HOLD_ID_LEN + 1];
     fx__setup_request(
@@ -238,6 +250,8 @@ static void fx__teardown(void)
 {
     fx_api *f = &fx__api;
     api_destroy(f->api);
+    commit_destroy(f->writer);
+    feed_close(f->follower);
     inventory_destroy(f->inv);
     store_close(f->st);
     nftw(fx__dir, fx__remove, 16, FTW_DEPTH | FTW_PHYS);
@@ -253,16 +267,20 @@ fx_api *fx_api_get(void)
     snprintf(fx__dir, sizeof(fx__dir), "%s/tix-fuzz-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (!mkdtemp(fx__dir)) fx__die("mkdtemp");
     char err[256] = "";
-    if (store_sqlite_open(fx__dir, 2, &f->st, err, sizeof(err)) != 0) fx__die(err);
+    store_options so = {.data_dir = fx__dir, .readers = 2};
+    if (store_open(&so, &f->st, err, sizeof(err)) != 0) fx__die(err);
     f->inv = inventory_create();
-    if (!f->inv || commit_load_inventory(f->st, f->inv) != 0) fx__die("inventory");
+    feed_config fc = {.poll_ms = FEED_POLL_MS_MAX, .page_max = FEED_PAGE_MAX_DEFAULT};
+    if (!f->inv || !(f->follower = feed_open(f->st, f->inv, &fc))) fx__die("inventory");
     commit_config config = commit_config_default();
     config.sweep_interval_ms = 3600 * 1000;
-    commit *writer = commit_start(f->st, f->inv, &config);
-    if (!writer) fx__die("commit_start");
-    fx__populate(f, writer);
-    commit_destroy(writer); /* frozen from here: nothing writes */
-    f->api = api_create(f->inv, NULL, f->st, FX_ADMIN_TOKEN);
+    f->writer = commit_start(f->st, &config);
+    if (!f->writer) fx__die("commit_start");
+    commit_on_changes(f->writer, feed_apply_committed, f->follower);
+    fx__populate(f, f->writer);
+    commit_stop(f->writer); /* frozen from here: nothing writes */
+    f->api = api_create(f->inv, f->writer, f->st, f->follower, FX_ADMIN_TOKEN);
+    api_set_feed_lag_max(f->api, UINT32_MAX); /* no poller: memory is up to date all the same */
     if (!f->api) fx__die("api_create");
     atexit(fx__teardown);
     fx__ready = true;

@@ -31,6 +31,9 @@ typedef struct fx_api {
     api *api;
     inventory *inv;
     store *st;
+    feed *follower;
+    commit *writer; /* stopped once the fixture is built: it takes nothing, it only lends
+                       commands from its pool */
     char hold_id[TIX_HOLD_ID_LEN + 1];       /* active: A1, A2 of FX_EVENT_ID, user alice */
     char booking_id[TIX_BOOKING_ID_LEN + 1]; /* pending payment: B1, user carol */
 } fx_api;

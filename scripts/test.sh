@@ -7,6 +7,8 @@
 #   4. the same system tests on PostgreSQL (TIX_TEST_STORE=postgresql)
 #   5. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
 #   6. the concurrency system tests against a ThreadSanitizer build of the server
+#   7. browser tests: the buyer's page in Debian's chromium (playwright-core, node --test)
+#      against the ASan+UBSan build of the server
 # A throwaway PostgreSQL cluster (scripts/pg.sh) runs for the whole run, on a unix socket in a
 # temporary directory, and is stopped at the end whatever happens: the unit tests run the store
 # conformance suite on it too (TIX_TEST_PG_URL).
@@ -55,6 +57,18 @@ count_pytest() {
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0}))
     if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+# Add the node test runner's closing counts ("ℹ pass N", "ℹ fail N" of each file run, in $log)
+# to the totals; a failed run with no failure counted is one failure.
+count_node() {
+    local rc=$1 p f
+    [ "$rc" -eq 0 ] || status=1
+    p=$(grep -aE '^ℹ pass [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+    f=$(grep -aE '^ℹ (fail|cancelled) [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
 echo "== unit tests (ASan + UBSan) =="
@@ -133,8 +147,22 @@ setarch "$(uname -m)" -R env TIX_BIN="$PWD/build/tsan/tix" $PYTEST -q -p no:cach
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
+echo "== browser tests (the buyer's page in Debian's chromium; ASan + UBSan build of the server) =="
+# tests/browser/*.test.mjs one file at a time (each starts its own tix on a seeded data dir);
+# screenshots and measured times go to build/browser-tests/.
+browser_tests() {
+    local f rc=0
+    for f in tests/browser/*.test.mjs; do
+        TIX_BIN="$PWD/build/asan/tix" node --test --test-reporter=spec "$f" || rc=1
+    done
+    return $rc
+}
+browser_tests 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_node "$rc"
+
 echo
 echo "make test: all suites (unit ASan, unit TSan, system ASan on SQLite and on PostgreSQL," \
-    "fuzz replay, system TSan)"
+    "fuzz replay, system TSan, browser)"
 echo "$passed passed, $failed failed"
 exit $status

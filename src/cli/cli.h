@@ -70,4 +70,7 @@ void cli_store_name(const char *data_dir, const char *url, char *out, size_t cap
  * (-1 when none). Returns 0, -1 (logged) when the id is invalid or cannot be kept. */
 int cli_node_id(const char *data_dir, const char *given, char *out, size_t cap, int *lock_fd);
 
+/* Is id a valid node id (1 to TIX_NODE_ID_LEN_MAX of [A-Za-z0-9._-])? */
+bool cli_node_id_valid(const char *id);
+
 #endif

@@ -16,7 +16,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-static bool cli__node_id_valid(const char *id)
+bool cli_node_id_valid(const char *id)
 {
     size_t len = strlen(id);
     if (len == 0 || len > TIX_NODE_ID_LEN_MAX) return false;
@@ -45,7 +45,7 @@ static int cli__node_id_keep(int fd, const char *path, char *out, size_t cap)
     if (n > 0) {
         kept[n] = '\0';
         kept[strcspn(kept, "\r\n")] = '\0';
-        if (cli__node_id_valid(kept)) return snprintf(out, cap, "%s", kept), 0;
+        if (cli_node_id_valid(kept)) return snprintf(out, cap, "%s", kept), 0;
         log_warn("%s does not hold a valid node id: making a new one", path);
     }
     cli__node_id_make(out, cap);
@@ -61,7 +61,7 @@ int cli_node_id(const char *data_dir, const char *given, char *out, size_t cap, 
 {
     *lock_fd = -1;
     if (given && given[0]) {
-        if (!cli__node_id_valid(given))
+        if (!cli_node_id_valid(given))
             return log_error("--node-id '%s': 1 to %d letters, digits, '.', '_' or '-'", given,
                              TIX_NODE_ID_LEN_MAX),
                    -1;

@@ -402,7 +402,7 @@ int cli_serve(int argc, char **argv)
          &o.feed_poll_ms, 0, 1, FEED_POLL_MS_MAX},
         {"feed-retain", "TIX_FEED_RETAIN", "N",
          "changes the feed keeps for followers and viewers (default 1000000)", CLI_UINT,
-         &o.feed_retain, 0, 1000, 100000000},
+         &o.feed_retain, 0, 10, 100000000},
         {"max-feed-lag-ms", "TIX_MAX_FEED_LAG_MS", "MS",
          "reject a hold from memory only while this node's feed lags less than this; past it "
          "the store decides (default 200)",
@@ -427,6 +427,12 @@ int cli_serve(int argc, char **argv)
         .write_rate_per_s = o.write_rate_limit,
         .trust_proxy = o.trust_proxy != 0,
     };
+    if (o.node_id[0] && !cli_node_id_valid(o.node_id)) {
+        fprintf(stderr,
+                "tix serve: --node-id '%s' must be 1 to %d letters, digits, '.', '_' or '-'\n",
+                o.node_id, TIX_NODE_ID_LEN_MAX);
+        return CLI_EXIT_USAGE;
+    }
     if (serve__parse_listen(o.listen, &http_cfg) != 0) {
         fprintf(stderr, "tix serve: --listen '%s' is not HOST:PORT\n", o.listen);
         return CLI_EXIT_USAGE;

@@ -14,12 +14,14 @@ void json_out_time(buf *b, const char *key, int64_t ms)
     buf_append_char(b, '"');
 }
 
+/* Seat ids are letters and digits (model.h), event ids letters, digits, '-' and '_' (checked
+ * when the event is made), hold and booking ids hex: none needs escaping. */
 void json_out_seat_ids(buf *b, const char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
 {
     buf_append_char(b, '[');
     for (uint32_t i = 0; i < n; i++) {
         if (i) buf_append_char(b, ',');
-        buf_append_json_str(b, ids[i]);
+        buf_append_json_plain(b, ids[i]);
     }
     buf_append_char(b, ']');
 }
@@ -57,13 +59,13 @@ void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_
         ended_ms = h->expires_at_ms;
     }
     buf_append_str(b, "{\"id\":");
-    buf_append_json_str(b, h->id);
+    buf_append_json_plain(b, h->id);
     if (with_hold_id) {
         buf_append_str(b, ",\"hold_id\":");
-        buf_append_json_str(b, h->id);
+        buf_append_json_plain(b, h->id);
     }
     buf_append_str(b, ",\"event_id\":");
-    buf_append_json_str(b, h->event_id);
+    buf_append_json_plain(b, h->event_id);
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, h->user_id);
     json_out__seat_ids(b, h->seat_ids, h->seat_count);
@@ -80,15 +82,15 @@ void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_
 void json_out_booking(buf *b, const booking_record *bk, bool with_booking_id)
 {
     buf_append_str(b, "{\"id\":");
-    buf_append_json_str(b, bk->id);
+    buf_append_json_plain(b, bk->id);
     if (with_booking_id) {
         buf_append_str(b, ",\"booking_id\":");
-        buf_append_json_str(b, bk->id);
+        buf_append_json_plain(b, bk->id);
     }
     buf_append_str(b, ",\"hold_id\":");
-    buf_append_json_str(b, bk->hold_id);
+    buf_append_json_plain(b, bk->hold_id);
     buf_append_str(b, ",\"event_id\":");
-    buf_append_json_str(b, bk->event_id);
+    buf_append_json_plain(b, bk->event_id);
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, bk->user_id);
     if (bk->email[0]) {

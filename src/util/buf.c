@@ -185,3 +185,12 @@ int buf_append_json_str(buf *b, const char *s)
 {
     return buf_append_json_string(b, s, strlen(s));
 }
+
+int buf_append_json_plain(buf *b, const char *s)
+{
+    size_t len = strlen(s), len_before = b->len;
+    if (buf__reserve(b, len + 2) != 0) return -1;
+    if (buf_append_char(b, '"') != 0 || buf_append(b, s, len) != 0 || buf_append_char(b, '"') != 0)
+        return buf__rollback(b, len_before);
+    return 0;
+}

@@ -51,4 +51,9 @@ int buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int buf_append_json_string(buf *b, const char *s, size_t len);
 int buf_append_json_str(buf *b, const char *s);
 
+/* Append s as a JSON string literal when it is known to need no escaping (ids tix makes or
+ * validates: hex ids, event slugs, seat ids of letters and digits): quotes and bytes, without
+ * looking at each one. */
+int buf_append_json_plain(buf *b, const char *s);
+
 #endif

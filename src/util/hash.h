@@ -1,4 +1,4 @@
-/* hash: FNV-1a, for the open-addressing tables of tix (seat ids, idempotency keys in flight,
+/* hash: FNV-1a, for the open-addressing tables of tix (seat ids, the event rules of a store,
  * rate-limit buckets). Not for anything an attacker must not steer: every such table bounds
  * its probes. */
 #ifndef TIX_HASH_H

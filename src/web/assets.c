@@ -13,6 +13,20 @@
 WEB_ASSET_SYMBOLS(web__index_html)
 WEB_ASSET_SYMBOLS(web__app_js)
 WEB_ASSET_SYMBOLS(web__app_css)
+WEB_ASSET_SYMBOLS(web__api_js)
+WEB_ASSET_SYMBOLS(web__bookings_js)
+WEB_ASSET_SYMBOLS(web__canvasmap_js)
+WEB_ASSET_SYMBOLS(web__connection_js)
+WEB_ASSET_SYMBOLS(web__dom_js)
+WEB_ASSET_SYMBOLS(web__eventpage_js)
+WEB_ASSET_SYMBOLS(web__identity_js)
+WEB_ASSET_SYMBOLS(web__live_js)
+WEB_ASSET_SYMBOLS(web__mapworker_js)
+WEB_ASSET_SYMBOLS(web__messages_js)
+WEB_ASSET_SYMBOLS(web__notices_js)
+WEB_ASSET_SYMBOLS(web__seatmap_js)
+WEB_ASSET_SYMBOLS(web__seatpicker_js)
+WEB_ASSET_SYMBOLS(web__svgmap_js)
 
 typedef struct web__entry {
     web_asset asset;
@@ -28,6 +42,20 @@ static web__entry web__assets[] = {
     WEB_ASSET_ENTRY("index.html", "text/html; charset=utf-8", web__index_html),
     WEB_ASSET_ENTRY("app.js", "text/javascript; charset=utf-8", web__app_js),
     WEB_ASSET_ENTRY("app.css", "text/css; charset=utf-8", web__app_css),
+    WEB_ASSET_ENTRY("api.js", "text/javascript; charset=utf-8", web__api_js),
+    WEB_ASSET_ENTRY("bookings.js", "text/javascript; charset=utf-8", web__bookings_js),
+    WEB_ASSET_ENTRY("canvasmap.js", "text/javascript; charset=utf-8", web__canvasmap_js),
+    WEB_ASSET_ENTRY("connection.js", "text/javascript; charset=utf-8", web__connection_js),
+    WEB_ASSET_ENTRY("dom.js", "text/javascript; charset=utf-8", web__dom_js),
+    WEB_ASSET_ENTRY("eventpage.js", "text/javascript; charset=utf-8", web__eventpage_js),
+    WEB_ASSET_ENTRY("identity.js", "text/javascript; charset=utf-8", web__identity_js),
+    WEB_ASSET_ENTRY("live.js", "text/javascript; charset=utf-8", web__live_js),
+    WEB_ASSET_ENTRY("mapworker.js", "text/javascript; charset=utf-8", web__mapworker_js),
+    WEB_ASSET_ENTRY("messages.js", "text/javascript; charset=utf-8", web__messages_js),
+    WEB_ASSET_ENTRY("notices.js", "text/javascript; charset=utf-8", web__notices_js),
+    WEB_ASSET_ENTRY("seatmap.js", "text/javascript; charset=utf-8", web__seatmap_js),
+    WEB_ASSET_ENTRY("seatpicker.js", "text/javascript; charset=utf-8", web__seatpicker_js),
+    WEB_ASSET_ENTRY("svgmap.js", "text/javascript; charset=utf-8", web__svgmap_js),
 };
 
 enum { WEB_ASSET_COUNT = sizeof(web__assets) / sizeof(web__assets[0]) };

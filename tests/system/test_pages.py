@@ -1,6 +1,8 @@
 """The pages tix serves itself: the buyer's page at / and its files under /assets/,
 embedded in the binary, with their content types, security headers and ETags."""
 
+from pathlib import Path
+
 from tixhttp import http_request
 
 
@@ -37,3 +39,18 @@ def test_an_unknown_asset_is_a_json_404_and_pages_take_only_get(live_shared_serv
     assert r.status == 404, r
     r = http_request(port, "POST", "/", {})
     assert r.status == 405 and "GET" in (r.header("Allow") or ""), r
+
+
+def test_every_file_of_the_buyers_page_is_served_from_the_binary(live_shared_server):
+    """Each web/ file the buyer's page is made of (its scripts import one another) is embedded:
+    a file added to web/ but not to src/web/embed.S and assets.c would be a 404 in the page."""
+    web = Path(__file__).resolve().parents[2] / "web"
+    names = sorted(p.name for p in web.iterdir() if p.is_file() and not p.name.startswith("admin."))
+    assert "index.html" in names and "live.js" in names, names
+    for name in names:
+        path = "/" if name == "index.html" else "/assets/" + name
+        r = http_request(live_shared_server.port, "GET", path)
+        assert r.status == 200, (name, r)
+        assert r.body == (web / name).read_bytes(), name
+        if name.endswith(".js"):
+            assert r.header("Content-Type") == "text/javascript; charset=utf-8", (name, r.headers)

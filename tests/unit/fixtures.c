@@ -169,11 +169,13 @@ int fx_copy_file(const char *from, const char *to)
     return rc;
 }
 
-bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode)
+/* Whether a row of `prefix sql` on DIR/tix.db has `text` in column `col` (exactly when whole). */
+static bool fx__explain_has(const char *dir, const char *prefix, const char *sql, int col,
+                            const char *text, bool whole)
 {
     char path[4200], explain[4096];
     snprintf(path, sizeof(path), "%s/tix.db", dir);
-    snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+    snprintf(explain, sizeof(explain), "%s %s", prefix, sql);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     bool found = false;
@@ -183,9 +185,9 @@ bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode)
         fprintf(stderr, "fixtures: %s: %s\n", explain, db ? sqlite3_errmsg(db) : "cannot open");
         abort();
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) { /* columns: addr, opcode, p1, ... */
-        const unsigned char *op = sqlite3_column_text(st, 1);
-        if (op && strcmp((const char *)op, opcode) == 0) found = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *got = (const char *)sqlite3_column_text(st, col);
+        if (got && (whole ? strcmp(got, text) == 0 : strstr(got, text) != NULL)) found = true;
     }
     if (rc != SQLITE_DONE) {
         fprintf(stderr, "fixtures: %s: %s\n", explain, sqlite3_errmsg(db));
@@ -194,4 +196,15 @@ bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return found;
+}
+
+bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode)
+{
+    return fx__explain_has(dir, "EXPLAIN", sql, 1, opcode, true); /* addr, opcode, p1, ... */
+}
+
+bool fx_sql_plan_has(const char *dir, const char *sql, const char *text)
+{
+    return fx__explain_has(dir, "EXPLAIN QUERY PLAN", sql, 3, text,
+                           false); /* id, parent, _, detail */
 }

@@ -40,6 +40,10 @@ int fx_sql_exec(const char *dir, const char *fmt, ...) __attribute__((format(pri
  * Aborts the process on an SQL error (a broken test). */
 bool fx_sql_explain_has(const char *dir, const char *sql, const char *opcode);
 
+/* True when SQLite's query plan for sql on DIR/tix.db (EXPLAIN QUERY PLAN) has a step whose
+ * text contains `text` ("SCAN feed"). Aborts the process on an SQL error (a broken test). */
+bool fx_sql_plan_has(const char *dir, const char *sql, const char *text);
+
 /* Copy file from -> to byte for byte. Returns 0 or -1. */
 int fx_copy_file(const char *from, const char *to);
 

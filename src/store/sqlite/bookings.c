@@ -57,8 +57,7 @@ static int sqlite_store__booking_get(store_sqlite *ss, const char *id, booking_r
         result = sqlite_store_fail_with(ss, STORE_FATAL, "a booking row cannot be read");
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         result = sqlite_store_fail(ss, ss->db, "read a booking");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     return result;
 }
 
@@ -71,8 +70,7 @@ static int sqlite_store__price(store_sqlite *ss, const hold_record *h, int64_t *
     int rc = sqlite3_step(st);
     int64_t seats = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     *amount_cents = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_ROW) return sqlite_store_fail(ss, ss->db, "price a hold");
     if (seats != (int64_t)h->seat_count)
         return sqlite_store_fail_with(ss, STORE_FATAL,

@@ -154,8 +154,7 @@ static int sqlite_store__delivery_load(store_sqlite *ss, delivery_record *d)
     sqlite3_bind_int64(st, 1, d->seq);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) sqlite_store_delivery_decode(st, d);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_ROW) return sqlite_store_fail(ss, ss->db, "read a claimed delivery");
     return 0;
 }
@@ -180,8 +179,7 @@ int sqlite_store_do_claim(store_sqlite *ss, store_cmd *cmd, int64_t now_ms)
     /* RETURNING rows come while the statement runs: collect every one before reading more */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (in->count < in->max) in->out[in->count++].seq = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_DONE) return sqlite_store_fail(ss, ss->db, "claim deliveries");
     for (uint32_t i = 0; i < in->count; i++)
         if (sqlite_store__delivery_load(ss, &in->out[i]) != 0) return -1;

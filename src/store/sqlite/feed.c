@@ -33,15 +33,18 @@ int sqlite_store_feed_append(store_sqlite *ss, change_kind kind, const char *eve
     snprintf(c.event_id, sizeof(c.event_id), "%s", event_id);
     snprintf(c.ref, sizeof(c.ref), "%s", ref);
     sqlite3_stmt *st = ss->stmt[SQL_FEED_INSERT];
-    sqlite3_bind_int64(st, 1, c.seq);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite_store_bind_text(st, 3, model_change_kind_name(kind));
-    sqlite_store_bind_text(st, 4, event_id);
-    sqlite_store_bind_text(st, 5, ref);
-    sqlite3_bind_int64(st, 6, hold_seq);
-    sqlite3_bind_int64(st, 7, expires_ms);
-    sqlite3_bind_text(st, 8, seat_ids_json, (int)seat_ids_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite_store_bind_text(st, 2, model_change_kind_name(kind));
+    sqlite_store_bind_text(st, 3, event_id);
+    sqlite_store_bind_text(st, 4, ref);
+    sqlite3_bind_int64(st, 5, hold_seq);
+    sqlite3_bind_int64(st, 6, expires_ms);
+    sqlite3_bind_text(st, 7, seat_ids_json, (int)seat_ids_len, SQLITE_STATIC);
     if (sqlite_store_run(ss, SQL_FEED_INSERT) != 0) return -1;
+    if (sqlite3_last_insert_rowid(ss->db) != c.seq) /* the head never leaves the table */
+        return sqlite_store_fail_with(ss, STORE_FATAL, "feed seq %lld where %lld was due",
+                                      (long long)sqlite3_last_insert_rowid(ss->db),
+                                      (long long)c.seq);
     if (change_page_add(&ss->batch->changes, &c, seat_ids_json, seat_ids_len) != 0)
         return sqlite_store_fail_with(ss, STORE_UNAVAILABLE, "out of memory");
     ss->feed_head = c.seq;
@@ -51,10 +54,11 @@ int sqlite_store_feed_append(store_sqlite *ss, change_kind kind, const char *eve
 int sqlite_store_feed_hold(store_sqlite *ss, change_kind kind, const hold_record *h,
                            int64_t expires_ms, int64_t now_ms)
 {
-    if (sqlite_store_seat_ids_encode(h->seat_ids, h->seat_count, &ss->ids) != 0)
+    buf *ids = &ss->change_ids; /* not ss->ids: a hold may expire another on its way */
+    if (sqlite_store_seat_ids_encode(h->seat_ids, h->seat_count, ids) != 0)
         return sqlite_store_fail_with(ss, STORE_UNAVAILABLE, "out of memory");
-    return sqlite_store_feed_append(ss, kind, h->event_id, "", h->seq, expires_ms, ss->ids.data,
-                                    ss->ids.len, h->seat_count, now_ms);
+    return sqlite_store_feed_append(ss, kind, h->event_id, "", h->seq, expires_ms, ids->data,
+                                    ids->len, h->seat_count, now_ms);
 }
 
 int sqlite_store_feed_trim(store_sqlite *ss)

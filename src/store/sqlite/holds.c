@@ -63,8 +63,7 @@ int sqlite_store_hold_get(store_sqlite *ss, const char *id, int64_t seq, hold_re
         result = sqlite_store_fail_with(ss, STORE_FATAL, "a hold row cannot be read");
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         result = sqlite_store_fail(ss, ss->db, "read a hold");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     return result;
 }
 
@@ -140,8 +139,7 @@ static int sqlite_store__event_rules(store_sqlite *ss, const char *id, sqlite_ev
         out->hold_ttl_s = sqlite3_column_int(st, 0);
         out->max_seats_per_hold = sqlite3_column_int(st, 1);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_store_fail(ss, ss->db, "read event");
     if (*found && !ss->event_rules[slot].id[0]) ss->event_rules[slot] = *out;
     return 0;
@@ -239,7 +237,9 @@ int sqlite_store_do_hold(store_sqlite *ss, store_cmd *cmd, int64_t now_ms)
         return sqlite_store__hold_undo(ss, h->seq);
     }
     if (sqlite_store_outbox_hold(ss, "HoldCreated", h, now_ms) != 0) return -1;
-    return sqlite_store_feed_hold(ss, CHANGE_HELD, h, h->expires_at_ms, now_ms);
+    /* ss->ids still holds the seat ids as inserted with the hold: the change reuses them */
+    return sqlite_store_feed_append(ss, CHANGE_HELD, h->event_id, "", h->seq, h->expires_at_ms,
+                                    ss->ids.data, ss->ids.len, h->seat_count, now_ms);
 }
 
 /* ---- RELEASE, SWEEP ---- */
@@ -275,8 +275,7 @@ int sqlite_store_do_sweep(store_sqlite *ss, store_cmd *cmd, int64_t now_ms)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < in->holds_max)
         ss->due[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite_store_fail(ss, ss->db, "read due holds");
     in->expired = 0;

@@ -138,7 +138,8 @@ typedef struct store_sqlite {
     store_status status; /* the first failure of the batch */
     int64_t feed_head;   /* the last seq written to the feed */
     buf data;            /* outbox payload scratch */
-    buf ids;             /* seat ids JSON scratch */
+    buf ids;             /* seat ids JSON of the command being run */
+    buf change_ids;      /* seat ids JSON of a change about another hold (an expiry on the way) */
     int64_t *due;        /* sweep scratch */
     uint32_t due_cap;
     int64_t subscribers_version;
@@ -188,6 +189,14 @@ int sqlite_store_int(store_sqlite *ss, sqlite_sql which, int64_t *out, bool *fou
 int sqlite_store_changes(store_sqlite *ss);
 
 void sqlite_store_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+/* Done with a writer statement: reset it. Its bindings are not cleared: every statement binds
+ * all of its parameters before each step (clearing costs a pass over them, per statement, on
+ * the hot path). */
+static inline void sqlite_store_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+}
 void sqlite_store_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col);
 
 /* A read connection from the pool (waits for one), and giving it back. */

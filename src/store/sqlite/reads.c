@@ -28,7 +28,9 @@ const char *const sqlite_rsql_text[RSQL_COUNT] = {
         SQLITE_DELIVERY_SELECT " WHERE d.status = 'dead'"
                                " ORDER BY d.updated_at_ms DESC, d.seq DESC LIMIT ?",
     [RSQL_IDEMPOTENCY] = "SELECT request_hash, status, body FROM idempotency WHERE key = ?",
-    [RSQL_FEED_BOUNDS] = "SELECT COALESCE(min(seq), 0), COALESCE(max(seq), 0) FROM feed",
+    /* two subqueries: SQLite finds a lone min() or max() with one seek, both at once by a scan */
+    [RSQL_FEED_BOUNDS] = "SELECT COALESCE((SELECT min(seq) FROM feed), 0),"
+                         " COALESCE((SELECT max(seq) FROM feed), 0)",
     [RSQL_FEED_AFTER] = "SELECT " SQLITE_FEED_COLUMNS " FROM feed WHERE seq > ? ORDER BY seq"
                         " LIMIT ?",
     [RSQL_FEED_EVENT_AFTER] = "SELECT " SQLITE_FEED_COLUMNS " FROM feed WHERE seq > ?1"

@@ -49,8 +49,9 @@ const char *const sqlite_sql_text[SQL_COUNT] = {
     [SQL_RELEASE] = "RELEASE cmd",
     [SQL_ROLLBACK_TO] = "ROLLBACK TO cmd",
     [SQL_FEED_HEAD] = "SELECT COALESCE(max(seq), 0) FROM feed",
-    [SQL_FEED_INSERT] = "INSERT INTO feed(seq, time_ms, kind, event_id, ref, hold_seq, expires_ms,"
-                        " seat_ids) VALUES (?,?,?,?,?,?,?,?)",
+    /* no seq: SQLite gives max + 1, appending at the end of the table without a lookup */
+    [SQL_FEED_INSERT] = "INSERT INTO feed(time_ms, kind, event_id, ref, hold_seq, expires_ms,"
+                        " seat_ids) VALUES (?,?,?,?,?,?,?)",
     [SQL_FEED_TRIM] = "DELETE FROM feed WHERE seq IN (SELECT seq FROM feed WHERE seq <= ?1"
                       " ORDER BY seq LIMIT ?2)",
     [SQL_SUBSCRIBERS_VERSION] = "SELECT CAST(value AS INTEGER) FROM meta"
@@ -73,13 +74,13 @@ const char *const sqlite_sql_text[SQL_COUNT] = {
     [SQL_HOLD_END] = "UPDATE holds SET status = ?, ended_at_ms = ?"
                      " WHERE seq = ? AND status IN ('active', 'checkout')",
     [SQL_HOLD_DELETE] = "DELETE FROM holds WHERE seq = ?",
+    [SQL_USER_SEATS] = "SELECT COALESCE(SUM(json_array_length(seat_ids)), 0) FROM holds"
+                       " WHERE event_id = ? AND user_id = ? AND status IN ('active', 'checkout')"
+                       " AND expires_at_ms > ?",
     [SQL_HOLD_CHECKOUT] = "UPDATE holds SET status = 'checkout', expires_at_ms = ?"
                           " WHERE seq = ? AND status = 'active'",
     [SQL_HOLDS_DUE] = "SELECT seq FROM holds WHERE status IN ('active', 'checkout')"
                       " AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
-    [SQL_USER_SEATS] = "SELECT COALESCE(SUM(json_array_length(seat_ids)), 0) FROM holds"
-                       " WHERE event_id = ? AND user_id = ? AND status IN ('active', 'checkout')"
-                       " AND expires_at_ms > ?",
     [SQL_SEAT_TAKE] = "UPDATE seats SET status = 'held', hold_seq = ?"
                       " WHERE event_id = ? AND seat_id = ? AND status = 'available'",
     [SQL_SEAT_HOLDER] = "SELECT hold_seq FROM seats WHERE event_id = ? AND seat_id = ?"
@@ -205,8 +206,7 @@ int sqlite_store_run(store_sqlite *ss, sqlite_sql which)
 {
     sqlite3_stmt *st = ss->stmt[which];
     int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_DONE) return sqlite_store_fail(ss, ss->db, sqlite_sql_text[which]);
     return 0;
 }
@@ -217,8 +217,7 @@ int sqlite_store_int(store_sqlite *ss, sqlite_sql which, int64_t *out, bool *fou
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
     if (found) *found = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite_store_fail(ss, ss->db, sqlite_sql_text[which]);
     return 0;
@@ -303,8 +302,7 @@ static int sqlite_store__idem_check(store_sqlite *ss, store_cmd *cmd)
     } else if (rc != SQLITE_DONE) {
         result = sqlite_store_fail(ss, ss->db, "read an idempotency key");
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite_store_done(st);
     return result;
 }
 
@@ -551,6 +549,7 @@ static void sqlite_store__close(store *s)
     pthread_cond_destroy(&ss->readers_cond);
     buf_free(&ss->data);
     buf_free(&ss->ids);
+    buf_free(&ss->change_ids);
     free(ss->due);
     free(ss->event_rules);
     free(ss);
@@ -662,6 +661,7 @@ int store_sqlite_open(const store_options *o, store **out, char *err, size_t err
     pthread_cond_init(&ss->checkpoint_cond, NULL);
     buf_init(&ss->data, TIX_OUTBOX_DATA_LEN_MAX);
     buf_init(&ss->ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);
+    buf_init(&ss->change_ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);
     ss->event_rules = calloc(SQLITE_STORE_EVENT_SLOTS, sizeof(*ss->event_rules));
     if (!ss->event_rules) {
         snprintf(err, err_len, "out of memory");

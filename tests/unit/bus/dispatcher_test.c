@@ -24,11 +24,12 @@ TEST(bus_stopping_at_any_moment_leaks_nothing)
     const char *dir = test_tmpdir();
     char err[256] = "", mail_dir[512];
     store *st = NULL;
-    ASSERT_EQ_INT(store_sqlite_open(dir, 1, &st, err, sizeof(err)), 0);
+    store_options so = {.data_dir = dir, .readers = 1};
+    ASSERT_EQ_INT(store_sqlite_open(&so, &st, err, sizeof(err)), 0);
     inventory *inv = inventory_create();
     ASSERT_TRUE(inv != NULL);
     commit_config cc = commit_config_default();
-    commit *writer = commit_start(st, inv, &cc);
+    commit *writer = commit_start(st, &cc);
     ASSERT_TRUE(writer != NULL);
     pay_config pc = {.kind = "simulated"};
     pay_provider *pay = pay_create(&pc, err, sizeof(err));
@@ -54,7 +55,12 @@ TEST(bus_stopping_at_any_moment_leaks_nothing)
     sqlite3_free(sql_err);
     sqlite3_close(db);
     ASSERT_EQ_INT(rc, SQLITE_OK);
-    bus_config bc = {.workers = 2, .poll_ms = 1, .webhook_timeout_ms = 1000, .owner = "test"};
+    bus_config bc = {.workers = 2,
+                     .poll_ms = 1,
+                     .webhook_timeout_ms = 1000,
+                     .max_attempts = 3,
+                     .retry_base_ms = 1000,
+                     .retry_max_ms = 60000};
     for (int i = 0; i < 100; i++) {
         bus *b = bus_start(writer, st, inv, pay, mail, &bc);
         ASSERT_TRUE(b != NULL);

@@ -1,10 +1,14 @@
-/* commit: the one write path, end to end on a temp store: holds, all-or-nothing, release,
- * expiry by the sweeper and by a new hold, back-pressure, draining on stop, and a contention
- * test whose invariants are checked against the database with plain SQLite. */
+/* commit: the one write path, end to end on a temp store with the inventory kept by the feed:
+ * holds, all-or-nothing, release, expiry by the sweeper and by a new hold, back-pressure,
+ * draining on stop, failures (unavailable: the batch; fatal: the command alone; busy: run
+ * again), and a contention test whose invariants are checked against the database with plain
+ * SQLite. */
 #include "../test.h"
 
 #include "../fixtures.h"
 #include "commit/commit.h"
+#include "feed/feed.h"
+#include "store/vfs_shim.h"
 #include "util/clock.h"
 #include "util/ids.h"
 
@@ -16,12 +20,14 @@
 #include <unistd.h>
 #include <time.h>
 
-/* ---- fixture: a store in the test's temp dir, an inventory, a running writer ---- */
+/* ---- fixture: a store in the test's temp dir, an inventory kept by a feed, a running writer ----
+ */
 
 typedef struct fixture {
     const char *dir;
     store *st;
     inventory *inv;
+    feed *follower;
     commit *c;
 } fixture;
 
@@ -29,9 +35,11 @@ typedef struct fixture {
 static void fixture_shutdown(fixture *f)
 {
     commit_destroy(f->c);
+    feed_close(f->follower);
     inventory_destroy(f->inv);
     store_close(f->st);
     f->c = NULL;
+    f->follower = NULL;
     f->inv = NULL;
     f->st = NULL;
 }
@@ -49,29 +57,54 @@ static commit_config config_with(uint32_t sweep_interval_ms)
     config.queue_max = 4096;
     config.sweep_interval_ms = sweep_interval_ms;
     config.sweep_holds_max = 64;
-    config.user_seats_max = 0; /* the per-buyer limit has its own test */
+    config.rules.user_seats_max = 0; /* the per-buyer limit has its own test */
     return config;
 }
 
+/* Open the store in f->dir (waiting busy_timeout_ms for another writer; 0: the default), build
+ * the inventory through a feed, start the writer. Returns 0, or -1 after test_fail. */
+static int fixture_start(fixture *f, const commit_config *config, unsigned busy_timeout_ms)
+{
+    char err[256] = "";
+    store_options so = {.data_dir = f->dir, .readers = 2, .busy_timeout_ms = busy_timeout_ms};
+    if (store_open(&so, &f->st, err, sizeof(err)) != 0) {
+        test_fail(__FILE__, __LINE__, "store_open: %s", err);
+        return -1;
+    }
+    feed_config fc = {.poll_ms = 20, .page_max = 256};
+    f->inv = inventory_create();
+    if (!f->inv || !(f->follower = feed_open(f->st, f->inv, &fc))) {
+        test_fail(__FILE__, __LINE__, "inventory");
+        return -1;
+    }
+    f->c = commit_start(f->st, config);
+    if (!f->c) return test_fail(__FILE__, __LINE__, "commit_start failed"), -1;
+    commit_on_changes(f->c, feed_apply_committed, f->follower);
+    return feed_start(f->follower);
+}
+
 /* Open everything (closed when the test ends). NULL after a failed assertion. */
-static fixture *fixture_open(const commit_config *config)
+static fixture *fixture_open_waiting(const commit_config *config, unsigned busy_timeout_ms)
 {
     fixture *f = calloc(1, sizeof(*f));
     test_defer(fixture_close, f);
     f->dir = test_tmpdir();
-    char err[256] = "";
-    if (store_sqlite_open(f->dir, 2, &f->st, err, sizeof(err)) != 0) {
-        test_fail(__FILE__, __LINE__, "store_sqlite_open: %s", err);
-        return NULL;
-    }
-    f->inv = inventory_create();
-    if (!f->inv || commit_load_inventory(f->st, f->inv) != 0) {
-        test_fail(__FILE__, __LINE__, "inventory");
-        return NULL;
-    }
-    f->c = commit_start(f->st, f->inv, config);
-    if (!f->c) test_fail(__FILE__, __LINE__, "commit_start failed");
-    return f->c ? f : NULL;
+    return fixture_start(f, config, busy_timeout_ms) == 0 ? f : NULL;
+}
+
+static fixture *fixture_open(const commit_config *config)
+{
+    return fixture_open_waiting(config, 0);
+}
+
+/* An event-create command of rows A.. (row_count rows of seats_per_row). */
+static void event_cmd(commit_cmd *cmd, const char *id, int32_t hold_ttl_s, uint32_t row_count,
+                      uint32_t seats_per_row)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    store_cmd_init(&cmd->op, STORE_CMD_EVENT_CREATE);
+    fx_spec_init(&cmd->op.u.event_create.spec, id, hold_ttl_s, 10);
+    fx_spec_add_rows(&cmd->op.u.event_create.spec, "Main", 1000, seats_per_row, 0, row_count);
 }
 
 /* Create an event of rows A.. (row_count rows of seats_per_row) through the writer. */
@@ -79,13 +112,11 @@ static inv_event *create_event(fixture *f, const char *id, int32_t hold_ttl_s, u
                                uint32_t seats_per_row)
 {
     commit_cmd *cmd = calloc(1, sizeof(*cmd));
-    cmd->type = COMMIT_EVENT_CREATE;
-    fx_spec_init(&cmd->spec, id, hold_ttl_s, 10);
-    fx_spec_add_rows(&cmd->spec, "Main", 1000, seats_per_row, 0, row_count);
+    event_cmd(cmd, id, hold_ttl_s, row_count, seats_per_row);
     tix_rc rc = commit_submit_wait(f->c, cmd);
-    inv_event *ev = rc == TIX_RC_OK ? cmd->created : NULL;
+    inv_event *ev = rc == TIX_RC_OK ? inventory_find(f->inv, id, strlen(id)) : NULL;
     if (rc != TIX_RC_OK) test_fail(__FILE__, __LINE__, "creating %s: rc %d", id, rc);
-    model_event_spec_free(&cmd->spec);
+    model_event_spec_free(&cmd->op.u.event_create.spec);
     free(cmd);
     return ev;
 }
@@ -94,19 +125,23 @@ static inv_event *create_event(fixture *f, const char *id, int32_t hold_ttl_s, u
 static void hold_cmd(commit_cmd *cmd, inv_event *ev, const char *user, const char *const *seats)
 {
     memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_HOLD;
-    cmd->event = ev;
-    snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "%s", user);
-    for (; seats[cmd->seat_count]; cmd->seat_count++) {
-        int64_t idx =
-            inv_event_seat_find(ev, seats[cmd->seat_count], strlen(seats[cmd->seat_count]));
-        if (idx < 0) {
-            fprintf(stderr, "commit_test: no seat %s\n", seats[cmd->seat_count]);
+    store_cmd_init(&cmd->op, STORE_CMD_HOLD);
+    hold_record *h = &cmd->op.u.hold.hold;
+    snprintf(h->event_id, sizeof(h->event_id), "%s", ev->spec.id);
+    snprintf(h->user_id, sizeof(h->user_id), "%s", user);
+    for (; seats[h->seat_count]; h->seat_count++) {
+        const char *id = seats[h->seat_count];
+        if (inv_event_seat_find(ev, id, strlen(id)) < 0) {
+            fprintf(stderr, "commit_test: no seat %s\n", id);
             abort();
         }
-        cmd->seat_index[cmd->seat_count] = (uint32_t)idx;
+        snprintf(h->seat_ids[h->seat_count], TIX_SEAT_ID_LEN_MAX, "%s", id);
     }
 }
+
+/* The hold a HOLD or RELEASE command has (as committed). */
+#define HOLD_OF(cmd)                                                                               \
+    ((cmd).op.kind == STORE_CMD_HOLD ? &(cmd).op.u.hold.hold : &(cmd).op.u.release.hold)
 
 static tix_rc hold(fixture *f, inv_event *ev, const char *const *seats, commit_cmd *cmd)
 {
@@ -114,19 +149,29 @@ static tix_rc hold(fixture *f, inv_event *ev, const char *const *seats, commit_c
     return commit_submit_wait(f->c, cmd);
 }
 
-static tix_rc release(fixture *f, const char *hold_id, commit_cmd *cmd)
+static void release_cmd(commit_cmd *cmd, const char *hold_id)
 {
     memset(cmd, 0, sizeof(*cmd));
-    cmd->type = COMMIT_RELEASE;
-    snprintf(cmd->hold.id, sizeof(cmd->hold.id), "%s", hold_id);
+    store_cmd_init(&cmd->op, STORE_CMD_RELEASE);
+    snprintf(cmd->op.u.release.hold.id, sizeof(cmd->op.u.release.hold.id), "%s", hold_id);
+}
+
+static tix_rc release(fixture *f, const char *hold_id, commit_cmd *cmd)
+{
+    release_cmd(cmd, hold_id);
     return commit_submit_wait(f->c, cmd);
+}
+
+static void ping_cmd(commit_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    store_cmd_init(&cmd->op, STORE_CMD_PING);
 }
 
 static tix_rc ping(fixture *f)
 {
     commit_cmd cmd;
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = COMMIT_PING;
+    ping_cmd(&cmd);
     return commit_submit_wait(f->c, &cmd);
 }
 
@@ -272,8 +317,7 @@ static void block_writer(fixture *f, commit_cmd *blocker)
 {
     gate_reset();
     test_defer(gate_open_cb, NULL);
-    memset(blocker, 0, sizeof(*blocker));
-    blocker->type = COMMIT_PING;
+    ping_cmd(blocker);
     blocker->on_done = gate_block;
     if (commit_submit(f->c, blocker) != TIX_RC_OK) {
         test_fail(__FILE__, __LINE__, "cannot submit the blocker");
@@ -291,22 +335,25 @@ TEST(commit_creates_an_event_in_the_store_and_the_inventory_with_an_outbox_row)
     ASSERT_NOT_NULL(f);
     int64_t before = clock_now_ms();
     commit_cmd *cmd = calloc(1, sizeof(*cmd));
-    cmd->type = COMMIT_EVENT_CREATE;
-    fx_spec_init(&cmd->spec, "show", 600, 10);
-    fx_spec_add_rows(&cmd->spec, "Main", 1000, 5, 0, 2);
+    event_cmd(cmd, "show", 600, 2, 5);
     tix_rc rc = commit_submit_wait(f->c, cmd);
-    inv_event *created = cmd->created;
-    bool moved = cmd->spec.name == NULL && cmd->spec.section_count == 0;
-    model_event_spec_free(&cmd->spec);
+    bool kept = cmd->op.u.event_create.spec.name != NULL; /* the spec stays the submitter's */
+    model_event_spec_free(&cmd->op.u.event_create.spec);
     free(cmd);
     ASSERT_EQ_INT(rc, TIX_RC_OK);
-    ASSERT_TRUE(moved); /* the spec went into the inventory */
+    ASSERT_TRUE(kept);
+    /* in the inventory when on_done ran: the feed applied the batch's change first */
+    inv_event *created = inventory_find(f->inv, "show", 4);
     ASSERT_NOT_NULL(created);
-    ASSERT_TRUE(inventory_find(f->inv, "show", 4) == created);
     ASSERT_EQ_INT(created->seat_count, 10);
+    ASSERT_EQ_INT(inv_event_version(created), feed_position(f->follower));
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE event_id = 'show'"), 10);
     ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT created_at_ms FROM events WHERE id = 'show'"), before);
     ASSERT_EQ_INT(outbox_count(f, "EventCreated", "show"), 1);
+    ASSERT_EQ_INT(fx_sql_int(f->dir, -1,
+                             "SELECT COUNT(*) FROM feed WHERE kind = 'event_created'"
+                             " AND event_id = 'show'"),
+                  1);
     char *data = fx_sql_text(f->dir, "SELECT data FROM outbox WHERE type = 'EventCreated'");
     cJSON *json = cJSON_Parse(data);
     free(data);
@@ -325,12 +372,10 @@ TEST(commit_refuses_a_second_event_with_the_same_id)
     ASSERT_NOT_NULL(f);
     ASSERT_NOT_NULL(create_event(f, "show", 600, 1, 4));
     commit_cmd *cmd = calloc(1, sizeof(*cmd));
-    cmd->type = COMMIT_EVENT_CREATE;
-    fx_spec_init(&cmd->spec, "show", 600, 10);
-    fx_spec_add_rows(&cmd->spec, "Other", 1, 9, 0, 1);
+    event_cmd(cmd, "show", 600, 1, 9);
     tix_rc rc = commit_submit_wait(f->c, cmd);
-    bool kept = cmd->spec.name != NULL; /* still the caller's */
-    model_event_spec_free(&cmd->spec);
+    bool kept = cmd->op.u.event_create.spec.name != NULL; /* still the caller's */
+    model_event_spec_free(&cmd->op.u.event_create.spec);
     free(cmd);
     ASSERT_EQ_INT(rc, TIX_RC_EVENT_EXISTS);
     ASSERT_TRUE(kept);
@@ -338,31 +383,26 @@ TEST(commit_refuses_a_second_event_with_the_same_id)
     ASSERT_EQ_INT(outbox_count(f, "EventCreated", NULL), 1);
 }
 
-/* Whether bytes [from, to) of p are all zero. */
-static bool commit_test__zero(const void *p, size_t from, size_t to)
+TEST(commit_commands_come_from_a_pool_with_their_header_cleared)
 {
-    const unsigned char *b = p;
-    for (size_t i = from; i < to; i++)
-        if (b[i]) return false;
-    return true;
-}
-
-TEST(commit_cmd_clear_zeroes_what_each_type_uses_and_keeps_hold_clears_small)
-{
-    static commit_cmd cmd;
-    memset(&cmd, 0xA5, sizeof(cmd)); /* what a previous command left in a reused request */
-    commit_cmd_clear(&cmd, COMMIT_HOLD);
-    ASSERT_EQ_INT(cmd.type, COMMIT_HOLD);
-    cmd.type = 0;
-    ASSERT_TRUE(commit_test__zero(&cmd, 0, offsetof(commit_cmd, booking)));
-    ASSERT_TRUE(cmd.idempotency.key == NULL && cmd.on_done == NULL && cmd.next_ == NULL);
-    ASSERT_FALSE(commit_test__zero(&cmd, offsetof(commit_cmd, booking), sizeof(cmd)));
-
-    memset(&cmd, 0xA5, sizeof(cmd));
-    commit_cmd_clear(&cmd, COMMIT_CHECKOUT); /* uses the booking part: all of it cleared */
-    ASSERT_EQ_INT(cmd.type, COMMIT_CHECKOUT);
-    cmd.type = 0;
-    ASSERT_TRUE(commit_test__zero(&cmd, 0, sizeof(cmd)));
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    commit_cmd *first = commit_cmd_new(f->c, STORE_CMD_HOLD);
+    ASSERT_NOT_NULL(first);
+    memset(first, 0xA5, sizeof(*first)); /* what a previous request left in it */
+    commit_cmd_free(f->c, first);
+    commit_cmd *again = commit_cmd_new(f->c, STORE_CMD_PING);
+    ASSERT_TRUE(again == first); /* reused, not allocated */
+    ASSERT_EQ_INT(again->op.kind, STORE_CMD_PING);
+    ASSERT_EQ_INT(again->op.rc, TIX_RC_OK);
+    ASSERT_NULL(again->op.idem);
+    ASSERT_TRUE(again->on_done == NULL && again->ctx == NULL && again->next_ == NULL);
+    ASSERT_EQ_INT(commit_submit_wait(f->c, again), TIX_RC_OK);
+    commit_cmd_free(f->c, again);
+    /* a write request carries a few kilobytes, not the ten of a command holding every kind */
+    test_note("a command is %zu bytes", sizeof(commit_cmd));
+    ASSERT_LE(sizeof(commit_cmd), 4096);
 }
 
 TEST(commit_hold_succeeds_and_the_inventory_shows_the_seats_held)
@@ -376,7 +416,7 @@ TEST(commit_hold_succeeds_and_the_inventory_shows_the_seats_held)
     static const char *const seats[] = {"A1", "B5", NULL};
     int64_t before = clock_now_ms();
     ASSERT_EQ_INT(hold(f, ev, seats, &cmd), TIX_RC_OK);
-    const hold_record *h = &cmd.hold;
+    const hold_record *h = HOLD_OF(cmd);
     ASSERT_TRUE(ids_is_valid_hex(h->id, strlen(h->id)));
     ASSERT_GT(h->seq, 0);
     ASSERT_EQ_STR(h->event_id, "show");
@@ -424,7 +464,7 @@ TEST(commit_hold_succeeds_and_the_inventory_shows_the_seats_held)
     /* committed before on_done: the read pool sees it */
     hold_record got;
     bool found = false;
-    ASSERT_EQ_INT(store_hold_get(f->st, h->id, &got, &found), 0);
+    ASSERT_EQ_INT(store_hold_get(f->st, h->id, &got, &found, NULL), 0);
     ASSERT_TRUE(found);
     ASSERT_EQ_INT(got.seq, h->seq);
 }
@@ -440,14 +480,14 @@ TEST(commit_second_hold_on_a_held_seat_is_refused_with_the_taken_seat)
     static const char *const seats[] = {"A3", NULL};
     ASSERT_EQ_INT(hold(f, ev, seats, &first), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, seats, &second), TIX_RC_SEAT_UNAVAILABLE);
-    ASSERT_EQ_INT(second.rc, TIX_RC_SEAT_UNAVAILABLE);
-    ASSERT_EQ_INT(second.taken_count, 1);
-    ASSERT_EQ_INT(second.taken_index[0], seat_index(ev, "A3"));
+    ASSERT_EQ_INT(second.op.rc, TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(second.op.u.hold.taken_count, 1);
+    ASSERT_EQ_INT(second.op.u.hold.taken[0], 0); /* A3, the one seat asked for */
     /* the refused hold left nothing behind */
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 1);
     ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 1);
-    ASSERT_EQ_INT(store_seat(f, "show", "A3"), first.hold.seq);
-    ASSERT_INV_SEAT(ev, "A3", SEAT_HELD, first.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A3"), HOLD_OF(first)->seq);
+    ASSERT_INV_SEAT(ev, "A3", SEAT_HELD, HOLD_OF(first)->seq);
 }
 
 TEST(commit_multi_seat_hold_with_one_taken_seat_takes_none)
@@ -463,16 +503,16 @@ TEST(commit_multi_seat_hold_with_one_taken_seat_takes_none)
     ASSERT_EQ_INT(hold(f, ev, a2, &first), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, a5, &second), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, many, &third), TIX_RC_SEAT_UNAVAILABLE);
-    ASSERT_EQ_INT(third.taken_count, 2);
-    ASSERT_EQ_INT(third.taken_index[0], seat_index(ev, "A2"));
-    ASSERT_EQ_INT(third.taken_index[1], seat_index(ev, "A5"));
+    ASSERT_EQ_INT(third.op.u.hold.taken_count, 2);
+    ASSERT_EQ_INT(third.op.u.hold.taken[0], 1); /* A2 */
+    ASSERT_EQ_INT(third.op.u.hold.taken[1], 4); /* A5 */
     static const char *const free_seats[] = {"A1", "A3", "A4", "A6", NULL};
     for (size_t i = 0; free_seats[i]; i++) {
         ASSERT_EQ_INT(store_seat(f, "show", free_seats[i]), 0);
         ASSERT_INV_SEAT(ev, free_seats[i], SEAT_AVAILABLE, 0);
     }
-    ASSERT_EQ_INT(store_seat(f, "show", "A2"), first.hold.seq);
-    ASSERT_EQ_INT(store_seat(f, "show", "A5"), second.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), HOLD_OF(first)->seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A5"), HOLD_OF(second)->seq);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 2);
     ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 2);
@@ -489,17 +529,18 @@ TEST(commit_release_frees_the_seats_and_writes_hold_released)
     static const char *const seats[] = {"A1", "B2", NULL};
     ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
     int64_t before = clock_now_ms();
-    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_OK);
-    ASSERT_EQ_INT(r.hold.status, HOLD_RELEASED);
-    ASSERT_EQ_INT(r.hold.seq, h.hold.seq);
-    ASSERT_GE(r.hold.ended_at_ms, before);
-    ASSERT_EQ_INT(r.hold.seat_count, 2);
-    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "released"));
-    ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", h.hold.id),
-              before);
+    ASSERT_EQ_INT(release(f, HOLD_OF(h)->id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(HOLD_OF(r)->status, HOLD_RELEASED);
+    ASSERT_EQ_INT(HOLD_OF(r)->seq, HOLD_OF(h)->seq);
+    ASSERT_GE(HOLD_OF(r)->ended_at_ms, before);
+    ASSERT_EQ_INT(HOLD_OF(r)->seat_count, 2);
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(h)->id, "released"));
+    ASSERT_GE(
+        fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", HOLD_OF(h)->id),
+        before);
     ASSERT_EQ_INT(store_seat(f, "show", "A1"), 0);
     ASSERT_EQ_INT(store_seat(f, "show", "B2"), 0);
-    ASSERT_EQ_INT(outbox_count(f, "HoldReleased", h.hold.id), 1);
+    ASSERT_EQ_INT(outbox_count(f, "HoldReleased", HOLD_OF(h)->id), 1);
     ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
     ASSERT_INV_SEAT(ev, "B2", SEAT_AVAILABLE, 0);
     inv_counts c = inv_event_counts(ev, 0); /* at time 0 nothing has lapsed: the stored state */
@@ -507,7 +548,7 @@ TEST(commit_release_frees_the_seats_and_writes_hold_released)
     /* the seats can be held again */
     commit_cmd again;
     ASSERT_EQ_INT(hold(f, ev, seats, &again), TIX_RC_OK);
-    ASSERT_EQ_INT(store_seat(f, "show", "A1"), again.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), HOLD_OF(again)->seq);
 }
 
 TEST(commit_release_twice_is_not_active_and_an_unknown_hold_is_not_found)
@@ -520,14 +561,14 @@ TEST(commit_release_twice_is_not_active_and_an_unknown_hold_is_not_found)
     commit_cmd h, r;
     static const char *const seats[] = {"A1", NULL};
     ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
-    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_OK);
-    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
-    ASSERT_EQ_INT(r.hold.status, HOLD_RELEASED); /* the hold as it is */
+    ASSERT_EQ_INT(release(f, HOLD_OF(h)->id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, HOLD_OF(h)->id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(HOLD_OF(r)->status, HOLD_RELEASED); /* the hold as it is */
     char unknown[IDS_HEX_LEN + 1];
     ids_random_hex(unknown);
     ASSERT_EQ_INT(release(f, unknown, &r), TIX_RC_HOLD_NOT_FOUND);
     ASSERT_EQ_INT(outbox_count(f, "HoldReleased", NULL), 1);
-    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "released"));
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(h)->id, "released"));
 }
 
 TEST(commit_sweeper_expires_a_lapsed_hold_with_an_outbox_row)
@@ -540,19 +581,20 @@ TEST(commit_sweeper_expires_a_lapsed_hold_with_an_outbox_row)
     commit_cmd h;
     static const char *const seats[] = {"A1", "A2", NULL};
     ASSERT_EQ_INT(hold(f, ev, seats, &h), TIX_RC_OK);
-    ASSERT_EQ_INT(h.hold.expires_at_ms - h.hold.created_at_ms, 1000);
+    ASSERT_EQ_INT(HOLD_OF(h)->expires_at_ms - HOLD_OF(h)->created_at_ms, 1000);
     int64_t started = clock_mono_ms();
-    while (!store_hold_status_is(f, h.hold.id, "expired") && clock_mono_ms() - started < 3000)
+    while (!store_hold_status_is(f, HOLD_OF(h)->id, "expired") && clock_mono_ms() - started < 3000)
         sleep_ms(50);
     int64_t waited = clock_mono_ms() - started;
-    ASSERT_TRUE(store_hold_status_is(f, h.hold.id, "expired"));
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(h)->id, "expired"));
     test_note("expired after %lld ms (ttl 1000 ms, sweep every 50 ms)", (long long)waited);
     ASSERT_LE(waited, 2000);
-    ASSERT_GE(fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", h.hold.id),
-              h.hold.expires_at_ms);
+    ASSERT_GE(
+        fx_sql_int(f->dir, -1, "SELECT ended_at_ms FROM holds WHERE id = '%s'", HOLD_OF(h)->id),
+        HOLD_OF(h)->expires_at_ms);
     ASSERT_EQ_INT(store_seat(f, "short", "A1"), 0);
     ASSERT_EQ_INT(store_seat(f, "short", "A2"), 0);
-    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", h.hold.id), 1);
+    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", HOLD_OF(h)->id), 1);
     char *event_id = fx_sql_text(f->dir, "SELECT event_id FROM outbox WHERE type = 'HoldExpired'");
     bool same = event_id && strcmp(event_id, "short") == 0;
     free(event_id);
@@ -563,7 +605,7 @@ TEST(commit_sweeper_expires_a_lapsed_hold_with_an_outbox_row)
     ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
     /* releasing it now: not active */
     commit_cmd r;
-    ASSERT_EQ_INT(release(f, h.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(release(f, HOLD_OF(h)->id, &r), TIX_RC_HOLD_NOT_ACTIVE);
     ASSERT_EQ_INT(outbox_count(f, "HoldExpired", NULL), 1);
 }
 
@@ -578,29 +620,29 @@ TEST(commit_hold_on_a_seat_whose_hold_lapsed_unswept_succeeds_and_expires_the_ol
     static const char *const old_seats[] = {"A1", "A2", NULL}, *const other_seats[] = {"B1", NULL};
     ASSERT_EQ_INT(hold(f, ev, old_seats, &old), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, other_seats, &other), TIX_RC_OK);
-    while (clock_now_ms() <= old.hold.expires_at_ms + 20 ||
-           clock_now_ms() <= other.hold.expires_at_ms + 20)
+    while (clock_now_ms() <= HOLD_OF(old)->expires_at_ms + 20 ||
+           clock_now_ms() <= HOLD_OF(other)->expires_at_ms + 20)
         sleep_ms(20);
     /* lapsed: memory reads the seats as available, the store still has the holds active */
     uint32_t a1 = seat_index(ev, "A1"), taken[1];
     ASSERT_EQ_INT(inv_event_find_taken(ev, &a1, 1, clock_now_ms(), taken), 0);
-    ASSERT_TRUE(store_hold_status_is(f, old.hold.id, "active"));
-    ASSERT_EQ_INT(store_seat(f, "short", "A1"), old.hold.seq);
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(old)->id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "short", "A1"), HOLD_OF(old)->seq);
 
     commit_cmd fresh;
     static const char *const fresh_seats[] = {"A1", NULL};
     ASSERT_EQ_INT(hold(f, ev, fresh_seats, &fresh), TIX_RC_OK);
-    ASSERT_TRUE(store_hold_status_is(f, old.hold.id, "expired"));
-    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", old.hold.id), 1);
-    ASSERT_EQ_INT(store_seat(f, "short", "A1"), fresh.hold.seq);
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(old)->id, "expired"));
+    ASSERT_EQ_INT(outbox_count(f, "HoldExpired", HOLD_OF(old)->id), 1);
+    ASSERT_EQ_INT(store_seat(f, "short", "A1"), HOLD_OF(fresh)->seq);
     ASSERT_EQ_INT(store_seat(f, "short", "A2"), 0); /* the old hold's other seat is freed too */
-    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, fresh.hold.seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(fresh)->seq);
     ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
-    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", fresh.hold.id), 1);
+    ASSERT_EQ_INT(outbox_count(f, "HoldCreated", HOLD_OF(fresh)->id), 1);
 
     /* releasing a lapsed hold: not active any more */
     commit_cmd r;
-    ASSERT_EQ_INT(release(f, other.hold.id, &r), TIX_RC_HOLD_NOT_ACTIVE);
+    ASSERT_EQ_INT(release(f, HOLD_OF(other)->id, &r), TIX_RC_HOLD_NOT_ACTIVE);
     ASSERT_EQ_INT(outbox_count(f, "HoldReleased", NULL), 0);
 }
 
@@ -624,18 +666,18 @@ TEST(commit_conflicting_holds_in_one_batch_are_decided_one_by_one)
     ASSERT_EQ_INT(commit_submit(f->c, &z), TIX_RC_OK);
     gate_open(); /* the three run as one batch */
     gate_wait_done(3);
-    ASSERT_EQ_INT(x.rc, TIX_RC_OK);
-    ASSERT_EQ_INT(y.rc, TIX_RC_SEAT_UNAVAILABLE);
-    ASSERT_EQ_INT(y.taken_count, 1);
-    ASSERT_EQ_INT(y.taken_index[0], seat_index(ev, "A2"));
-    ASSERT_EQ_INT(z.rc, TIX_RC_OK);
-    ASSERT_EQ_INT(store_seat(f, "show", "A2"), x.hold.seq);
+    ASSERT_EQ_INT(x.op.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(y.op.rc, TIX_RC_SEAT_UNAVAILABLE);
+    ASSERT_EQ_INT(y.op.u.hold.taken_count, 1);
+    ASSERT_EQ_INT(y.op.u.hold.taken[0], 0); /* A2, the first seat y asked for */
+    ASSERT_EQ_INT(z.op.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), HOLD_OF(x)->seq);
     ASSERT_EQ_INT(store_seat(f, "show", "A3"), 0);
-    ASSERT_EQ_INT(store_seat(f, "show", "A4"), z.hold.seq);
-    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, x.hold.seq);
-    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, x.hold.seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A4"), HOLD_OF(z)->seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(x)->seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, HOLD_OF(x)->seq);
     ASSERT_INV_SEAT(ev, "A3", SEAT_AVAILABLE, 0);
-    ASSERT_INV_SEAT(ev, "A4", SEAT_HELD, z.hold.seq);
+    ASSERT_INV_SEAT(ev, "A4", SEAT_HELD, HOLD_OF(z)->seq);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2);
     ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 2);
 }
@@ -681,8 +723,8 @@ TEST(commit_after_a_batch_under_load_the_writer_gathers_as_many_before_the_next)
     ASSERT_EQ_INT(commit_submit(f->c, &second[N - 1]), TIX_RC_OK);
     gate_wait_done(2 * N);
     for (int i = 0; i < N; i++) {
-        ASSERT_EQ_INT(first[i].rc, TIX_RC_OK);
-        ASSERT_EQ_INT(second[i].rc, TIX_RC_OK);
+        ASSERT_EQ_INT(first[i].op.rc, TIX_RC_OK);
+        ASSERT_EQ_INT(second[i].op.rc, TIX_RC_OK);
     }
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 2 * N);
 }
@@ -698,8 +740,7 @@ TEST(commit_a_lone_command_after_a_large_batch_runs_after_the_gathering_wait)
     commit_cmd blocker, pings[N + 1];
     TEST_CHECK(block_writer(f, &blocker));
     for (int i = 0; i <= N; i++) {
-        memset(&pings[i], 0, sizeof(pings[i]));
-        pings[i].type = COMMIT_PING;
+        ping_cmd(&pings[i]);
         pings[i].on_done = gate_count_done;
         if (i < N) ASSERT_EQ_INT(commit_submit(f->c, &pings[i]), TIX_RC_OK);
     }
@@ -707,7 +748,7 @@ TEST(commit_a_lone_command_after_a_large_batch_runs_after_the_gathering_wait)
     gate_wait_done(N);
     ASSERT_EQ_INT(commit_submit(f->c, &pings[N]), TIX_RC_OK);
     gate_wait_done(N + 1); /* would hang if the wait had no end */
-    ASSERT_EQ_INT(pings[N].rc, TIX_RC_OK);
+    ASSERT_EQ_INT(pings[N].op.rc, TIX_RC_OK);
 }
 
 TEST(commit_submit_answers_overloaded_when_the_queue_is_full)
@@ -719,8 +760,7 @@ TEST(commit_submit_answers_overloaded_when_the_queue_is_full)
     commit_cmd blocker, q[3];
     TEST_CHECK(block_writer(f, &blocker));
     for (int i = 0; i < 3; i++) {
-        memset(&q[i], 0, sizeof(q[i]));
-        q[i].type = COMMIT_PING;
+        ping_cmd(&q[i]);
         q[i].on_done = gate_count_done;
     }
     tix_rc rc0 = commit_submit(f->c, &q[0]);
@@ -789,7 +829,7 @@ TEST(commit_stop_drains_queued_commands_then_refuses_new_ones)
     tix_rc rc = TIX_RC_OK;
     while (probes_queued < PROBES_MAX) {
         commit_cmd *p = &probes[probes_queued];
-        p->type = COMMIT_PING;
+        ping_cmd(p);
         p->on_done = gate_count_done;
         if ((rc = commit_submit(f->c, p)) != TIX_RC_OK) break;
         probes_queued++;
@@ -803,13 +843,12 @@ TEST(commit_stop_drains_queued_commands_then_refuses_new_ones)
     ASSERT_TRUE(atomic_load(&s->returned));
     ASSERT_EQ_INT(gate_done(), N + probes_queued); /* every queued command finished */
     for (int i = 0; i < N; i++)
-        ASSERT_EQ_INT(cmds[i].rc, TIX_RC_OK);
+        ASSERT_EQ_INT(cmds[i].op.rc, TIX_RC_OK);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds WHERE status = 'active'"), N);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), N);
     /* after stop: refused at once, on_done never called */
     commit_cmd late;
-    memset(&late, 0, sizeof(late));
-    late.type = COMMIT_PING;
+    ping_cmd(&late);
     late.on_done = gate_count_done;
     ASSERT_EQ_INT(commit_submit(f->c, &late), TIX_RC_SHUTTING_DOWN);
     ASSERT_EQ_INT(commit_submit_wait(f->c, &late), TIX_RC_SHUTTING_DOWN);
@@ -817,7 +856,7 @@ TEST(commit_stop_drains_queued_commands_then_refuses_new_ones)
     commit_stop(f->c); /* a second stop is harmless */
 }
 
-TEST(commit_load_inventory_rebuilds_events_and_held_seats_after_a_restart)
+TEST(commit_a_restart_rebuilds_events_and_held_seats_from_a_snapshot)
 {
     commit_config cfg = config_with(60000);
     fixture *f = fixture_open(&cfg);
@@ -831,39 +870,44 @@ TEST(commit_load_inventory_rebuilds_events_and_held_seats_after_a_restart)
     ASSERT_EQ_INT(hold(f, ev, s1, &h1), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, s2, &h2), TIX_RC_OK);
     ASSERT_EQ_INT(hold(f, ev, s3, &h3), TIX_RC_OK);
-    ASSERT_EQ_INT(release(f, h2.hold.id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, HOLD_OF(h2)->id, &r), TIX_RC_OK);
     fixture_shutdown(f);
 
-    f->st = NULL;
+    store_options so = {.data_dir = f->dir, .readers = 2};
     char err[256] = "";
-    ASSERT_EQ_INT(store_sqlite_open(f->dir, 2, &f->st, err, sizeof(err)), 0);
+    ASSERT_EQ_INT(store_open(&so, &f->st, err, sizeof(err)), 0);
     f->inv = inventory_create();
-    ASSERT_EQ_INT(commit_load_inventory(f->st, f->inv), 0);
+    feed_config fc = {.poll_ms = 20, .page_max = 256};
+    f->follower = feed_open(f->st, f->inv, &fc); /* the inventory, from a snapshot */
+    ASSERT_NOT_NULL(f->follower);
     inv_event *list[4];
     ASSERT_EQ_INT(inventory_list(f->inv, list, 4), 2);
     ASSERT_EQ_STR(list[0]->spec.id, "show");
     ASSERT_EQ_STR(list[1]->spec.id, "other");
     ev = list[0];
     ASSERT_EQ_INT(ev->seat_count, 6);
-    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, h1.hold.seq);
-    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, h1.hold.seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(h1)->seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, HOLD_OF(h1)->seq);
     ASSERT_INV_SEAT(ev, "A3", SEAT_AVAILABLE, 0);
-    ASSERT_INV_SEAT(ev, "B1", SEAT_HELD, h3.hold.seq);
-    ASSERT_EQ_INT(ev->seats[seat_index(ev, "A1")].hold_expires_ms, h1.hold.expires_at_ms);
+    ASSERT_INV_SEAT(ev, "B1", SEAT_HELD, HOLD_OF(h3)->seq);
+    ASSERT_EQ_INT(ev->seats[seat_index(ev, "A1")].hold_expires_ms, HOLD_OF(h1)->expires_at_ms);
     inv_counts c = inv_event_counts(ev, clock_now_ms());
     ASSERT_EQ_INT(c.held, 3);
+    ASSERT_EQ_INT(inv_event_version(ev), feed_position(f->follower));
     /* and the writer goes on from there */
-    f->c = commit_start(f->st, f->inv, &cfg);
+    f->c = commit_start(f->st, &cfg);
     ASSERT_NOT_NULL(f->c);
+    commit_on_changes(f->c, feed_apply_committed, f->follower);
     commit_cmd again;
     ASSERT_EQ_INT(hold(f, ev, s1, &again), TIX_RC_SEAT_UNAVAILABLE);
     ASSERT_EQ_INT(hold(f, ev, s2, &again), TIX_RC_OK);
-    ASSERT_EQ_INT(release(f, h1.hold.id, &r), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, HOLD_OF(h1)->id, &r), TIX_RC_OK);
     ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
 }
 
-/* ---- store failures, injected with a trigger that makes one kind of outbox row fail ---- */
+/* ---- store failures ---- */
 
+/* A fatal failure, injected with a trigger that makes one kind of outbox row fail. */
 static int fail_outbox_rows(fixture *f, const char *type)
 {
     return fx_sql_exec(f->dir,
@@ -877,8 +921,44 @@ static int stop_failing(fixture *f)
     return fx_sql_exec(f->dir, "DROP TRIGGER IF EXISTS inject_failure");
 }
 
+/* An unavailable store: every write of the database fails (the VFS shim's fault files). */
+static void no_fault_dir(void *arg)
+{
+    (void)arg;
+    store_sqlite_set_fault_dir(NULL);
+}
+
+static int fail_writes(fixture *f, bool on)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/fail-write", f->dir);
+    if (!on) return unlink(path);
+    FILE *file = fopen(path, "w");
+    return file ? fclose(file) : -1;
+}
+
+/* Queue, behind the blocked writer, x (a hold of A2 by "x"), e (event `event_id`) and r (a
+ * release of held), let the writer run them as one batch and wait for the three. Returns 0, or
+ * -1 when one was not queued. */
+static int run_three(fixture *f, inv_event *ev, const commit_cmd *held, const char *event_id,
+                     commit_cmd *x, commit_cmd *e, commit_cmd *r)
+{
+    static const char *const a2[] = {"A2", NULL};
+    hold_cmd(x, ev, "x", a2);
+    event_cmd(e, event_id, 600, 1, 2);
+    release_cmd(r, HOLD_OF(*held)->id);
+    x->on_done = e->on_done = r->on_done = gate_count_done;
+    tix_rc rx = commit_submit(f->c, x), re = commit_submit(f->c, e), rr = commit_submit(f->c, r);
+    gate_open();
+    bool queued = rx == TIX_RC_OK && re == TIX_RC_OK && rr == TIX_RC_OK;
+    if (queued) gate_wait_done(3);
+    return queued ? 0 : -1;
+}
+
 TEST(commit_store_failure_fails_the_whole_batch_and_changes_neither_memory_nor_disk)
 {
+    store_sqlite_set_fault_dir(test_tmpdir()); /* the shim watches the store's own dir */
+    test_defer(no_fault_dir, NULL);
     commit_config cfg = config_with(60000);
     fixture *f = fixture_open(&cfg);
     ASSERT_NOT_NULL(f);
@@ -887,47 +967,68 @@ TEST(commit_store_failure_fails_the_whole_batch_and_changes_neither_memory_nor_d
     commit_cmd held, blocker, x, e, r;
     static const char *const a1[] = {"A1", NULL}, *const a2[] = {"A2", NULL};
     ASSERT_EQ_INT(hold(f, ev, a1, &held), TIX_RC_OK);
+    int64_t position = feed_position(f->follower);
 
-    /* one batch: a hold and an event that would succeed, then a release that fails */
+    /* one batch: a hold, an event and a release, while the disk refuses every write */
     TEST_CHECK(block_writer(f, &blocker));
-    ASSERT_EQ_INT(fail_outbox_rows(f, "HoldReleased"), 0);
-    hold_cmd(&x, ev, "x", a2);
-    memset(&e, 0, sizeof(e));
-    e.type = COMMIT_EVENT_CREATE;
-    fx_spec_init(&e.spec, "never", 600, 10);
-    fx_spec_add_rows(&e.spec, "Main", 1, 2, 0, 1);
-    memset(&r, 0, sizeof(r));
-    r.type = COMMIT_RELEASE;
-    memcpy(r.hold.id, held.hold.id, sizeof(r.hold.id));
-    x.on_done = e.on_done = r.on_done = gate_count_done;
-    tix_rc rx = commit_submit(f->c, &x), re = commit_submit(f->c, &e), rr = commit_submit(f->c, &r);
-    gate_open();
-    if (rx == TIX_RC_OK && re == TIX_RC_OK && rr == TIX_RC_OK) gate_wait_done(3);
-    bool spec_kept = e.spec.name != NULL;
-    model_event_spec_free(&e.spec);
-    ASSERT_TRUE(rx == TIX_RC_OK && re == TIX_RC_OK && rr == TIX_RC_OK);
-    ASSERT_EQ_INT(x.rc, TIX_RC_STORE_ERROR);
-    ASSERT_EQ_INT(e.rc, TIX_RC_STORE_ERROR);
-    ASSERT_EQ_INT(r.rc, TIX_RC_STORE_ERROR);
-    ASSERT_TRUE(spec_kept); /* not moved into the inventory */
+    ASSERT_EQ_INT(fail_writes(f, true), 0);
+    int queued = run_three(f, ev, &held, "never", &x, &e, &r);
+    ASSERT_EQ_INT(fail_writes(f, false), 0);
+    model_event_spec_free(&e.op.u.event_create.spec);
+    ASSERT_EQ_INT(queued, 0);
+    ASSERT_EQ_INT(x.op.rc, TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(e.op.rc, TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(r.op.rc, TIX_RC_STORE_ERROR);
     /* disk: as before the batch */
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 1);
-    ASSERT_TRUE(store_hold_status_is(f, held.hold.id, "active"));
-    ASSERT_EQ_INT(store_seat(f, "show", "A1"), held.hold.seq);
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(held)->id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), HOLD_OF(held)->seq);
     ASSERT_EQ_INT(store_seat(f, "show", "A2"), 0);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM events WHERE id = 'never'"), 0);
     ASSERT_EQ_INT(outbox_count(f, "HoldCreated", NULL), 1);
     ASSERT_EQ_INT(outbox_count(f, "EventCreated", NULL), 1);
     /* memory: as before the batch */
-    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, held.hold.seq);
+    ASSERT_EQ_INT(feed_position(f->follower), position);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(held)->seq);
     ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
     ASSERT_NULL(inventory_find(f->inv, "never", 5));
     /* the writer recovers once the store does */
-    ASSERT_EQ_INT(stop_failing(f), 0);
     commit_cmd again;
     ASSERT_EQ_INT(hold(f, ev, a2, &again), TIX_RC_OK);
-    ASSERT_EQ_INT(release(f, held.hold.id, &again), TIX_RC_OK);
+    ASSERT_EQ_INT(release(f, HOLD_OF(held)->id, &again), TIX_RC_OK);
     ASSERT_EQ_INT(store_seat(f, "show", "A1"), 0);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
+}
+
+/* A store that refuses one command as inconsistent (STORE_FATAL) fails that command only: the
+ * batch runs again command by command, and its neighbours commit. */
+TEST(commit_a_fatal_command_fails_alone_and_its_neighbours_commit)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open(&cfg);
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 4);
+    ASSERT_NOT_NULL(ev);
+    commit_cmd held, blocker, x, e, r;
+    static const char *const a1[] = {"A1", NULL};
+    ASSERT_EQ_INT(hold(f, ev, a1, &held), TIX_RC_OK);
+    TEST_CHECK(block_writer(f, &blocker));
+    ASSERT_EQ_INT(fail_outbox_rows(f, "HoldReleased"), 0);
+    int queued = run_three(f, ev, &held, "fine", &x, &e, &r);
+    model_event_spec_free(&e.op.u.event_create.spec);
+    ASSERT_EQ_INT(queued, 0);
+    ASSERT_EQ_INT(x.op.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(e.op.rc, TIX_RC_OK);
+    ASSERT_EQ_INT(r.op.rc, TIX_RC_STORE_FATAL);
+    ASSERT_TRUE(store_hold_status_is(f, HOLD_OF(held)->id, "active"));
+    ASSERT_EQ_INT(store_seat(f, "show", "A1"), HOLD_OF(held)->seq);
+    ASSERT_EQ_INT(store_seat(f, "show", "A2"), HOLD_OF(x)->seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(held)->seq);
+    ASSERT_INV_SEAT(ev, "A2", SEAT_HELD, HOLD_OF(x)->seq);
+    ASSERT_NOT_NULL(inventory_find(f->inv, "fine", 4));
+    ASSERT_EQ_INT(stop_failing(f), 0);
+    commit_cmd again;
+    ASSERT_EQ_INT(release(f, HOLD_OF(held)->id, &again), TIX_RC_OK);
     ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
 }
 
@@ -941,14 +1042,65 @@ TEST(commit_hold_whose_outbox_row_cannot_be_written_keeps_nothing)
     ASSERT_EQ_INT(fail_outbox_rows(f, "HoldCreated"), 0);
     commit_cmd x;
     static const char *const seats[] = {"A1", "A2", NULL};
-    ASSERT_EQ_INT(hold(f, ev, seats, &x), TIX_RC_STORE_ERROR);
+    ASSERT_EQ_INT(hold(f, ev, seats, &x), TIX_RC_STORE_FATAL);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM holds"), 0);
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 0);
     ASSERT_INV_SEAT(ev, "A1", SEAT_AVAILABLE, 0);
     ASSERT_INV_SEAT(ev, "A2", SEAT_AVAILABLE, 0);
     ASSERT_EQ_INT(stop_failing(f), 0);
     ASSERT_EQ_INT(hold(f, ev, seats, &x), TIX_RC_OK);
-    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, x.hold.seq);
+    ASSERT_INV_SEAT(ev, "A1", SEAT_HELD, HOLD_OF(x)->seq);
+}
+
+/* Another process holds the database's write lock for a while: the store answers RETRY once
+ * its short busy timeout passes, and the writer runs the batch again until it commits. */
+typedef struct locker {
+    char path[512];
+    int hold_ms;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool locked;
+} locker;
+
+static void *lock_for_a_while(void *arg)
+{
+    locker *l = arg;
+    sqlite3 *db = NULL;
+    sqlite3_open(l->path, &db);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    pthread_mutex_lock(&l->mutex);
+    l->locked = true;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->mutex);
+    sleep_ms(l->hold_ms);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return NULL;
+}
+
+TEST(commit_a_batch_the_store_asks_to_run_again_commits_once_the_other_writer_is_done)
+{
+    commit_config cfg = config_with(60000);
+    fixture *f = fixture_open_waiting(&cfg, 20); /* gives up on the lock after 20 ms */
+    ASSERT_NOT_NULL(f);
+    inv_event *ev = create_event(f, "show", 600, 1, 4);
+    ASSERT_NOT_NULL(ev);
+    locker l = {
+        .hold_ms = 40, .mutex = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    snprintf(l.path, sizeof(l.path), "%s/tix.db", f->dir);
+    pthread_t thread;
+    pthread_create(&thread, NULL, lock_for_a_while, &l);
+    pthread_mutex_lock(&l.mutex);
+    while (!l.locked)
+        pthread_cond_wait(&l.cond, &l.mutex);
+    pthread_mutex_unlock(&l.mutex);
+    commit_cmd x;
+    static const char *const seats[] = {"A3", NULL};
+    tix_rc rc = hold(f, ev, seats, &x);
+    pthread_join(thread, NULL);
+    ASSERT_EQ_INT(rc, TIX_RC_OK);
+    ASSERT_EQ_INT(store_seat(f, "show", "A3"), HOLD_OF(x)->seq);
+    ASSERT_INV_SEAT(ev, "A3", SEAT_HELD, HOLD_OF(x)->seq);
 }
 
 /* ---- contention: 16 threads x 200 holds on a 64-seat event ---- */
@@ -989,13 +1141,11 @@ static void *ct_run(void *arg)
             if (!t->holds[i].released) active[n_active++] = i;
         if (n_active > 0 && rand_r(&t->seed) % 100 < 35) {
             ct_hold *h = &t->holds[active[(uint32_t)rand_r(&t->seed) % n_active]];
-            memset(cmd, 0, sizeof(*cmd));
-            cmd->type = COMMIT_RELEASE;
-            memcpy(cmd->hold.id, h->id, sizeof(h->id));
+            release_cmd(cmd, h->id);
             tix_rc rc = commit_submit_wait(t->f->c, cmd);
             if (rc != TIX_RC_OK)
                 ct_error(t, "release of an own active hold: rc %d (%d)", rc, 0);
-            else if (cmd->hold.seq != h->seq)
+            else if (cmd->op.u.release.hold.seq != h->seq)
                 ct_error(t, "released seq mismatch %d %d", 0, 0);
             h->released = true;
             t->released++;
@@ -1021,34 +1171,32 @@ static void *ct_run(void *arg)
             }
         }
         memset(cmd, 0, sizeof(*cmd));
-        cmd->type = COMMIT_HOLD;
-        cmd->event = t->ev;
-        cmd->seat_count = k;
-        memcpy(cmd->seat_index, seats, sizeof(uint32_t) * k);
-        snprintf(cmd->hold.user_id, sizeof(cmd->hold.user_id), "user-%u", t->seed % 1000);
+        store_cmd_init(&cmd->op, STORE_CMD_HOLD);
+        hold_record *hr = &cmd->op.u.hold.hold;
+        snprintf(hr->event_id, sizeof(hr->event_id), "%s", t->ev->spec.id);
+        hr->seat_count = k;
+        for (uint32_t i = 0; i < k; i++)
+            inv_event_seat_id(t->ev, seats[i], hr->seat_ids[i]);
+        snprintf(hr->user_id, sizeof(hr->user_id), "user-%u", t->seed % 1000);
         tix_rc rc = commit_submit_wait(t->f->c, cmd);
+        const store_hold *out = &cmd->op.u.hold;
         if (rc == TIX_RC_OK) {
             ct_hold *h = &t->holds[t->count++];
-            memcpy(h->id, cmd->hold.id, sizeof(h->id));
-            h->seq = cmd->hold.seq;
+            memcpy(h->id, out->hold.id, sizeof(h->id));
+            h->seq = out->hold.seq;
             h->seat_count = k;
             memcpy(h->seats, seats, sizeof(uint32_t) * k);
             h->released = false;
             t->ok++;
-            if (cmd->hold.seat_count != k)
-                ct_error(t, "hold has %d seats, want %d", (int)cmd->hold.seat_count, (int)k);
+            if (out->hold.seat_count != k)
+                ct_error(t, "hold has %d seats, want %d", (int)out->hold.seat_count, (int)k);
         } else if (rc == TIX_RC_SEAT_UNAVAILABLE) {
             t->unavailable++;
-            if (cmd->taken_count < 1 || cmd->taken_count > k)
-                ct_error(t, "taken_count %d of %d", (int)cmd->taken_count, (int)k);
-            for (uint32_t i = 0; i < cmd->taken_count; i++) {
-                bool asked = false;
-                for (uint32_t j = 0; j < k; j++)
-                    asked |= cmd->taken_index[i] == seats[j];
-                if (!asked)
-                    ct_error(t, "taken seat %d was not asked for (%d)", (int)cmd->taken_index[i],
-                             0);
-            }
+            if (out->taken_count < 1 || out->taken_count > k)
+                ct_error(t, "taken_count %d of %d", (int)out->taken_count, (int)k);
+            for (uint32_t i = 0; i < out->taken_count; i++)
+                if (out->taken[i] >= k)
+                    ct_error(t, "taken seat %d was not asked for (%d)", (int)out->taken[i], 0);
         } else {
             ct_error(t, "hold: unexpected rc %d (%d)", rc, 0);
         }
@@ -1101,7 +1249,7 @@ TEST(commit_contention_keeps_every_invariant_between_holds_store_and_inventory)
     for (int i = 0; i < CT_THREADS; i++)
         pthread_join(ids[i], NULL);
     int64_t took = clock_mono_ms() - started;
-    commit_stop(f->c); /* everything committed; memory and disk are quiet from here */
+    commit_stop(f->c); /* everything committed and applied; memory and disk are quiet now */
 
     uint32_t ok = 0, unavailable = 0, skipped = 0, released = 0, errors = 0;
     for (int i = 0; i < CT_THREADS; i++) {
@@ -1229,7 +1377,7 @@ TEST(commit_contention_keeps_every_invariant_between_holds_store_and_inventory)
 TEST(commit_a_buyer_cannot_hold_more_seats_of_an_event_than_the_limit)
 {
     commit_config config = config_with(60000);
-    config.user_seats_max = 3;
+    config.rules.user_seats_max = 3;
     fixture *f = fixture_open(&config);
     if (!f) return;
     inv_event *ev = create_event(f, "limited", 600, 1, 10);
@@ -1245,6 +1393,6 @@ TEST(commit_a_buyer_cannot_hold_more_seats_of_an_event_than_the_limit)
     ASSERT_EQ_INT(fx_sql_int(f->dir, -1, "SELECT COUNT(*) FROM seats WHERE status = 'held'"), 3);
     commit_cmd *r = calloc(1, sizeof(*r));
     test_defer(free, r);
-    ASSERT_EQ_INT(release(f, a[0].hold.id, r), TIX_RC_OK); /* frees two seats of quota */
+    ASSERT_EQ_INT(release(f, HOLD_OF(a[0])->id, r), TIX_RC_OK); /* frees two seats of quota */
     ASSERT_EQ_INT(hold(f, ev, two_more, &a[1]), TIX_RC_OK);
 }

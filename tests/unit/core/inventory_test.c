@@ -2,6 +2,9 @@
  * counts, the seat map JSON, and the memory a seat costs. */
 #include "../test.h"
 
+/* Feed positions for the changes these tests apply: each one later than the last. */
+static uint64_t inv_test_version;
+
 #include "../fixtures.h"
 #include "core/inventory.h"
 #include "util/clock.h"
@@ -50,7 +53,7 @@ static cJSON *seat_map(inv_event *ev, int filter, int64_t now_ms)
     buf b;
     buf_init(&b, 1 << 26);
     cJSON *root = NULL;
-    if (inv_event_write_seat_map(ev, filter, now_ms, &b, NULL) == 0)
+    if (inv_event_write_seat_map(ev, filter, now_ms, 0, &b, NULL) == 0)
         root = cJSON_ParseWithLength(b.data, b.len);
     buf_free(&b);
     return root;
@@ -275,7 +278,7 @@ TEST(apply_hold_makes_seats_held_by_the_hold_until_it_expires)
     ASSERT_NOT_NULL(ev);
     uint64_t v0 = ev->version;
     const uint32_t seats[] = {0, 5, 20};
-    inv_event_apply_hold(ev, seats, 3, 7, 10000, SEAT_HELD);
+    inv_event_apply_hold(ev, seats, 3, 7, 10000, SEAT_HELD, ++inv_test_version);
     ASSERT_GT(ev->version, v0);
     for (int i = 0; i < 3; i++) {
         ASSERT_EQ_INT(status_at(ev, seats[i], 9999), SEAT_HELD);
@@ -302,7 +305,7 @@ TEST(held_seat_whose_hold_has_lapsed_reads_available)
     inv_event *ev = add_small_event(inv, "e");
     ASSERT_NOT_NULL(ev);
     const uint32_t seats[] = {3, 4};
-    inv_event_apply_hold(ev, seats, 2, 9, 10000, SEAT_HELD);
+    inv_event_apply_hold(ev, seats, 2, 9, 10000, SEAT_HELD, ++inv_test_version);
     ASSERT_EQ_INT(status_at(ev, 3, 9999), SEAT_HELD);
     ASSERT_EQ_INT(status_at(ev, 3, 10000), SEAT_AVAILABLE); /* expires_ms <= now */
     ASSERT_EQ_INT(status_at(ev, 3, 10001), SEAT_AVAILABLE);
@@ -324,7 +327,7 @@ TEST(sold_seats_never_lapse)
     inv_event *ev = add_small_event(inv, "e");
     ASSERT_NOT_NULL(ev);
     const uint32_t seats[] = {24};
-    inv_event_apply_hold(ev, seats, 1, 3, 10000, SEAT_SOLD);
+    inv_event_apply_hold(ev, seats, 1, 3, 10000, SEAT_SOLD, ++inv_test_version);
     ASSERT_EQ_INT(status_at(ev, 24, 10000), SEAT_SOLD);
     ASSERT_EQ_INT(status_at(ev, 24, INT64_MAX - 1), SEAT_SOLD);
     inv_counts c = inv_event_counts(ev, INT64_MAX - 1);
@@ -339,12 +342,12 @@ TEST(apply_free_frees_only_the_seats_still_held_by_that_hold)
     inv_event *ev = add_small_event(inv, "e");
     ASSERT_NOT_NULL(ev);
     const uint32_t first[] = {0, 1, 2};
-    inv_event_apply_hold(ev, first, 3, 1, 1000, SEAT_HELD);
+    inv_event_apply_hold(ev, first, 3, 1, 1000, SEAT_HELD, ++inv_test_version);
     /* hold 1 lapsed; hold 2 took seat 1 over */
     const uint32_t second[] = {1};
-    inv_event_apply_hold(ev, second, 1, 2, 50000, SEAT_HELD);
+    inv_event_apply_hold(ev, second, 1, 2, 50000, SEAT_HELD, ++inv_test_version);
     uint64_t v = ev->version;
-    inv_event_apply_free(ev, first, 3, 1);
+    inv_event_apply_free(ev, first, 3, 1, ++inv_test_version);
     ASSERT_GT(ev->version, v);
     ASSERT_EQ_INT(status_at(ev, 0, 0), SEAT_AVAILABLE);
     ASSERT_EQ_INT(ev->seats[0].hold_seq, 0);
@@ -353,10 +356,10 @@ TEST(apply_free_frees_only_the_seats_still_held_by_that_hold)
     ASSERT_EQ_INT(ev->seats[1].hold_seq, 2);
     ASSERT_EQ_INT(ev->seats[1].hold_expires_ms, 50000);
     /* freeing with a hold that holds nothing changes nothing */
-    inv_event_apply_free(ev, second, 1, 99);
+    inv_event_apply_free(ev, second, 1, 99, ++inv_test_version);
     ASSERT_EQ_INT(ev->seats[1].hold_seq, 2);
     ASSERT_EQ_INT(status_at(ev, 1, 2000), SEAT_HELD);
-    inv_event_apply_free(ev, second, 1, 2);
+    inv_event_apply_free(ev, second, 1, 2, ++inv_test_version);
     inv_counts c = inv_event_counts(ev, 0);
     ASSERT_EQ_INT(c.available, 25);
     inventory_destroy(inv);
@@ -401,9 +404,9 @@ TEST(seat_map_json_filters_by_the_status_seats_read_as_now)
     inv_event *ev = add_small_event(inv, "e");
     ASSERT_NOT_NULL(ev);
     const uint32_t held[] = {0, 5}, sold[] = {24}, lapsing[] = {10};
-    inv_event_apply_hold(ev, held, 2, 1, 100000, SEAT_HELD);
-    inv_event_apply_hold(ev, sold, 1, 2, 0, SEAT_SOLD);
-    inv_event_apply_hold(ev, lapsing, 1, 3, 5000, SEAT_HELD);
+    inv_event_apply_hold(ev, held, 2, 1, 100000, SEAT_HELD, ++inv_test_version);
+    inv_event_apply_hold(ev, sold, 1, 2, 0, SEAT_SOLD, ++inv_test_version);
+    inv_event_apply_hold(ev, lapsing, 1, 3, 5000, SEAT_HELD, ++inv_test_version);
     int64_t now = 4000;
 
     cJSON *map = seat_map(ev, SEAT_HELD, now);
@@ -466,7 +469,7 @@ TEST(seat_map_json_past_the_buffer_cap_fails)
     ASSERT_NOT_NULL(ev);
     buf b;
     buf_init(&b, 300);
-    ASSERT_EQ_INT(inv_event_write_seat_map(ev, -1, 0, &b, NULL), -1);
+    ASSERT_EQ_INT(inv_event_write_seat_map(ev, -1, 0, 0, &b, NULL), -1);
     ASSERT_TRUE(b.failed);
     buf_free(&b);
     inventory_destroy(inv);
@@ -494,7 +497,7 @@ static void *race_reader(void *arg)
         uint32_t taken[4];
         inv_event_find_taken(r->ev, asked, 4, 0, taken);
         buf_reset(&b);
-        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, &b, NULL) != 0)
+        if (inv_event_write_seat_map(r->ev, SEAT_HELD, 0, 0, &b, NULL) != 0)
             atomic_fetch_add(&r->bad, 1);
     }
     buf_free(&b);
@@ -512,8 +515,8 @@ TEST(inventory_reads_and_applies_from_many_threads_are_consistent)
     for (int64_t seq = 1; seq <= RACE_APPLIES; seq++) {
         uint32_t seats[2] = {(uint32_t)(seq % 25), (uint32_t)((seq * 7) % 25)};
         uint32_t n = seats[0] == seats[1] ? 1 : 2;
-        inv_event_apply_hold(r.ev, seats, n, seq, INT64_MAX, SEAT_HELD);
-        if (seq % 3) inv_event_apply_free(r.ev, seats, n, seq);
+        inv_event_apply_hold(r.ev, seats, n, seq, INT64_MAX, SEAT_HELD, ++inv_test_version);
+        if (seq % 3) inv_event_apply_free(r.ev, seats, n, seq, ++inv_test_version);
     }
     for (int i = 0; i < 3; i++)
         pthread_join(readers[i], NULL);
@@ -611,7 +614,7 @@ static void *starve_writer(void *arg)
 {
     starve_ctx *s = arg;
     const uint32_t seat = 0;
-    inv_event_apply_hold(s->ev, &seat, 1, 1, INT64_MAX, SEAT_HELD);
+    inv_event_apply_hold(s->ev, &seat, 1, 1, INT64_MAX, SEAT_HELD, ++inv_test_version);
     atomic_store(&s->applied, true);
     return NULL;
 }

@@ -37,28 +37,31 @@ static int vfs_shim_test__arm(const char *dir, const char *name, bool armed)
     return f && fclose(f) == 0 ? 0 : -1;
 }
 
-/* One transaction: a hold of seat `seat_id` of e1. Returns store_commit's result (after
- * rolling back a failed commit, as the writer does), or -1 if an earlier step failed. */
+/* Run one command in its own batch (the writer's path). Returns its rc, or -1 when the batch
+ * failed (nothing of it kept). */
+static int vfs_shim_test__run(store *st, store_cmd *cmd)
+{
+    store_rules rules = {.max_attempts = 3, .lease_ms = 30000, .feed_retain = 1000000};
+    store_batch b = {.now_ms = 1, .rules = &rules, .node_id = "n", .cmds = &cmd, .count = 1};
+    change_page_init(&b.changes);
+    store_status status = store_batch_run(st, &b);
+    change_page_free(&b.changes);
+    return status == STORE_OK ? (int)cmd->rc : -1;
+}
+
+/* One transaction: a hold of seat `seat_id` of e1. Returns 0 when it committed, -1 when the
+ * store failed (or refused it). */
 static int vfs_shim_test__hold(store *st, const char *seat_id)
 {
-    hold_record h;
-    memset(&h, 0, sizeof(h));
-    ids_random_hex(h.id);
-    snprintf(h.event_id, sizeof(h.event_id), "e1");
-    snprintf(h.user_id, sizeof(h.user_id), "user-%s", seat_id);
-    h.status = HOLD_ACTIVE;
-    h.created_at_ms = 1;
-    h.expires_at_ms = INT64_MAX / 2;
-    h.seat_count = 1;
-    snprintf(h.seat_ids[0], TIX_SEAT_ID_LEN_MAX, "%s", seat_id);
-    bool taken = false;
-    int rc = store_begin(st);
-    if (rc == 0) rc = store_tx_hold_insert(st, &h);
-    if (rc == 0) rc = store_tx_seat_take(st, "e1", seat_id, h.seq, &taken);
-    if (rc == 0 && !taken) rc = -1;
-    if (rc == 0) rc = store_commit(st);
-    if (rc != 0) store_rollback(st);
-    return rc;
+    store_cmd cmd;
+    store_cmd_init(&cmd, STORE_CMD_HOLD);
+    hold_record *h = &cmd.u.hold.hold;
+    memset(h, 0, sizeof(*h));
+    snprintf(h->event_id, sizeof(h->event_id), "e1");
+    snprintf(h->user_id, sizeof(h->user_id), "user-%s", seat_id);
+    h->seat_count = 1;
+    snprintf(h->seat_ids[0], TIX_SEAT_ID_LEN_MAX, "%s", seat_id);
+    return vfs_shim_test__run(st, &cmd) == TIX_RC_OK ? 0 : -1;
 }
 
 /* Copy the database and its WAL as they are on disk (a crash image) into dir image. */
@@ -80,19 +83,19 @@ static store *vfs_shim_test__open(const char *data, uint32_t row_count, uint32_t
 {
     store *st = NULL;
     char err[256] = "";
-    if (store_sqlite_open(data, 1, &st, err, sizeof(err)) != 0) {
+    store_options o = {.data_dir = data, .readers = 1};
+    if (store_sqlite_open(&o, &st, err, sizeof(err)) != 0) {
         test_fail(__FILE__, __LINE__, "store_sqlite_open: %s", err);
         return NULL;
     }
-    event_spec spec;
-    fx_spec_init(&spec, "e1", 600, 10);
-    fx_spec_add_rows(&spec, "Floor", 5000, seats_per_row, 0, row_count);
-    bool exists = true;
-    int rc = store_begin(st);
-    if (rc == 0) rc = store_tx_event_insert(st, &spec, &exists);
-    if (rc == 0) rc = store_commit(st);
-    model_event_spec_free(&spec);
-    if (rc != 0 || exists) {
+    store_cmd *cmd = calloc(1, sizeof(*cmd));
+    store_cmd_init(cmd, STORE_CMD_EVENT_CREATE);
+    fx_spec_init(&cmd->u.event_create.spec, "e1", 86400, 10);
+    fx_spec_add_rows(&cmd->u.event_create.spec, "Floor", 5000, seats_per_row, 0, row_count);
+    int rc = vfs_shim_test__run(st, cmd);
+    model_event_spec_free(&cmd->u.event_create.spec);
+    free(cmd);
+    if (rc != TIX_RC_OK) {
         test_fail(__FILE__, __LINE__, "creating e1");
         store_close(st);
         return NULL;

@@ -281,3 +281,15 @@ TEST(json_string_append_past_the_cap_leaves_the_buffer_unchanged)
     ASSERT_EQ_STR(got, "x:");
     ASSERT_EQ_INT(len, 2);
 }
+
+TEST(buf_append_json_plain_quotes_without_escaping_and_respects_the_cap)
+{
+    buf b;
+    buf_init(&b, 12);
+    ASSERT_EQ_INT(buf_append_json_plain(&b, "A12"), 0);
+    ASSERT_EQ_STR(b.data, "\"A12\"");
+    ASSERT_EQ_INT(buf_append_json_plain(&b, "0123456"), -1); /* 5 + 9 > 12: nothing of it */
+    ASSERT_TRUE(b.failed);
+    ASSERT_EQ_STR(b.data, "\"A12\"");
+    buf_free(&b);
+}
