@@ -88,8 +88,12 @@ int store_open(const store_options *o, store **out, char *err, size_t err_len)
 {
     if (o->url && o->url[0]) {
         if (store_url_is_pg(o->url)) return store_pg_open(o, out, err, err_len);
+        /* the scheme only: the rest may carry a password */
+        const char *scheme_end = strstr(o->url, "://");
+        int scheme_len = scheme_end ? (int)(scheme_end - o->url) + 3 : 0;
         snprintf(err, err_len,
-                 "tix has no backend for this store URL (postgresql://... or postgres://...)");
+                 "tix has no backend for '%.*s' URLs (postgresql://... or postgres://...)",
+                 scheme_len > 32 ? 32 : scheme_len, o->url);
         return -1;
     }
     return store_sqlite_open(o, out, err, err_len);

@@ -112,13 +112,9 @@ static void pgfx__drop(void *arg)
     free(db);
 }
 
-int pgfx_fresh(char *url, size_t cap)
+/* Make database db->name (dropped first if it exists). Returns 0 or -1 after test_fail. */
+static int pgfx__create(const char *cluster, pgfx__db *db)
 {
-    static unsigned made;
-    const char *cluster = pgfx_cluster();
-    if (!cluster) return test_fail(__FILE__, __LINE__, "no cluster"), -1;
-    pgfx__db *db = calloc(1, sizeof(*db));
-    snprintf(db->name, sizeof(db->name), "tixu_%d_%u", (int)getpid(), ++made);
     PGconn *admin = PQconnectdb(cluster);
     PQsetNoticeProcessor(admin, pgfx__quiet, NULL);
     char sql[160];
@@ -131,11 +127,49 @@ int pgfx_fresh(char *url, size_t cap)
     if (!ok) test_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(admin));
     PQclear(res);
     PQfinish(admin);
-    if (!ok) return free(db), -1;
+    return ok ? 0 : -1;
+}
+
+/* A new database's name, its URL into url. */
+static pgfx__db *pgfx__new(const char *cluster, char *url, size_t cap)
+{
+    static unsigned made;
+    pgfx__db *db = calloc(1, sizeof(*db));
+    snprintf(db->name, sizeof(db->name), "tixu_%d_%u", (int)getpid(), ++made);
+    if (pgfx__url_of(cluster, db->name, url, cap) == 0 && pgfx__create(cluster, db) == 0) return db;
+    test_fail(__FILE__, __LINE__, "no database %s on %s", db->name, cluster);
+    free(db);
+    return NULL;
+}
+
+int pgfx_fresh(char *url, size_t cap)
+{
+    const char *cluster = pgfx_cluster();
+    if (!cluster) return test_fail(__FILE__, __LINE__, "no cluster"), -1;
+    pgfx__db *db = pgfx__new(cluster, url, cap);
+    if (!db) return -1;
     test_defer(pgfx__drop, db);
-    if (pgfx__url_of(cluster, db->name, url, cap) != 0)
-        return test_fail(__FILE__, __LINE__, "cannot make a URL of %s", cluster), -1;
     return 0;
+}
+
+static pgfx__db *pgfx__kept; /* the last database made by pgfx_fresh_kept */
+
+static void pgfx__drop_kept(void)
+{
+    if (pgfx__kept) pgfx__drop(pgfx__kept);
+    pgfx__kept = NULL;
+}
+
+int pgfx_fresh_kept(char *url, size_t cap)
+{
+    static bool registered;
+    const char *cluster = pgfx_cluster();
+    if (!cluster) return test_fail(__FILE__, __LINE__, "no cluster"), -1;
+    pgfx__drop_kept(); /* the previous test's handles are closed by now */
+    if (!registered) atexit(pgfx__drop_kept);
+    registered = true;
+    pgfx__kept = pgfx__new(cluster, url, cap);
+    return pgfx__kept ? 0 : -1;
 }
 
 static void pgfx__close(void *arg)

@@ -19,6 +19,10 @@ const char *pgfx_cluster(void);
  * (cap bytes). Returns 0, or -1 after test_fail. */
 int pgfx_fresh(char *url, size_t cap);
 
+/* A fresh, empty UTF8 database whose handles the caller closes itself (the conformance suite):
+ * dropped at the next call, or when the process exits. Returns 0, or -1 after test_fail. */
+int pgfx_fresh_kept(char *url, size_t cap);
+
 /* A connection of the test's own to url (blocking, autocommit); NULL after test_fail. Closed
  * when the test ends. */
 PGconn *pgfx_connect(const char *url);

@@ -51,17 +51,20 @@ CREATE FUNCTION tix_take_seat(p_event_id text, p_seat_id text, p_seq bigint, p_n
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_holder bigint;
-    v_expires bigint;
+    v_holder holds;
 BEGIN
-    SELECT s.hold_seq, h.expires_at_ms INTO v_holder, v_expires
-        FROM seats s JOIN holds h ON h.seq = s.hold_seq
+    SELECT h.* INTO v_holder FROM seats s JOIN holds h ON h.seq = s.hold_seq
         WHERE s.event_id = p_event_id AND s.seat_id = p_seat_id AND s.status = 'held';
-    IF v_holder IS NULL OR v_holder = p_seq OR v_expires > p_now THEN
+    IF v_holder.seq IS NULL OR v_holder.seq = p_seq THEN
+        RETURN false;
+    END IF;
+    -- whether the holder lapsed is decided on a hold that reads whole
+    PERFORM tix_seat_ids(v_holder.seat_ids, 'hold ' || v_holder.id);
+    IF v_holder.expires_at_ms > p_now THEN
         RETURN false;
     END IF;
     -- another node may end the lapsed holder first: the seat is free all the same
-    PERFORM tix_expire_hold(v_holder, p_now);
+    PERFORM tix_expire_hold(v_holder.seq, p_now);
     UPDATE seats SET status = 'held', hold_seq = p_seq
         WHERE event_id = p_event_id AND seat_id = p_seat_id AND status = 'available';
     RETURN FOUND;
