@@ -529,7 +529,7 @@ static void *pgt__race(void *arg)
             if (live[k][0] && rand_r(&seed) % 2) { /* let one of ours go */
                 store_cmd_init(cmd, STORE_CMD_RELEASE);
                 memset(&cmd->u.release, 0, sizeof(cmd->u.release));
-                snprintf(cmd->u.release.hold.id, sizeof(cmd->u.release.hold.id), "%s", live[k]);
+                memcpy(cmd->u.release.hold.id, live[k], sizeof(live[k]));
                 continue;
             }
             store_cmd_init(cmd, STORE_CMD_HOLD);
@@ -572,7 +572,7 @@ static void *pgt__race(void *arg)
             store_cmd *cmd = &cmds[k];
             if (cmd->kind == STORE_CMD_RELEASE && cmd->rc == TIX_RC_OK) live[k][0] = '\0';
             if (cmd->kind == STORE_CMD_HOLD && cmd->rc == TIX_RC_OK)
-                snprintf(live[k], sizeof(live[k]), "%s", cmd->u.hold.hold.id);
+                memcpy(live[k], cmd->u.hold.hold.id, sizeof(live[k]));
         }
     }
     change_page_free(&b.changes);
