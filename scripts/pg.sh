@@ -4,6 +4,8 @@
 #   scripts/pg.sh start DIR     initdb a cluster in DIR (made if missing) and start it
 #   scripts/pg.sh url DIR       the libpq URL of its `postgres` database (superuser tix)
 #   scripts/pg.sh restart DIR   restart it (fast shutdown) and wait until it answers
+#   scripts/pg.sh down DIR      stop the server (fast shutdown), keeping DIR; `up` starts it again
+#   scripts/pg.sh up DIR
 #   scripts/pg.sh stop DIR      stop it and remove DIR
 #
 # The server listens on a unix socket in DIR only (no TCP port: several clusters on one machine
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|url|restart|stop DIR" >&2
+    echo "usage: $0 start|url|restart|down|up|stop DIR" >&2
     exit 2
 }
 [ $# -eq 2 ] || usage
@@ -89,6 +91,12 @@ url)
     ;;
 restart)
     pg_ctl_ -w -t 60 -m fast restart >/dev/null
+    ;;
+down)
+    pg_ctl_ -w -t 60 -m fast stop >/dev/null
+    ;;
+up)
+    pg_ctl_ -w -t 60 start >/dev/null
     ;;
 stop)
     if [ -f "$dir/data/postmaster.pid" ]; then pg_ctl_ -w -t 60 -m fast stop >/dev/null || true; fi

@@ -114,11 +114,21 @@ def copy_store(src_dir, dst_dir):
             _urls[_key(dst_dir)] = url
 
 
+def share_store(src_dir, dst_dir):
+    """On PostgreSQL, DST_DIR's store is SRC_DIR's database (two nodes on one database, each with
+    its own data directory: its node id and tokens)."""
+    if on_pg():
+        url = store_url(src_dir)
+        with _lock:
+            _urls[_key(dst_dir)] = url
+
+
 def forget_store(data_dir):
     """Drop DATA_DIR's database (PostgreSQL; the servers on it must be stopped)."""
     with _lock:
         url = _urls.pop(_key(data_dir), None)
-    if url:
+        shared = url in _urls.values()
+    if url and not shared:
         pg_drop_database(url)
 
 
