@@ -26,6 +26,7 @@ int pg_store_send_tail(store_pg *ss)
 enum {
     PG_FLUSH_BEFORE,
     PG_FLUSH_WOKE,
+    PG_FLUSH_XID,
     PG_FLUSH_SEQ,
     PG_FLUSH_TIME,
     PG_FLUSH_KIND,
@@ -63,6 +64,14 @@ static int pg_store__change_add(store_pg *ss, const PGresult *res, int row)
     if (change_page_add(&ss->batch->changes, &c, ids, len) != 0)
         return pg_store_fail_with(ss, STORE_UNAVAILABLE, "out of memory");
     return 0;
+}
+
+const char *pg_store_flush_xid(const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 ||
+        PQnfields(res) != PG_FLUSH_COLUMNS || PQgetisnull(res, 0, PG_FLUSH_XID))
+        return NULL;
+    return PQgetvalue(res, 0, PG_FLUSH_XID);
 }
 
 int pg_store_recv_flush(store_pg *ss, const PGresult *res)

@@ -48,6 +48,7 @@ typedef enum {
     PG_SQL_FLUSH,
     PG_SQL_NOTIFY,
     PG_SQL_KEEP,
+    PG_SQL_XACT_STATUS,
     PG_SQL_HOLD,
     PG_SQL_RELEASE,
     PG_SQL_CHECKOUT,
@@ -119,8 +120,9 @@ typedef struct store_pg {
     store_status status; /* the first failure of the batch */
     PGresult **results;  /* one per query of the round trip being read */
     uint32_t result_cap;
-    buf scratch; /* JSON parameters */
-    buf ids;     /* text[] parameters */
+    uint32_t results_got; /* how many of them the last round trip read */
+    buf scratch;          /* JSON parameters */
+    buf ids;              /* text[] parameters */
     /* read connections */
     pthread_mutex_t readers_mutex;
     pthread_cond_t readers_cond;
@@ -254,6 +256,10 @@ int pg_store_send_tail(store_pg *ss);
 /* Read the flush's rows into the batch (feed_before, its changes, deliveries_written).
  * Returns 0 or -1 (recorded). */
 int pg_store_recv_flush(store_pg *ss, const PGresult *res);
+
+/* The id of the transaction the flush ended (a string in res), or NULL when it wrote nothing
+ * or res is not a flush's result. */
+const char *pg_store_flush_xid(const PGresult *res);
 
 /* ---- reads.c (the store_ops reads) ---- */
 

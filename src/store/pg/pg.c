@@ -41,6 +41,7 @@ const pg_statement pg_store_sql[PG_SQL_COUNT] = {
     [PG_SQL_FLUSH] = {"tix_flush", "SELECT * FROM tix_feed_flush()"},
     [PG_SQL_NOTIFY] = {"tix_notify", "SELECT tix_feed_notify()"},
     [PG_SQL_KEEP] = {"tix_keep", "UPDATE idempotency SET status = $2, body = $3 WHERE key = $1"},
+    [PG_SQL_XACT_STATUS] = {"tix_xact_status", "SELECT pg_xact_status($1::xid8)"},
     [PG_SQL_HOLD] = {"tix_hold", "SELECT " PG_OUTCOME ", o_seq, o_expires_at_ms, o_taken"
                                  " FROM tix_hold($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
     [PG_SQL_RELEASE] = {"tix_release", "SELECT " PG_OUTCOME_R ", (r.o_hold).*"
@@ -166,11 +167,13 @@ static int pg_store__results_reserve(store_pg *ss, uint32_t n)
 }
 
 /* Sync the n queries queued on the writer, send them, and read their results into
- * ss->results[0..n) (each query's one result), then the sync's. Returns 0, or -1 (recorded)
- * when the connection broke: the results read so far are kept (and freed by the caller). */
-static int pg_store__round_trip(store_pg *ss, uint32_t n)
+ * into[0..n) (each query's one result; ss->results_got says how many came), then the sync's.
+ * Returns 0, or -1 (recorded) when the connection broke: the results read so far are kept
+ * (and freed by the caller). */
+static int pg_store__round_trip(store_pg *ss, PGresult **into, uint32_t n)
 {
     pg_conn *w = &ss->writer;
+    ss->results_got = 0;
     if (!PQpipelineSync(w->conn) || pg_store_flush(w) != 0)
         return pg_store_fail(ss, w->conn, NULL, "send a batch");
     for (uint32_t i = 0; i <= n; i++) {
@@ -183,7 +186,8 @@ static int pg_store__round_trip(store_pg *ss, uint32_t n)
             if (!synced) return pg_store_fail_with(ss, STORE_FATAL, "a batch lost its sync");
             return 0;
         }
-        ss->results[i] = res;
+        into[i] = res;
+        ss->results_got = i + 1;
         if (pg_store_wait(w) != 0) return pg_store_fail(ss, NULL, NULL, "read a batch's results");
         PGresult *end = PQgetResult(w->conn); /* the end of this query's results */
         if (end) {
@@ -192,6 +196,34 @@ static int pg_store__round_trip(store_pg *ss, uint32_t n)
         }
     }
     return 0;
+}
+
+/* The connection broke after the batch's COMMIT was sent (ss->results[0..flush] all read and
+ * done, the flush's result at index flush): whether the transaction committed all the same.
+ * A new connection asks the server about the transaction the flush named (one that wrote
+ * nothing changed nothing either way). Without an answer, it did not: the caller reports the
+ * store unavailable, as for any lost connection. */
+static bool pg_store__committed_anyway(store_pg *ss, uint32_t flush)
+{
+    if (ss->writer.conn || ss->results_got <= flush) return false; /* not a lost connection */
+    for (uint32_t i = 0; i <= flush; i++) {
+        ExecStatusType st = PQresultStatus(ss->results[i]);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return false;
+    }
+    const char *xid = pg_store_flush_xid(ss->results[flush]);
+    if (!xid) return PQresultStatus(ss->results[flush]) == PGRES_TUPLES_OK;
+    PGresult *answer = NULL;
+    pg_params p = {0};
+    pg_params_text(&p, xid);
+    bool committed =
+        pg_store_ensure(ss, &ss->writer) == 0 && pg_store_send(ss, PG_SQL_XACT_STATUS, &p) == 0 &&
+        pg_store__round_trip(ss, &answer, 1) == 0 && PQresultStatus(answer) == PGRES_TUPLES_OK &&
+        PQntuples(answer) == 1 && strcmp(PQgetvalue(answer, 0, 0), "committed") == 0;
+    log_warn("store: the connection was lost before COMMIT's answer; transaction %s %s", xid,
+             committed ? "committed: the batch stands" : "did not commit (or cannot be asked)");
+    PQclear(answer);
+    ss->results_got = flush + 1;
+    return committed;
 }
 
 /* The first result of ss->results[from..to) that failed, recorded; 0 when none did. */
@@ -233,9 +265,9 @@ static int pg_store__recv_tail(store_pg *ss, uint32_t first)
         change_page_reset(&ss->batch->changes);
         ss->status = STORE_OK;
     }
-    ExecStatusType notified = PQresultStatus(ss->results[first + 2]);
-    if (notified != PGRES_TUPLES_OK) /* the commit stands: followers poll anyway */
-        pg_store_fail(NULL, ss->writer.conn, ss->results[first + 2], "notify the followers");
+    const PGresult *notified = ss->results[first + 2];
+    if (notified && PQresultStatus(notified) != PGRES_TUPLES_OK) /* followers poll anyway */
+        pg_store_fail(NULL, ss->writer.conn, notified, "notify the followers");
     return 0;
 }
 
@@ -296,8 +328,11 @@ static int pg_store__commit_keyed(store_pg *ss)
     if (pg_store__send_keeps(ss, &keeps) != 0 || pg_store_send_tail(ss) != 0) return -1;
     uint32_t n = keeps + 3;
     int rc = pg_store__results_reserve(ss, n);
-    if (rc == 0) rc = pg_store__round_trip(ss, n);
-    if (rc == 0) rc = pg_store__check(ss, 0, keeps + 2);
+    if (rc == 0) rc = pg_store__round_trip(ss, ss->results, n);
+    if (rc != 0 && pg_store__committed_anyway(ss, keeps))
+        rc = 0, ss->status = STORE_OK;
+    else if (rc == 0)
+        rc = pg_store__check(ss, 0, keeps + 2);
     if (rc == 0) rc = pg_store__recv_tail(ss, keeps);
     pg_store__results_clear(ss, n);
     return rc;
@@ -344,7 +379,8 @@ static void pg_store__abort(store_pg *ss)
     if (tx == PQTRANS_IDLE) return;
     pg_params none = {0};
     store_status failed = ss->status; /* a failing ROLLBACK must not hide the cause */
-    if (pg_store_send(ss, PG_SQL_ROLLBACK, &none) != 0 || pg_store__round_trip(ss, 1) != 0 ||
+    if (pg_store_send(ss, PG_SQL_ROLLBACK, &none) != 0 ||
+        pg_store__round_trip(ss, ss->results, 1) != 0 ||
         PQresultStatus(ss->results[0]) != PGRES_COMMAND_OK)
         pg_store_disconnect(w);
     pg_store__results_clear(ss, 1);
@@ -368,8 +404,11 @@ static store_status pg_store__batch_run(store *s, store_batch *b)
     uint32_t n = 0;
     int rc = pg_store__results_reserve(ss, b->count + 4);
     if (rc == 0) rc = pg_store__send_batch(ss, !keyed, &n);
-    if (rc == 0) rc = pg_store__round_trip(ss, n);
-    if (rc == 0) rc = pg_store__check(ss, 0, n);
+    if (rc == 0) rc = pg_store__round_trip(ss, ss->results, n);
+    if (rc != 0 && !keyed && pg_store__committed_anyway(ss, b->count + 1))
+        rc = 0, ss->status = STORE_OK;
+    else if (rc == 0)
+        rc = pg_store__check(ss, 0, n);
     if (rc == 0 && !keyed) rc = pg_store__recv_tail(ss, b->count + 1);
     if (rc == 0) rc = pg_store__recv_cmds(ss, 1, !keyed);
     pg_store__results_clear(ss, n);

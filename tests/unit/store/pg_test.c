@@ -4,7 +4,8 @@
  * middle of a batch keeps nothing and is made again at once; the watch tells of other nodes'
  * commits and of a listener that reconnected; the feed stays dense under writers racing on the
  * same seats; a batch of a thousand commands is one transaction; an idempotency key held by one
- * node's open transaction is answered by the other once it commits. Checked through store.h and
+ * node's open transaction is answered by the other once it commits; a commit whose answer was
+ * lost with the connection is asked about, and stands. Checked through store.h and
  * with plain SQL on the database. */
 #include "../test.h"
 
@@ -13,10 +14,13 @@
 #include "pg_fixture.h"
 #include "util/ids.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum { PGT_URL_MAX = 1024 };
@@ -744,4 +748,179 @@ TEST(pg_a_key_in_flight_on_one_node_is_answered_by_the_other_once_it_commits)
     ASSERT_EQ_STR(second->idem->body.data, first->idem->body.data);
     ASSERT_EQ_INT(on_b.pb->b.changes.count, 0);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM holds"), 1);
+}
+
+/* ---- a COMMIT whose answer was lost ---- */
+
+/* A proxy between the store and the cluster, on a unix socket of its own, that can cut a
+ * client's connection right before the answer to its next COMMIT (the server has committed;
+ * the client never hears it): a connection lost at the worst moment, on demand. */
+typedef struct pgt_proxy {
+    char dir[64];
+    char target[100]; /* the cluster's socket (it fits a sun_path) */
+    int listen_fd;
+    pthread_t thread;
+    atomic_bool arm, stop;
+    atomic_int cuts;
+} pgt_proxy;
+
+typedef struct pgt_pipe {
+    pgt_proxy *proxy;
+    int client, server;
+} pgt_pipe;
+
+/* The answer to COMMIT: CommandComplete ('C', length 11, "COMMIT\0"). */
+static const char pgt__commit_done[] = {'C', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
+
+/* Server to client, cutting before COMMIT's answer when armed. Returns false at the end. */
+static bool pgt__forward_down(pgt_pipe *p, char *carry, size_t *carried)
+{
+    char chunk[65536 + sizeof(pgt__commit_done)];
+    memcpy(chunk, carry, *carried);
+    ssize_t n = read(p->server, chunk + *carried, 65536);
+    if (n <= 0) return false;
+    size_t len = *carried + (size_t)n;
+    *carried = 0;
+    if (!atomic_load(&p->proxy->arm)) return write(p->client, chunk, len) == (ssize_t)len;
+    for (size_t i = 0; i + sizeof(pgt__commit_done) <= len; i++) {
+        if (memcmp(chunk + i, pgt__commit_done, sizeof(pgt__commit_done)) != 0) continue;
+        if (write(p->client, chunk, i) != (ssize_t)i) return false;
+        atomic_store(&p->proxy->arm, false);
+        atomic_fetch_add(&p->proxy->cuts, 1);
+        return false; /* cut: both sides closed */
+    }
+    size_t keep = len < sizeof(pgt__commit_done) ? len : sizeof(pgt__commit_done) - 1;
+    if (write(p->client, chunk, len - keep) != (ssize_t)(len - keep)) return false;
+    memcpy(carry, chunk + len - keep, keep);
+    *carried = keep;
+    return true;
+}
+
+static void *pgt__pipe(void *arg)
+{
+    pgt_pipe *p = arg;
+    char carry[sizeof(pgt__commit_done)];
+    size_t carried = 0;
+    bool open = true;
+    while (open && !atomic_load(&p->proxy->stop)) {
+        struct pollfd fds[2] = {{.fd = p->client, .events = POLLIN},
+                                {.fd = p->server, .events = POLLIN}};
+        if (poll(fds, 2, 100) <= 0) continue;
+        if (fds[0].revents) {
+            char up[65536];
+            ssize_t n = read(p->client, up, sizeof(up));
+            open = n > 0 && write(p->server, up, (size_t)n) == n;
+        }
+        if (open && fds[1].revents) open = pgt__forward_down(p, carry, &carried);
+    }
+    close(p->client);
+    close(p->server);
+    free(p);
+    return NULL;
+}
+
+static void *pgt__accept(void *arg)
+{
+    pgt_proxy *proxy = arg;
+    while (!atomic_load(&proxy->stop)) {
+        struct pollfd pfd = {.fd = proxy->listen_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0) continue;
+        int client = accept(proxy->listen_fd, NULL, NULL);
+        if (client < 0) continue;
+        struct sockaddr_un to = {.sun_family = AF_UNIX};
+        snprintf(to.sun_path, sizeof(to.sun_path), "%s", proxy->target);
+        int server = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(server, (struct sockaddr *)&to, sizeof(to)) != 0) {
+            close(client);
+            close(server);
+            continue;
+        }
+        pgt_pipe *p = malloc(sizeof(*p));
+        *p = (pgt_pipe){proxy, client, server};
+        pthread_t t;
+        if (pthread_create(&t, NULL, pgt__pipe, p) == 0)
+            pthread_detach(t);
+        else
+            close(client), close(server), free(p);
+    }
+    return NULL;
+}
+
+static void pgt__proxy_stop(void *arg)
+{
+    pgt_proxy *proxy = arg;
+    atomic_store(&proxy->stop, true);
+    pthread_join(proxy->thread, NULL);
+    close(proxy->listen_fd);
+    usleep(300000); /* the pipes see the stop within their poll */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/.s.PGSQL.5432", proxy->dir);
+    unlink(path);
+    rmdir(proxy->dir);
+    free(proxy);
+}
+
+/* A proxy to the cluster that url's host names; the URL of the same database through it into
+ * out. NULL after test_fail. */
+static pgt_proxy *pgt_proxy_start(const char *url, char *out, size_t cap)
+{
+    const char *host = strstr(url, "host="), *port = strstr(url, "port=");
+    const char *db = strstr(url, "@/"), *query = strchr(url, '?');
+    if (!host || !port || !db || !query) {
+        test_fail(__FILE__, __LINE__, "the proxy needs a unix socket URL, not %s", url);
+        return NULL;
+    }
+    pgt_proxy *proxy = calloc(1, sizeof(*proxy));
+    snprintf(proxy->dir, sizeof(proxy->dir), "/tmp/tix-proxy-XXXXXX");
+    if (!mkdtemp(proxy->dir)) return free(proxy), NULL;
+    snprintf(proxy->target, sizeof(proxy->target), "%.*s/.s.PGSQL.%.*s",
+             (int)strcspn(host + 5, "&"), host + 5, (int)strcspn(port + 5, "&"), port + 5);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/.s.PGSQL.5432", proxy->dir);
+    proxy->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (bind(proxy->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(proxy->listen_fd, 64) != 0 ||
+        pthread_create(&proxy->thread, NULL, pgt__accept, proxy) != 0) {
+        test_fail(__FILE__, __LINE__, "cannot start the proxy in %s", proxy->dir);
+        close(proxy->listen_fd);
+        rmdir(proxy->dir);
+        free(proxy);
+        return NULL;
+    }
+    test_defer(pgt__proxy_stop, proxy);
+    snprintf(out, cap, "postgresql://tix@%.*s?host=%s&port=5432", (int)(query - db - 1), db + 1,
+             proxy->dir);
+    return proxy;
+}
+
+TEST(pg_a_commit_whose_answer_was_lost_is_asked_about_and_stands)
+{
+    if (!pgfx_cluster()) return;
+    char url[PGT_URL_MAX], through[PGT_URL_MAX];
+    ASSERT_EQ_INT(pgfx_fresh(url, sizeof(url)), 0);
+    pgt_proxy *proxy = pgt_proxy_start(url, through, sizeof(through));
+    ASSERT_NOT_NULL(proxy);
+    store *st = pgfx_open(through, 1, 0);
+    ASSERT_NOT_NULL(st);
+    pgt_run1(st, pgt_event_cmd("e1", 2, 4), pgt_t0_ms);
+    int64_t head = pgt_head(st);
+    atomic_store(&proxy->arm, true);
+    store_cmd *cmds[] = {pgt_hold_cmd("e1", "u", "A1"), pgt_hold_cmd("e1", "v", "A2,A3")};
+    pgt_batch *pb = pgt_batch_new();
+    store_status status = pgt_run(st, pb, pgt_t0_ms + 1, cmds, 2);
+    ASSERT_EQ_INT(atomic_load(&proxy->cuts), 1);
+    /* the server committed: the batch stands, with its outcomes and its changes */
+    ASSERT_EQ_INT(status, STORE_OK);
+    ASSERT_EQ_INT(cmds[0]->rc, TIX_RC_OK);
+    ASSERT_EQ_INT(cmds[1]->rc, TIX_RC_OK);
+    ASSERT_EQ_INT(pb->b.changes.count, 2);
+    ASSERT_EQ_INT(pb->b.feed_before, head);
+    ASSERT_EQ_INT(pgt_head(st), head + 2);
+    hold_record h;
+    bool found = false;
+    ASSERT_EQ_INT(store_hold_get(st, cmds[1]->u.hold.hold.id, &h, &found, NULL), 0);
+    ASSERT_TRUE(found);
+    store_cmd *next = pgt_hold_cmd("e1", "w", "B1");
+    pgt_run1(st, next, pgt_t0_ms + 2);
+    ASSERT_EQ_INT(next->rc, TIX_RC_OK);
 }

@@ -190,21 +190,24 @@ END $$;
 -- (the row lock serialises every appending commit in seq order, from here to COMMIT), give
 -- them the next seqs, write them to the feed and return them, in seq order, each with the head
 -- before the batch (o_before). Without: one row, the committed head, o_seq NULL. o_woke: the
--- batch made deliveries due.
+-- batch made deliveries due. o_xid: the transaction's id, NULL when it wrote nothing (what the
+-- writer asks about when the connection is lost before COMMIT's answer: pg.c).
 CREATE FUNCTION tix_feed_flush()
-RETURNS TABLE (o_before bigint, o_woke boolean, o_seq bigint, o_time_ms bigint, o_kind text,
-               o_event_id text, o_ref text, o_hold_seq bigint, o_expires_ms bigint,
+RETURNS TABLE (o_before bigint, o_woke boolean, o_xid text, o_seq bigint, o_time_ms bigint,
+               o_kind text, o_event_id text, o_ref text, o_hold_seq bigint, o_expires_ms bigint,
                o_seat_ids text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_count bigint;
     v_base bigint;
     v_woke boolean := coalesce(current_setting('tix.woke', true), '') = '1';
+    v_xid text := pg_current_xact_id_if_assigned()::text;
 BEGIN
     SELECT count(*) INTO v_count FROM pg_temp.tix_feed_pending;
     IF v_count = 0 THEN
-        RETURN QUERY SELECT h.seq, v_woke, NULL::bigint, NULL::bigint, NULL::text, NULL::text,
-                            NULL::text, NULL::bigint, NULL::bigint, NULL::text FROM feed_head h;
+        RETURN QUERY SELECT h.seq, v_woke, v_xid, NULL::bigint, NULL::bigint, NULL::text,
+                            NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text
+                     FROM feed_head h;
         RETURN;
     END IF;
     UPDATE feed_head SET seq = seq + v_count RETURNING seq - v_count INTO v_base;
@@ -216,8 +219,8 @@ BEGIN
                    p.ref, p.hold_seq, p.expires_ms, p.seat_ids
             FROM pending p
             RETURNING *)
-        SELECT v_base, v_woke, w.seq, w.time_ms, w.kind, w.event_id, w.ref, w.hold_seq,
-               w.expires_ms, w.seat_ids
+        SELECT v_base, v_woke, pg_current_xact_id_if_assigned()::text, w.seq, w.time_ms, w.kind,
+               w.event_id, w.ref, w.hold_seq, w.expires_ms, w.seat_ids
         FROM written w ORDER BY w.seq;
     -- for tix_feed_notify, after COMMIT (a session setting: kept when the transaction commits)
     PERFORM set_config('tix.notify_head', (v_base + v_count)::text, false);
