@@ -1,6 +1,6 @@
 /* store: the durable truth of tix, behind one interface of whole commands.
  *
- * A backend (SQLite today, PostgreSQL next) implements store_ops. The interface has three
+ * A backend (SQLite: store/sqlite/; PostgreSQL: store/pg/) implements store_ops. The interface has three
  * parts:
  *
  *  - Writes: store_batch_run runs a batch of whole commands (hold, release, checkout, payment
