@@ -15,7 +15,7 @@ TSAN_FLAGS    := -O1 -g -fsanitize=thread
 
 SRC      := $(shell find src -name '*.c' -o -name '*.S' | sort)
 LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
-WEB      := $(shell find web -type f | sort)
+WEB      := $(shell find web -type f | sort) docs/openapi.json
 PG_SQL   := $(shell find src/store/pg/sql -name '*.sql' | sort)
 # object of a source file (.c or .S) in a flavour's tree: $(call obj,FLAVOUR,FILES)
 obj       = $(patsubst %,build/$(1)/obj/%.o,$(basename $(2)))
@@ -39,8 +39,8 @@ build/$(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
-# the web pages and the PostgreSQL backend's SQL, embedded with .incbin (src/web/embed.S,
-# src/store/pg/embed.S): rebuilt when a file of web/ or src/store/pg/sql/ changes
+# the web pages and docs/openapi.json (src/web/embed.S), and the PostgreSQL backend's SQL
+# (src/store/pg/embed.S), embedded with .incbin: rebuilt when one of them changes
 build/$(1)/obj/%.o: %.S $(WEB) $(PG_SQL)
 	@mkdir -p $$(dir $$@)
 	@echo "  AS [$(1)] $$<"
@@ -81,6 +81,7 @@ run: deps
 	./build/tix serve --data ./tix-data
 
 test: deps browser-deps
+	@scripts/deps-ops.sh
 	@$(MAKE) --no-print-directory build/asan/tix build/asan/unit build/tsan/unit build/tsan/tix fuzz-replay
 	@scripts/test.sh
 

@@ -72,10 +72,12 @@ static void fx__check_response(const api_request *req, const api_response *res, 
         FX_CHECK(len == 0 || res->shared_data, "a 304 with a body");
         return;
     }
-    if (res->content_type) { /* an embedded page or asset */
-        bool page = req->match.route == ROUTE_PAGE || req->match.route == ROUTE_ASSET;
-        FX_CHECK(page && res->status == 200 && len > 0, "a %u of type %s for %s", res->status,
-                 res->content_type, req->path);
+    if (res->content_type) { /* an embedded page or asset (/openapi.json too), or the metrics */
+        route_id r = req->match.route;
+        bool page = r == ROUTE_PAGE || r == ROUTE_ASSET || r == ROUTE_ADMIN_PAGE ||
+                    r == ROUTE_OPENAPI || r == ROUTE_METRICS;
+        FX_CHECK(page && res->status == 200 && (len > 0 || r == ROUTE_METRICS),
+                 "a %u of type %s for %s", res->status, res->content_type, req->path);
         return;
     }
     FX_CHECK(len > 0 && data[0] == '{', "status %u with a body that is not an object: %.*s",

@@ -45,6 +45,10 @@ static const fx_route fx_routes[] = {
     {ROUTE_BUYER_TOKENS, "/admin/buyer-tokens"},
     {ROUTE_PAGE, "/"},
     {ROUTE_ASSET, "/assets/*"},
+    {ROUTE_METRICS, "/metrics"},
+    {ROUTE_OPENAPI, "/openapi.json"},
+    {ROUTE_ADMIN_PAGE, "/admin"},
+    {ROUTE_EVENT_STATS, "/admin/events/*/stats"},
 };
 
 static const char *const fx_methods[8] = {"GET", "HEAD", "POST",    "DELETE",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what tix needs to build and test, from Debian 12's packages. As root it installs
-# what is missing; otherwise it prints the exact command to run.
+# Install what tix needs to build and test, from Debian 12's packages (`make test` adds
+# scripts/deps-browser.sh and scripts/deps-ops.sh). As root it installs what is missing;
+# otherwise it prints the exact command to run.
 set -euo pipefail
 # postgresql-15 (its server binaries: the tests start a throwaway cluster, scripts/pg.sh),
 # libpq-dev (the PostgreSQL store) and python3-psycopg2 (the tests read a PostgreSQL store).

@@ -76,7 +76,25 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
     buf_append_json_str(&res->body, code);
     buf_append_str(&res->body, ",\"message\":");
     buf_append_json_str(&res->body, message);
-    buf_append_str(&res->body, "}}");
+    api__error_end(res);
+}
+
+void api__error_end(api_response *res)
+{
+    static const char head[] = ",\"request_id\":\"", tail[] = "\"}}";
+    const char *id = res->request_id;
+    size_t id_len = id ? strnlen(id, API_REQUEST_ID_LEN_MAX + 1) : 0;
+    if (id_len == 0 || id_len > API_REQUEST_ID_LEN_MAX) {
+        buf_append(&res->body, "}}", 2);
+        return;
+    }
+    /* one append (this is on the path of every rejected hold); the id is sane by
+     * construction (http/request_id.h): nothing to escape */
+    char end[sizeof(head) + API_REQUEST_ID_LEN_MAX + sizeof(tail)];
+    memcpy(end, head, sizeof(head) - 1);
+    memcpy(end + sizeof(head) - 1, id, id_len);
+    memcpy(end + sizeof(head) - 1 + id_len, tail, sizeof(tail) - 1);
+    buf_append(&res->body, end, sizeof(head) - 1 + id_len + sizeof(tail) - 1);
 }
 
 /* The error for a command outcome. */
@@ -333,6 +351,14 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
         return api_page(req, res);
     case ROUTE_ASSET:
         return api_asset(req, res);
+    case ROUTE_METRICS:
+        return api_metrics(res);
+    case ROUTE_OPENAPI:
+        return api_openapi(req, res);
+    case ROUTE_ADMIN_PAGE:
+        return api_admin_page(req, res);
+    case ROUTE_EVENT_STATS:
+        return api_event_stats(a, req, res);
     case ROUTE_NONE:
         break;
     }
@@ -358,6 +384,7 @@ api_result api_handle(api *a, api_request *req, api_response *res)
      * make the request */
     bool admin_only = m->route == ROUTE_DEAD_LETTERS || m->route == ROUTE_DEAD_LETTER_REDRIVE ||
                       m->route == ROUTE_WEBHOOKS || m->route == ROUTE_BUYER_TOKENS ||
+                      m->route == ROUTE_METRICS || m->route == ROUTE_EVENT_STATS ||
                       (m->route == ROUTE_EVENTS && req->method == HTTP_POST);
     if (admin_only && !api__require_admin(a, req, res)) return API_DONE;
     bool buyer_route = m->route == ROUTE_EVENT_HOLDS || m->route == ROUTE_RESERVE ||
@@ -443,6 +470,35 @@ void api__render(api_request *req, api_response *res)
     }
 }
 
+/* Note in req->made the ids the command was about (a failed hold: its event only). */
+static void api__note_made(api_request *req)
+{
+    const store_cmd *op = &req->cmd->op;
+    const hold_record *hold = NULL;
+    const booking_record *booking = NULL;
+    memset(&req->made, 0, sizeof(req->made));
+    if (op->kind == STORE_CMD_HOLD) {
+        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", op->u.hold.hold.event_id);
+        if (op->rc == TIX_RC_OK) hold = &op->u.hold.hold;
+    } else if (op->rc != TIX_RC_OK) {
+        return;
+    } else if (op->kind == STORE_CMD_RELEASE) {
+        hold = &op->u.release.hold;
+    } else if (op->kind == STORE_CMD_CHECKOUT) {
+        booking = &op->u.checkout.booking;
+    } else if (op->kind == STORE_CMD_CANCEL) {
+        booking = &op->u.cancel.booking;
+    }
+    if (hold) {
+        snprintf(req->made.hold_id, sizeof(req->made.hold_id), "%s", hold->id);
+        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", hold->event_id);
+    } else if (booking) {
+        snprintf(req->made.booking_id, sizeof(req->made.booking_id), "%s", booking->id);
+        snprintf(req->made.hold_id, sizeof(req->made.hold_id), "%s", booking->hold_id);
+        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", booking->event_id);
+    }
+}
+
 void api_finish(api *a, api_request *req, api_response *res)
 {
     commit_cmd *cmd = req->cmd;
@@ -460,6 +516,7 @@ void api_finish(api *a, api_request *req, api_response *res)
     } else {
         api__render(req, res);
     }
+    api__note_made(req);
     if (cmd->op.kind == STORE_CMD_EVENT_CREATE) model_event_spec_free(&cmd->op.u.event_create.spec);
     if (req->idempotent) buf_free(&idem->body);
     commit_cmd_free(a->writer, cmd);

@@ -6,7 +6,8 @@
  * failed), req->resume is called from the writer thread, and the HTTP layer, back on its own
  * thread, calls api_finish to render the response.
  *
- * Every error body is {"error": {"code": "...", "message": "..."}} with a stable code. */
+ * Every error body is {"error": {"code": "...", "message": "...", "request_id": "..."}} with a
+ * stable code (request_id: the request's X-Request-Id, when the HTTP layer gave one). */
 #ifndef TIX_API_H
 #define TIX_API_H
 
@@ -20,6 +21,7 @@
 enum {
     API_BODY_LEN_MAX_DEFAULT = 64 * 1024,
     API_RESPONSE_LEN_MAX = 256 * 1024 * 1024, /* a 1,000,000-seat map is about 100 MB */
+    API_REQUEST_ID_LEN_MAX = 64,              /* longer ones are left out of error bodies */
 };
 
 typedef struct api api;
@@ -35,6 +37,7 @@ typedef struct api_request {
     const char *authorization;   /* or NULL */
     const char *idempotency_key; /* Idempotency-Key header, or NULL */
     const char *if_none_match;   /* If-None-Match header, or NULL */
+    const char *request_id;      /* X-Request-Id (the client's or made up), or NULL */
     const char *body;
     size_t body_len;
     void (*resume)(struct api_request *req); /* called from the writer thread */
@@ -46,6 +49,13 @@ typedef struct api_request {
     commit_cmd *cmd;                     /* a write's command (API_COMMIT), from the pool */
     bool idempotent;                     /* idem is attached to cmd */
     store_idem idem;                     /* the Idempotency-Key a write answers */
+    /* what a committed command was about, for its log line (set by api_finish: the command
+     * itself is back in the pool by the time the line is written) */
+    struct {
+        char event_id[TIX_EVENT_ID_LEN_MAX + 1];
+        char hold_id[TIX_HOLD_ID_LEN + 1];
+        char booking_id[TIX_BOOKING_ID_LEN + 1];
+    } made;
 } api_request;
 
 typedef struct api_response {
@@ -55,6 +65,7 @@ typedef struct api_response {
     unsigned retry_after_s;   /* Retry-After header when > 0 */
     char etag[48];            /* ETag header when not empty */
     const char *content_type; /* NULL: application/json */
+    const char *request_id;   /* added to error bodies when not NULL */
     /* a shared, immutable body (a cached seat map) used instead of `body` when not NULL;
      * the HTTP layer calls shared_release(shared_cls) once it has been sent */
     const char *shared_data;
@@ -94,8 +105,27 @@ void api_finish(api *a, api_request *req, api_response *res);
 /* Clear what the API keeps in a request before a new one uses it. */
 void api_request_reset(api_request *req);
 
-/* Fill res with an error: {"error":{"code":code,"message":...}}. */
+/* Fill res with an error: {"error":{"code":code,"message":...,"request_id":...}}. */
 void api_error(api_response *res, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Account a finished request (the HTTP layer calls it once per answer): its count by route,
+ * method and status, its latency (duration_us) by route, the outcome of a hold request, and a
+ * log line (debug level; warn for a 5xx) with its ids. `committed`: its command went through
+ * the writer (its outcome fields are set). See observe.c. */
+void api_observe(const api_request *req, const api_response *res, bool committed,
+                 int64_t duration_us);
+
+/* Register the request families only (api_metrics_start does it too). Returns 0 or -1. */
+int api_observe_register(void);
+
+/* Register the API's metrics (requests, latencies) and its scrape-time collectors (seats by
+ * status per event, dead letters) over a; api_metrics_stop removes the collectors (before
+ * api_destroy). Returns 0 or -1. */
+int api_metrics_start(api *a);
+void api_metrics_stop(void);
+
+/* The whole Prometheus exposition into out (for GET /metrics and --metrics-listen). */
+int api_metrics_render(buf *out);
 
 #endif

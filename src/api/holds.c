@@ -28,7 +28,8 @@ static void api__seats_unavailable(api_response *res, const char (*ids)[TIX_SEAT
         buf_append_str(b, ids[i]);
         buf_append_char(b, '"');
     }
-    buf_append_str(b, "]}}");
+    buf_append_char(b, ']');
+    api__error_end(res);
 }
 
 /* What a hold request asks for, parsed before anything else is touched: the common case

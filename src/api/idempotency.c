@@ -97,6 +97,7 @@ static void api__render_for_writer(void *ctx, const store_cmd *cmd, unsigned *st
     api_request *req = ctx;
     api_response tmp;
     api_response_init(&tmp);
+    tmp.request_id = req->request_id; /* kept, and so replayed, with the first request's id */
     api__render(req, &tmp);
     *status = tmp.status;
     buf_reset(body);

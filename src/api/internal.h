@@ -39,6 +39,9 @@ void api__seatmaps_clear(api *a);
 void api__error_rc(api_response *res, tix_rc rc);
 /* The error for a store read that failed with status. */
 void api__error_store(api_response *res, store_status status);
+/* Close an error body: the request id (when known, at most API_REQUEST_ID_LEN_MAX
+ * characters), then "}}". */
+void api__error_end(api_response *res);
 void api__append_time(buf *b, const char *key, int64_t ms);
 void api__write_event(buf *b, inv_event *ev, int64_t now_ms, bool detail);
 void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bool detail);
@@ -82,6 +85,10 @@ void api_webhook_create_finish(api_request *req, api_response *res);
 api_result api_webhooks_list(api *a, api_request *req, api_response *res);
 api_result api_page(api_request *req, api_response *res);
 api_result api_asset(api_request *req, api_response *res);
+api_result api_openapi(api_request *req, api_response *res);
+api_result api_admin_page(api_request *req, api_response *res);
+api_result api_metrics(api_response *res);
+api_result api_event_stats(api *a, api_request *req, api_response *res);
 
 /* Take a command of this kind for req (from the writer's pool). Returns it, or NULL with a 503
  * in res when out of memory. */

@@ -1,4 +1,5 @@
-/* pages: GET / (the buyer's page) and GET /assets/{name} (its scripts and styles), served from
+/* pages: GET / (the buyer's page), GET /admin (the organiser's page), GET /assets/{name} (their
+ * scripts and styles) and GET /openapi.json (docs/openapi.json, the API described), served from
  * the files embedded in the binary (web/assets.h). Each answer carries the asset's ETag, so a
  * browser revalidates and gets a 304 without a body while the binary is the same. */
 #include "api/internal.h"
@@ -45,4 +46,14 @@ api_result api_page(api_request *req, api_response *res)
 api_result api_asset(api_request *req, api_response *res)
 {
     return api__asset(req, req->match.param, req->match.param_len, res);
+}
+
+api_result api_admin_page(api_request *req, api_response *res)
+{
+    return api__asset(req, "admin.html", strlen("admin.html"), res);
+}
+
+api_result api_openapi(api_request *req, api_response *res)
+{
+    return api__asset(req, "openapi.json", strlen("openapi.json"), res);
 }

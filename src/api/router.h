@@ -38,7 +38,13 @@ typedef enum route_id {
     ROUTE_BUYER_TOKENS,        /* /admin/buyer-tokens */
     ROUTE_PAGE,                /* / (the buyer's page) */
     ROUTE_ASSET,               /* /assets/{name} (its scripts and styles) */
+    ROUTE_METRICS,             /* /metrics (Prometheus) */
+    ROUTE_OPENAPI,             /* /openapi.json */
+    ROUTE_ADMIN_PAGE,          /* /admin (the organiser's page) */
+    ROUTE_EVENT_STATS,         /* /admin/events/{event_id}/stats */
 } route_id;
+
+enum { ROUTE_COUNT = ROUTE_EVENT_STATS + 1 }; /* route ids are 0 .. ROUTE_COUNT - 1 */
 
 typedef struct route_match {
     route_id route;
@@ -53,5 +59,9 @@ http_method router_method(const char *method);
 
 /* Match path (without the query string) against the routes. Returns match->route. */
 route_id router_match(const char *path, http_method method, route_match *match);
+
+/* The path template of a route ("/events/{event_id}/holds"), as docs/openapi.json names it
+ * and metrics label it; "" for ROUTE_NONE. */
+const char *router_route_template(route_id route);
 
 #endif

@@ -5,6 +5,7 @@
 #include "bus/internal.h"
 
 #include "bus/envelope.h"
+#include "metrics/metrics.h"
 #include "notify/webhook.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -30,6 +31,9 @@ int64_t bus_backoff_ms(const bus_config *config, int32_t attempts)
 /* Submit a command built by the caller, wait for it and let it go; logs a failure. */
 static void bus__report(bus *b, commit_cmd *cmd, const delivery_record *d)
 {
+    /* a payment or refund result marks its delivery delivered in the same transaction */
+    metrics_bus_delivery(d->subscriber_id, cmd->op.kind != STORE_CMD_DELIVERY ||
+                                               cmd->op.u.delivery.outcome == STORE_DELIVERED);
     tix_rc rc = commit_submit_wait(b->writer, cmd);
     if (rc != TIX_RC_OK)
         log_warn("bus: outcome of delivery %lld not recorded (%d); it will be retried",

@@ -3,10 +3,12 @@
  * queued, close connections, close the store, exit 0. */
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/serve_ops.h"
 
 #include "api/api.h"
 #include "api/buyer_token.h"
 #include "bus/dispatcher.h"
+#include "http/listen.h"
 #include "http/server.h"
 #include "notify/mailer.h"
 #include "pay/payment.h"
@@ -63,29 +65,8 @@ typedef struct serve_options {
     unsigned feed_retain;
     unsigned max_feed_lag_ms;
     char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/vfs_shim.h */
+    serve_ops_options ops;             /* logs, access log, metrics (serve_ops.h) */
 } serve_options;
-
-/* Split "HOST:PORT" (or "[v6]:PORT") into config. Returns 0 or -1. */
-static int serve__parse_listen(const char *listen, http_config *config)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen) return -1;
-    const char *host = listen, *host_end = colon;
-    if (host[0] == '[') {
-        if (host_end[-1] != ']') return -1;
-        host++, host_end--;
-    }
-    size_t len = (size_t)(host_end - host);
-    if (len == 0 || len >= sizeof(config->host)) return -1;
-    memcpy(config->host, host, len);
-    config->host[len] = '\0';
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || port < 0 || port > 65535) return -1;
-    config->port = (uint16_t)port;
-    return 0;
-}
 
 /* Use the secret given (value, cap bytes), else the one in DATA/name, else make one there
  * (0600). The secret itself is never logged. */
@@ -233,10 +214,15 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     api *a = api_create(core.inv, core.writer, core.st, core.follower, o->admin_token);
     if (a) api_set_buyer_auth(a, o->buyer_token_secret, o->require_buyer_token != 0);
     if (a) api_set_feed_lag_max(a, o->max_feed_lag_ms);
-    char err[256];
-    http_server *http = a ? http_start(http_cfg, a, err, sizeof(err)) : NULL;
+    char err[256] = "out of memory";
+    serve_ops ops = {0};
+    http_config http_ops_cfg = *http_cfg; /* with the access log */
+    http_server *http = a && serve_ops_start(&o->ops, a, &http_ops_cfg, &ops, err, sizeof(err)) == 0
+                            ? http_start(&http_ops_cfg, a, err, sizeof(err))
+                            : NULL;
     if (!http) {
-        log_error("%s", a ? err : "out of memory");
+        log_error("%s", err);
+        serve_ops_stop(&ops);
         api_destroy(a);
         serve__bus_stop(&core, &sb);
         cli_core_close(&core);
@@ -256,6 +242,7 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     serve__bus_stop(&core, &sb);
     commit_stop(core.writer); /* commits what is queued; later writes get 503 shutting_down */
     http_stop(http);
+    serve_ops_stop(&ops);
     api_destroy(a);
     cli_core_close(&core);
     log_info("stopped cleanly");
@@ -290,6 +277,7 @@ int cli_serve(int argc, char **argv)
         .feed_poll_ms = FEED_POLL_MS_DEFAULT,
         .feed_retain = COMMIT_FEED_RETAIN_DEFAULT,
         .max_feed_lag_ms = FEED_LAG_MS_MAX_DEFAULT,
+        .ops = SERVE_OPS_OPTIONS_DEFAULT,
     };
     const cli_option options[] = {
         {"listen", "TIX_LISTEN", "HOST:PORT",
@@ -411,11 +399,13 @@ int cli_serve(int argc, char **argv)
          "FOR TESTS ONLY: inject storage faults "
          "while DIR/fail-fsync or DIR/fail-write exists",
          CLI_STRING, o.test_fault_dir, sizeof(o.test_fault_dir), 0, 0},
+        SERVE_OPS_OPTIONS(o.ops),
     };
     cli_result r =
         cli_parse("serve", "Serve the tix HTTP API, on the embedded store or on PostgreSQL.",
                   options, sizeof(options) / sizeof(options[0]), argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (serve_ops_configure(&o.ops) != 0) return CLI_EXIT_USAGE;
     http_config http_cfg = {
         .threads = o.threads,
         .body_len_max = o.max_body_bytes,
@@ -433,7 +423,7 @@ int cli_serve(int argc, char **argv)
                 o.node_id, TIX_NODE_ID_LEN_MAX);
         return CLI_EXIT_USAGE;
     }
-    if (serve__parse_listen(o.listen, &http_cfg) != 0) {
+    if (http_listen_parse(o.listen, http_cfg.host, sizeof(http_cfg.host), &http_cfg.port) != 0) {
         fprintf(stderr, "tix serve: --listen '%s' is not HOST:PORT\n", o.listen);
         return CLI_EXIT_USAGE;
     }

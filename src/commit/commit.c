@@ -6,6 +6,7 @@
  * that was refused or failed leaves no trace. */
 #include "commit/commit.h"
 
+#include "metrics/metrics.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -29,6 +30,7 @@ struct commit {
     bool stopping;
     int64_t next_sweep_ms;  /* monotonic */
     uint32_t last_batch;    /* commands in the last batch taken */
+    uint32_t waiting;       /* commands left queued when it was taken (the writer's own) */
     uint32_t gather_target; /* while the writer gathers (commit__gather): wake it at this */
     void (*on_outbox)(void *ctx);
     void *on_outbox_ctx;
@@ -110,7 +112,10 @@ static store_status commit__run(commit *c, store_cmd **cmds, uint32_t n, int64_t
         c->batch.now_ms = *started_ms = clock_now_ms();
         c->batch.cmds = cmds;
         c->batch.count = n;
+        int64_t run_us = clock_mono_us();
         status = store_batch_run(c->st, &c->batch);
+        /* one transaction: its size and time, and the outbox rows it wrote if it committed */
+        metrics_writer_batch(n, c->waiting, clock_mono_us() - run_us, status == STORE_OK);
         if (status == STORE_RETRY) log_warn("commit: the store asked to run a batch again");
     }
     return status;
@@ -227,6 +232,7 @@ static void *commit__writer(void *arg)
         uint32_t n;
         commit_cmd *batch = commit__take(c, &n);
         c->last_batch = n;
+        c->waiting = c->queued;
         if (sweep_due) c->next_sweep_ms = now + c->config.sweep_interval_ms;
         pthread_mutex_unlock(&c->mutex);
         commit__run_batch(c, batch, sweep_due);

@@ -2,7 +2,10 @@
 #include "http/server.h"
 
 #include "http/conn_watch.h"
+#include "http/listen.h"
 #include "http/rate_limit.h"
+#include "http/request_id.h"
+#include "metrics/metrics.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -43,13 +46,21 @@ enum {
     HTTP_SPARE_BODY_CAP_MAX = 16384, /* a kept request keeps a body buffer up to this size */
 };
 
+_Static_assert((int)HTTP_REQUEST_ID_LEN_MAX == (int)API_REQUEST_ID_LEN_MAX,
+               "one request id length");
+
 /* One request, from its first header to its completion. */
 typedef struct http_request {
     api_request req;
     api_response res;
     struct MHD_Connection *conn;
     buf body;
+    int64_t started_us;  /* its headers were received (latency is measured from here) */
+    const char *method;  /* as sent; these live in the connection's memory */
+    const char *version; /* "HTTP/1.1" */
+    char request_id[HTTP_REQUEST_ID_LEN_MAX + 1];
     bool body_too_large;
+    bool committed;      /* its command went through the writer */
     bool pending;        /* suspended, waiting for the writer */
     bool counted;        /* whole request received and handed to the API: counts as in flight */
     atomic_bool resumed; /* the writer has answered the parked request */
@@ -67,12 +78,55 @@ static void http__log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", line);
 }
 
-static enum MHD_Result http__respond(http_request *r)
+/* The query string of a request, rebuilt from its arguments (for the access log). */
+static enum MHD_Result http__append_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    buf *b = cls;
+    if (b->len) buf_append_char(b, '&');
+    buf_append_str(b, key);
+    if (value) buf_append_char(b, '='), buf_append_str(b, value);
+    return MHD_YES;
+}
+
+static void http__client_address(http_server *s, struct MHD_Connection *conn, char *out,
+                                 size_t cap);
+
+/* One line of the access log for the answer to r (body_len bytes). */
+static void http__access_log(http_server *s, http_request *r, size_t body_len, int64_t took_us)
+{
+    char client[64], query_text[1024];
+    buf query = {
+        .data = query_text, .len = 0, .cap = sizeof(query_text), .len_max = sizeof(query_text) - 1};
+    query_text[0] = '\0';
+    http__client_address(s, r->conn, client, sizeof(client));
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, http__append_arg, &query);
+    access_log_entry e = {
+        .client = client,
+        .time_ms = clock_now_ms(),
+        .method = r->method,
+        .url = r->req.path,
+        .query = query_text,
+        .version = r->version,
+        .status = r->res.status,
+        .bytes = body_len,
+        .referer = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
+        .user_agent =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+        .request_id = r->request_id,
+        .duration_us = took_us,
+    };
+    access_log_write(s->config.access_log, &e);
+}
+
+static enum MHD_Result http__respond(http_server *s, http_request *r)
 {
     api_response *res = &r->res;
     size_t len = 0;
     struct MHD_Response *resp;
     if (res->shared_data) { /* a cached body: released by MHD once sent */
+        len = res->shared_len;
         resp = MHD_create_response_from_buffer_with_free_callback_cls(
             res->shared_len, (void *)res->shared_data, res->shared_release, res->shared_cls);
         if (!resp) res->shared_release(res->shared_cls);
@@ -87,6 +141,7 @@ static enum MHD_Result http__respond(http_request *r)
     const char *type = res->content_type ? res->content_type : "application/json";
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (strncmp(type, "text/html", 9) == 0) { /* a page: nothing from elsewhere, no framing */
         MHD_add_response_header(resp, "Content-Security-Policy", HTTP_PAGE_CSP);
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -104,6 +159,9 @@ static enum MHD_Result http__respond(http_request *r)
     }
     enum MHD_Result rc = MHD_queue_response(r->conn, res->status, resp);
     MHD_destroy_response(resp);
+    int64_t took_us = clock_mono_us() - r->started_us;
+    api_observe(&r->req, res, r->committed, took_us);
+    if (s->config.access_log) http__access_log(s, r, len, took_us);
     return rc;
 }
 
@@ -115,25 +173,76 @@ static void http__resume(api_request *req)
     MHD_resume_connection(r->conn);
 }
 
-/* Count the Content-Length and Transfer-Encoding headers of a request. */
-static enum MHD_Result http__count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
+/* What one pass over a request's headers (and query arguments) finds: the framing headers,
+ * the request id, and the headers the API reads (into the request, the first of each).
+ * Cheaper than a lookup each: every lookup walks the whole list again. */
+typedef struct http__headers {
+    api_request *req;
+    unsigned content_lengths, transfer_encodings;
+    const char *content_length; /* the first one */
+    const char *request_id;     /* X-Request-Id, or NULL */
+    size_t request_id_len;
+} http__headers;
+
+/* Keep value in *slot unless a header of that name came first. */
+static void http__keep_first(const char **slot, const char *value)
 {
-    (void)kind;
-    (void)value;
-    unsigned *counts = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) counts[0]++;
-    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) counts[1]++;
+    if (!*slot) *slot = value;
+}
+
+static enum MHD_Result http__scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         size_t key_size, const char *value, size_t value_size)
+{
+    http__headers *h = cls;
+    api_request *req = h->req;
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        if (key_size == 6 && strcmp(key, "status") == 0)
+            http__keep_first(&req->status_filter, value);
+        else if (key_size == 5 && strcmp(key, "after") == 0)
+            http__keep_first(&req->after, value);
+        else if (key_size == 5 && strcmp(key, "limit") == 0)
+            http__keep_first(&req->limit, value);
+        return MHD_YES;
+    }
+    switch (key_size) { /* lengths first: most headers are dismissed by one comparison */
+    case 12:
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+            http__keep_first(&req->content_type, value);
+        else if (strcasecmp(key, "X-Request-Id") == 0 && !h->request_id)
+            h->request_id = value, h->request_id_len = value ? value_size : 0;
+        break;
+    case 13:
+        if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+            http__keep_first(&req->authorization, value);
+        else if (strcasecmp(key, MHD_HTTP_HEADER_IF_NONE_MATCH) == 0)
+            http__keep_first(&req->if_none_match, value);
+        break;
+    case 14:
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+            h->content_lengths++, http__keep_first(&h->content_length, value);
+        break;
+    case 15:
+        if (strcasecmp(key, "Idempotency-Key") == 0) http__keep_first(&req->idempotency_key, value);
+        break;
+    case 17:
+        if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) h->transfer_encodings++;
+        break;
+    }
     return MHD_YES;
 }
 
-/* A request whose body length is ambiguous (two Content-Lengths, or one with a
- * Transfer-Encoding) is refused: proxies could read it differently (request smuggling). */
-static bool http__framing_ambiguous(struct MHD_Connection *conn)
+/* Scan the headers into r (and its request id). Returns 1 when the body length is ambiguous
+ * (two Content-Lengths, or one with a Transfer-Encoding: proxies could read it differently,
+ * request smuggling), 2 when the body announced is over the cap, else 0. */
+static int http__read_headers(http_server *s, http_request *r)
 {
-    unsigned counts[2] = {0, 0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, http__count_framing, counts);
-    return counts[0] > 1 || (counts[0] == 1 && counts[1] > 0);
+    http__headers h = {.req = &r->req};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, http__scan_header,
+                                &h);
+    http_request_id_take(r->request_id, h.request_id, h.request_id_len);
+    if (h.content_lengths > 1 || (h.content_lengths == 1 && h.transfer_encodings > 0)) return 1;
+    if (h.content_length && strtoull(h.content_length, NULL, 10) > s->config.body_len_max) return 2;
+    return 0;
 }
 
 /* The watch entry of a connection (its socket context), or NULL. */
@@ -148,6 +257,7 @@ static void http__on_connection(void *cls, struct MHD_Connection *conn, void **s
                                 enum MHD_ConnectionNotificationCode toe)
 {
     http_server *s = cls;
+    metrics_connection(toe == MHD_CONNECTION_NOTIFY_STARTED);
     if (!s->watch) return;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
@@ -257,10 +367,11 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     http_request *r = http__request_take(s);
     if (!r) return NULL;
     memset(&r->req, 0, offsetof(api_request, idem));
-    r->body_too_large = r->pending = r->counted = false;
+    r->body_too_large = r->pending = r->counted = r->committed = false;
     atomic_init(&r->resumed, false);
     r->conn = conn;
     api_response_init(&r->res);
+    r->res.request_id = r->req.request_id = r->request_id;
     r->req.resume = http__resume;
     r->req.http_ctx = r;
     return r;
@@ -271,21 +382,24 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
                                         const char *upload_data, size_t *upload_data_size,
                                         void **req_cls)
 {
-    (void)version;
     http_server *s = cls;
     http_request *r = *req_cls;
     if (!r) {
         if (!(r = http__request_new(s, conn))) return MHD_NO;
         *req_cls = r;
-        if (http__framing_ambiguous(conn)) {
+        r->started_us = clock_mono_us();
+        r->method = method;
+        r->version = version;
+        r->req.method = router_method(method);
+        r->req.path = url;
+        int headers = http__read_headers(s, r);
+        if (headers == 1) {
             api_error(&r->res, 400, "bad_request",
                       "a request must not carry two Content-Length headers, nor one with "
                       "Transfer-Encoding");
-            return http__respond(r);
+            return http__respond(s, r);
         }
-        const char *length =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull(length, NULL, 10) > s->config.body_len_max) {
+        if (headers == 2) {
             r->body_too_large = true; /* answer before reading the body */
             if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
             goto too_large;
@@ -298,35 +412,30 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    log_fields fields = {.request_id = r->request_id};
     if (r->pending) { /* resumed by the writer */
         r->pending = false;
+        r->committed = true;
         atomic_store(&r->resumed, false);
+        log_fields_set(&fields);
         api_finish(s->api, &r->req, &r->res);
-        return http__respond(r);
+        log_fields_set(NULL);
+        return http__respond(s, r);
     }
     if (s->watch) conn_watch_request_received(s->watch, http__watch_entry(conn));
     if (r->body_too_large) goto too_large;
-    if (http__rate_limited(s, r, method)) return http__respond(r);
+    if (http__rate_limited(s, r, method)) return http__respond(s, r);
     /* in flight from here: a client still sending (or gone quiet mid-body) does not hold up
      * a graceful stop; its connection is closed by the idle timeout or at the stop */
     r->counted = true;
     atomic_fetch_add(&s->in_flight, 1);
     api_request *req = &r->req;
-    req->method = router_method(method);
-    req->path = url;
-    req->status_filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
-    req->after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
-    req->limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
-    req->content_type =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    req->authorization =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    req->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-    req->if_none_match =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
-    if (api_handle(s->api, req, &r->res) == API_DONE) return http__respond(r);
+    log_fields_set(&fields);
+    api_result result = api_handle(s->api, req, &r->res);
+    log_fields_set(NULL);
+    if (result == API_DONE) return http__respond(s, r);
     r->pending = true;
     MHD_suspend_connection(conn); /* before submitting: the writer may resume at once */
     api_submit(s->api, req);
@@ -334,7 +443,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
 too_large:
     api_error(&r->res, 413, "payload_too_large", "the request body is larger than %zu bytes",
               s->config.body_len_max);
-    return http__respond(r);
+    return http__respond(s, r);
 }
 
 static void http__on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -363,28 +472,6 @@ static void http__on_completed(void *cls, struct MHD_Connection *conn, void **re
     if (counted) atomic_fetch_sub(&s->in_flight, 1);
 }
 
-/* Parse config->host into an IPv4 or IPv6 socket address. */
-static int http__address(const http_config *config, struct sockaddr_storage *addr, bool *ipv6)
-{
-    memset(addr, 0, sizeof(*addr));
-    const char *host = strcmp(config->host, "localhost") == 0 ? "127.0.0.1" : config->host;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(config->port);
-        *ipv6 = false;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(config->port);
-        *ipv6 = true;
-        return 0;
-    }
-    return -1;
-}
-
 /* libmicrohttpd's accept policy: every connection, until http_quiesce. */
 static enum MHD_Result http__accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
 {
@@ -397,7 +484,7 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
 {
     struct sockaddr_storage addr;
     bool ipv6;
-    if (http__address(config, &addr, &ipv6) != 0) {
+    if (http_listen_address(config->host, config->port, &addr, &ipv6) != 0) {
         snprintf(err, err_len, "cannot listen on '%s': not an IP address", config->host);
         return NULL;
     }

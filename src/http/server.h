@@ -4,11 +4,16 @@
  * MHD_suspend_connection while the commit writer works, so no thread waits on a sync;
  * the writer resumes it and the response is rendered on the connection's own thread.
  * Limits (connections, per-IP connections, idle timeout, header memory, body size) are
- * MHD's own options plus the body cap enforced here (413). */
+ * MHD's own options plus the body cap enforced here (413).
+ *
+ * Every request gets an id (X-Request-Id: the client's when sane, else made up; see
+ * request_id.h), sent back as a header, put in its error body and its log lines; every answer
+ * is counted (api_observe: metrics and a log line) and written to the access log if any. */
 #ifndef TIX_HTTP_SERVER_H
 #define TIX_HTTP_SERVER_H
 
 #include "api/api.h"
+#include "http/access_log.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +31,7 @@ typedef struct http_config {
     unsigned request_timeout_s;      /* to receive a whole request, head and body; 0: none */
     unsigned write_rate_per_s;       /* write requests per second per client address; 0: off */
     bool trust_proxy;                /* client address from X-Forwarded-For (rightmost entry) */
+    access_log *access_log;          /* a line per answer; NULL: none (not owned) */
 } http_config;
 
 enum {

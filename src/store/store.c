@@ -175,6 +175,19 @@ int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, vo
     return s->ops->idempotency_get(s, key, cb, ctx, found, status);
 }
 
+int store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                      store_status *status)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->event_stats(s, event_id, now_ms, out, status);
+}
+
+int store_dead_letters_count(store *s, uint64_t *count, store_status *status)
+{
+    *count = 0;
+    return s->ops->dead_letters_count(s, count, status);
+}
+
 int store_watch(store *s, void (*fn)(void *ctx), void *ctx)
 {
     return s->ops->watch ? s->ops->watch(s, fn, ctx) : 0;

@@ -1,7 +1,7 @@
 /* store: the durable truth of tix, behind one interface of whole commands.
  *
- * A backend (SQLite: store/sqlite/; PostgreSQL: store/pg/) implements store_ops. The interface has three
- * parts:
+ * A backend (SQLite: store/sqlite/; PostgreSQL: store/pg/) implements store_ops. The interface has
+ * three parts:
  *
  *  - Writes: store_batch_run runs a batch of whole commands (hold, release, checkout, payment
  *    outcome, cancel, refund outcome, event create, subscriber add, claim, delivery outcome,
@@ -297,6 +297,22 @@ typedef struct store_feed_bounds {
     int64_t head_seq;
 } store_feed_bounds;
 
+enum { STORE_STATS_MINUTES = 60 }; /* the sales history of store_event_stats */
+
+/* What an organiser watches of one event (GET /admin/events/{id}/stats), from committed data.
+ * Sales are the bookings confirmed, by the minute of their confirmation: minute i covers
+ * [minute0_ms + i * 60 s, + 60 s), the last one holding now_ms. */
+typedef struct store_stats {
+    uint32_t holds_active;   /* active and not lapsed at now_ms */
+    uint32_t holds_checkout; /* frozen, waiting for their payment */
+    uint32_t bookings[4];    /* by booking_status */
+    int64_t revenue_cents;   /* of confirmed bookings */
+    int64_t minute0_ms;
+    uint32_t sales_bookings[STORE_STATS_MINUTES];
+    uint32_t sales_seats[STORE_STATS_MINUTES];
+    int64_t sales_cents[STORE_STATS_MINUTES];
+} store_stats;
+
 typedef struct store_ops {
     void (*close)(store *s);
     const char *(*id)(store *s);
@@ -317,6 +333,9 @@ typedef struct store_ops {
                              store_status *status);
     int (*idempotency_get)(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                            bool *found, store_status *status);
+    int (*event_stats)(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                       store_status *status);
+    int (*dead_letters_count)(store *s, uint64_t *count, store_status *status);
     int (*watch)(store *s, void (*fn)(void *ctx), void *ctx); /* NULL: the store cannot tell */
 } store_ops;
 
@@ -388,6 +407,14 @@ int store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, void *
                             store_status *status);
 int store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                           bool *found, store_status *status);
+
+/* Holds, bookings, revenue and the last hour's sales of one event (zeroed first; an unknown
+ * event has none). Admin traffic: a scan of the event's bookings. */
+int store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                      store_status *status);
+
+/* How many deliveries wait in the dead-letter queue. */
+int store_dead_letters_count(store *s, uint64_t *count, store_status *status);
 
 /* Call fn(ctx), from a thread of the store's, soon after another writer (another node) appended
  * to the feed, and once after the store lost and made again the link that tells it (changes

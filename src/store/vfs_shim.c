@@ -5,6 +5,8 @@
  * xWrite/xSync (one access(2) each), so that a test can flip faults from outside the process. */
 #include "store/vfs_shim.h"
 
+#include "metrics/metrics.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <assert.h>
@@ -151,7 +153,10 @@ static int vfs__sync(sqlite3_file *file, int flags)
     int rc = vfs__settle(file);
     if (rc != SQLITE_OK) return rc;
     sqlite3_file *real = vfs__inner(file);
-    return real->pMethods->xSync(real, flags);
+    int64_t started_us = clock_mono_us();
+    rc = real->pMethods->xSync(real, flags);
+    metrics_fsync(clock_mono_us() - started_us);
+    return rc;
 }
 
 static int vfs__file_size(sqlite3_file *file, sqlite3_int64 *size)

@@ -8,22 +8,32 @@
 #include <string.h>
 #include <time.h>
 
-int64_t clock_now_ms(void)
+/* The time of clock id (it cannot fail for the clocks tix reads). */
+static struct timespec clock__read(clockid_t id)
 {
     struct timespec ts;
-    int rc = clock_gettime(CLOCK_REALTIME, &ts);
+    int rc = clock_gettime(id, &ts);
     assert(rc == 0);
     (void)rc;
+    return ts;
+}
+
+int64_t clock_now_ms(void)
+{
+    struct timespec ts = clock__read(CLOCK_REALTIME);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_mono_us(void)
+{
+    struct timespec ts = clock__read(CLOCK_MONOTONIC);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 struct timespec clock_mono_deadline(int64_t after_us)
 {
     assert(after_us >= 0);
-    struct timespec ts;
-    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
-    assert(rc == 0);
-    (void)rc;
+    struct timespec ts = clock__read(CLOCK_MONOTONIC);
     int64_t nsec = ts.tv_nsec + (after_us % 1000000) * 1000;
     ts.tv_sec += (time_t)(after_us / 1000000 + nsec / 1000000000);
     ts.tv_nsec = (long)(nsec % 1000000000);
@@ -32,11 +42,7 @@ struct timespec clock_mono_deadline(int64_t after_us)
 
 int64_t clock_mono_ms(void)
 {
-    struct timespec ts;
-    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
-    assert(rc == 0);
-    (void)rc;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_us() / 1000;
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */

@@ -14,6 +14,9 @@ int64_t clock_now_ms(void);
 /* Milliseconds from CLOCK_MONOTONIC, for measuring intervals. */
 int64_t clock_mono_ms(void);
 
+/* Microseconds from CLOCK_MONOTONIC, for measuring short intervals (request latency). */
+int64_t clock_mono_us(void);
+
 /* The CLOCK_MONOTONIC instant after_us (>= 0) microseconds from now, as the deadline of a
  * pthread_cond_timedwait on a condition variable set to CLOCK_MONOTONIC. */
 struct timespec clock_mono_deadline(int64_t after_us);

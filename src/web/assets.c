@@ -27,6 +27,10 @@ WEB_ASSET_SYMBOLS(web__notices_js)
 WEB_ASSET_SYMBOLS(web__seatmap_js)
 WEB_ASSET_SYMBOLS(web__seatpicker_js)
 WEB_ASSET_SYMBOLS(web__svgmap_js)
+WEB_ASSET_SYMBOLS(web__admin_html)
+WEB_ASSET_SYMBOLS(web__admin_js)
+WEB_ASSET_SYMBOLS(web__admin_css)
+WEB_ASSET_SYMBOLS(web__openapi_json)
 
 typedef struct web__entry {
     web_asset asset;
@@ -56,6 +60,10 @@ static web__entry web__assets[] = {
     WEB_ASSET_ENTRY("seatmap.js", "text/javascript; charset=utf-8", web__seatmap_js),
     WEB_ASSET_ENTRY("seatpicker.js", "text/javascript; charset=utf-8", web__seatpicker_js),
     WEB_ASSET_ENTRY("svgmap.js", "text/javascript; charset=utf-8", web__svgmap_js),
+    WEB_ASSET_ENTRY("admin.html", "text/html; charset=utf-8", web__admin_html),
+    WEB_ASSET_ENTRY("admin.js", "text/javascript; charset=utf-8", web__admin_js),
+    WEB_ASSET_ENTRY("admin.css", "text/css; charset=utf-8", web__admin_css),
+    WEB_ASSET_ENTRY("openapi.json", "application/json", web__openapi_json),
 };
 
 enum { WEB_ASSET_COUNT = sizeof(web__assets) / sizeof(web__assets[0]) };

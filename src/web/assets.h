@@ -1,5 +1,6 @@
-/* assets: the web pages tix serves itself (the buyer's page at /, its scripts and styles under
- * /assets/), embedded in the binary (src/web/embed.S); see web/ for the files.
+/* assets: the web pages tix serves itself (the buyer's page at /, the organiser's at /admin,
+ * their scripts and styles under /assets/) and the API's description (docs/openapi.json, at
+ * /openapi.json), embedded in the binary (src/web/embed.S); see web/ for the files.
  *
  * Each asset has a content type and an ETag computed once from its bytes, so that a browser
  * revalidates with If-None-Match and gets a 304 while the binary is the same. */

@@ -29,5 +29,9 @@ WEB_ASSET(web__notices_js, "web/notices.js")
 WEB_ASSET(web__seatmap_js, "web/seatmap.js")
 WEB_ASSET(web__seatpicker_js, "web/seatpicker.js")
 WEB_ASSET(web__svgmap_js, "web/svgmap.js")
+WEB_ASSET(web__admin_html, "web/admin.html")
+WEB_ASSET(web__admin_js, "web/admin.js")
+WEB_ASSET(web__admin_css, "web/admin.css")
+WEB_ASSET(web__openapi_json, "docs/openapi.json")
 
     .section .note.GNU-stack, "", @progbits

@@ -80,7 +80,8 @@ static int pg_store__setup(store_pg *ss, pg_conn *c, char *err, size_t err_len)
         pg_store__exec(conn,
                        "CREATE TEMP TABLE IF NOT EXISTS tix_feed_pending (ord bigserial,"
                        " time_ms bigint, kind text, event_id text, ref text, hold_seq bigint,"
-                       " expires_ms bigint, seat_ids text)",
+                       " expires_ms bigint, seat_ids text);"
+                       " CREATE TEMP TABLE IF NOT EXISTS tix_outbox_pending (type text)",
                        err, err_len) != 0 ||
         pg_store__prepare(conn, pg_store_sql, PG_SQL_COUNT, err, err_len) != 0)
         return -1;

@@ -9,9 +9,11 @@
  * transaction of its own (see pg.c). */
 #include "store/pg/internal.h"
 
+#include "metrics/metrics.h"
 #include "util/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int pg_store_send_tail(store_pg *ss)
@@ -27,6 +29,7 @@ enum {
     PG_FLUSH_BEFORE,
     PG_FLUSH_WOKE,
     PG_FLUSH_XID,
+    PG_FLUSH_OUTBOX,
     PG_FLUSH_SEQ,
     PG_FLUSH_TIME,
     PG_FLUSH_KIND,
@@ -74,6 +77,23 @@ const char *pg_store_flush_xid(const PGresult *res)
     return PQgetvalue(res, 0, PG_FLUSH_XID);
 }
 
+/* Count the outbox rows the batch wrote ("HoldCreated:3,HoldExpired:1") for the metrics. */
+static void pg_store__count_outbox(const char *list)
+{
+    char type[TIX_EVENT_TYPE_LEN_MAX + 1];
+    while (*list) {
+        size_t len = strcspn(list, ":");
+        if (!list[len] || len > TIX_EVENT_TYPE_LEN_MAX) return;
+        memcpy(type, list, len);
+        type[len] = '\0';
+        long n = strtol(list + len + 1, NULL, 10);
+        for (long i = 0; i < n && i < 1000000; i++)
+            metrics_outbox_event(type);
+        list += len + 1 + strcspn(list + len + 1, ",");
+        if (*list == ',') list++;
+    }
+}
+
 int pg_store_recv_flush(store_pg *ss, const PGresult *res)
 {
     store_batch *b = ss->batch;
@@ -82,6 +102,7 @@ int pg_store_recv_flush(store_pg *ss, const PGresult *res)
         return pg_store_fail_with(ss, STORE_FATAL, "the feed's flush cannot be read");
     b->feed_before = pg_store_i64(res, 0, PG_FLUSH_BEFORE);
     b->deliveries_written = strcmp(PQgetvalue(res, 0, PG_FLUSH_WOKE), "t") == 0;
+    pg_store__count_outbox(PQgetvalue(res, 0, PG_FLUSH_OUTBOX));
     if (PQgetisnull(res, 0, PG_FLUSH_SEQ)) return 0; /* nothing appended */
     for (int row = 0; row < rows; row++) {
         if (pg_store_i64(res, row, PG_FLUSH_SEQ) != b->feed_before + 1 + row)

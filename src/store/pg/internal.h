@@ -81,6 +81,8 @@ typedef enum {
     PG_RSQL_EVENT_BY_ID,
     PG_RSQL_HEAD,
     PG_RSQL_SEATS_TAKEN,
+    PG_RSQL_EVENT_STATS,
+    PG_RSQL_DEAD_LETTERS_COUNT,
     PG_RSQL_COUNT
 } pg_rsql;
 
@@ -281,6 +283,9 @@ int pg_store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb, voi
                                store_status *status);
 int pg_store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                              bool *found, store_status *status);
+int pg_store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                         store_status *status);
+int pg_store_dead_letters_count(store *s, uint64_t *count, store_status *status);
 
 /* ---- listen.c ---- */
 

@@ -457,6 +457,8 @@ static const store_ops pg_store__ops = {
     .subscribers_list = pg_store_subscribers_list,
     .dead_letters_list = pg_store_dead_letters_list,
     .idempotency_get = pg_store_idempotency_get,
+    .event_stats = pg_store_event_stats,
+    .dead_letters_count = pg_store_dead_letters_count,
     .watch = pg_store_watch,
 };
 

@@ -58,6 +58,21 @@ const pg_statement pg_store_rsql[PG_RSQL_COUNT] = {
     [PG_RSQL_EVENTS] = {"r_events", PG_EVENT_SELECT " ORDER BY e.seq"},
     [PG_RSQL_EVENT_BY_ID] = {"r_event", PG_EVENT_SELECT " WHERE e.id = $1"},
     [PG_RSQL_HEAD] = {"r_head", "SELECT seq FROM feed_head"},
+    /* one statement, so one snapshot: the live holds (q 0), the bookings by status (q 1), the
+     * confirmed ones by minute since $3 (q 2) */
+    [PG_RSQL_EVENT_STATS] =
+        {"r_event_stats",
+         "SELECT 0, '', count(*) FILTER (WHERE status = 'active' AND expires_at_ms > $2),"
+         " count(*) FILTER (WHERE status = 'checkout'), 0::bigint FROM holds"
+         " WHERE event_id = $1 AND status IN ('active', 'checkout')"
+         " UNION ALL SELECT 1, status, count(*), coalesce(sum(amount_cents), 0)::bigint, 0"
+         " FROM bookings WHERE event_id = $1 GROUP BY status"
+         " UNION ALL SELECT 2, (updated_at_ms / 60000)::text, count(*),"
+         " sum(json_array_length(seat_ids::json))::bigint, sum(amount_cents)::bigint"
+         " FROM bookings WHERE event_id = $1 AND status = 'confirmed' AND updated_at_ms >= $3"
+         " GROUP BY updated_at_ms / 60000"},
+    [PG_RSQL_DEAD_LETTERS_COUNT] = {"r_dead_letters_count",
+                                    "SELECT count(*) FROM deliveries WHERE status = 'dead'"},
     [PG_RSQL_SEATS_TAKEN] = {"r_seats_taken",
                              "SELECT s.seat_id, s.status, s.hold_seq, h.expires_at_ms"
                              " FROM seats s JOIN holds h ON h.seq = s.hold_seq"
@@ -348,6 +363,58 @@ int pg_store_idempotency_get(store *s, const char *key, store_idempotency_cb cb,
     pg_store__kept k = {cb, ctx, found};
     return pg_store__read_rows(pg_store_of(s), PG_RSQL_IDEMPOTENCY, &p, "read an idempotency key",
                                pg_store__kept_row, &k, status);
+}
+
+/* ---- stats ---- */
+
+/* Fold a row of PG_RSQL_EVENT_STATS into out (minute0_ms set). */
+static int pg_store__stats_row(void *ctx, const PGresult *res, int row, store_status *status)
+{
+    (void)status;
+    store_stats *out = ctx;
+    int64_t q = pg_store_i64(res, row, 0), c1 = pg_store_i64(res, row, 2),
+            c2 = pg_store_i64(res, row, 3);
+    booking_status booking;
+    if (q == 0) {
+        out->holds_active = (uint32_t)c1;
+        out->holds_checkout = (uint32_t)c2;
+    } else if (q == 1 && model_booking_status_parse(PQgetvalue(res, row, 1), &booking) == 0) {
+        out->bookings[booking] = (uint32_t)c1;
+        if (booking == BOOKING_CONFIRMED) out->revenue_cents = c2;
+    } else if (q == 2) {
+        int64_t i = pg_store_i64(res, row, 1) - out->minute0_ms / 60000;
+        if (i < 0 || i >= STORE_STATS_MINUTES) return 0; /* confirmed "in the future" */
+        out->sales_bookings[i] = (uint32_t)c1;
+        out->sales_seats[i] = (uint32_t)c2;
+        out->sales_cents[i] = pg_store_i64(res, row, 4);
+    }
+    return 0;
+}
+
+int pg_store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                         store_status *status)
+{
+    out->minute0_ms = (now_ms / 60000 - (STORE_STATS_MINUTES - 1)) * 60000;
+    pg_params p = {0};
+    pg_params_text(&p, event_id);
+    pg_params_i64(&p, now_ms);
+    pg_params_i64(&p, out->minute0_ms);
+    return pg_store__read_rows(pg_store_of(s), PG_RSQL_EVENT_STATS, &p, "event stats",
+                               pg_store__stats_row, out, status);
+}
+
+static int pg_store__count_row(void *ctx, const PGresult *res, int row, store_status *status)
+{
+    (void)status;
+    *(uint64_t *)ctx = (uint64_t)pg_store_i64(res, row, 0);
+    return 0;
+}
+
+int pg_store_dead_letters_count(store *s, uint64_t *count, store_status *status)
+{
+    pg_params p = {0};
+    return pg_store__read_rows(pg_store_of(s), PG_RSQL_DEAD_LETTERS_COUNT, &p, "count dead letters",
+                               pg_store__count_row, count, status);
 }
 
 /* ---- events ---- */

@@ -11,6 +11,7 @@
 #include "store/sqlite/internal.h"
 
 #include "core/json_out.h"
+#include "metrics/metrics.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -64,6 +65,7 @@ int sqlite_store_outbox(store_sqlite *ss, const char *type, const char *event_id
     sqlite3_bind_int64(st, 5, now_ms);
     sqlite3_bind_text(st, 6, ss->data.data, (int)ss->data.len, SQLITE_STATIC);
     if (sqlite_store_run(ss, SQL_OUTBOX_INSERT) != 0) return -1;
+    metrics_outbox_event(type); /* counted if the batch commits (metrics_writer_batch) */
     bool routed = true;
     if (sqlite_store__routed(ss, type, &routed) != 0) return -1;
     if (!routed) return 0;

@@ -325,5 +325,8 @@ int sqlite_store_dead_letters_list(store *s, uint32_t max, store_delivery_cb cb,
                                    store_status *status);
 int sqlite_store_idempotency_get(store *s, const char *key, store_idempotency_cb cb, void *ctx,
                                  bool *found, store_status *status);
+int sqlite_store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stats *out,
+                             store_status *status);
+int sqlite_store_dead_letters_count(store *s, uint64_t *count, store_status *status);
 
 #endif

@@ -568,6 +568,8 @@ static const store_ops sqlite_store__ops = {
     .subscribers_list = sqlite_store_subscribers_list,
     .dead_letters_list = sqlite_store_dead_letters_list,
     .idempotency_get = sqlite_store_idempotency_get,
+    .event_stats = sqlite_store_event_stats,
+    .dead_letters_count = sqlite_store_dead_letters_count,
 };
 
 /* SQLite's process-wide settings, before its first use: no memory statistics, which tix never

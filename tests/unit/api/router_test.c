@@ -44,6 +44,11 @@ static const struct {
     {"/admin/dead-letters", ROUTE_DEAD_LETTERS, NULL, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {"/admin/dead-letters/42/redrive", ROUTE_DEAD_LETTER_REDRIVE, "42", HTTP_POST, "POST"},
     {"/admin/webhooks", ROUTE_WEBHOOKS, NULL, HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
+    {"/metrics", ROUTE_METRICS, NULL, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/openapi.json", ROUTE_OPENAPI, NULL, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/admin", ROUTE_ADMIN_PAGE, NULL, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/admin/events/nba-finals/stats", ROUTE_EVENT_STATS, "nba-finals", HTTP_GET | HTTP_HEAD,
+     "GET, HEAD"},
 };
 
 TEST(router_matches_each_route_with_each_method)
@@ -167,7 +172,10 @@ TEST(router_matches_no_route_for_unknown_paths)
         "/bookings/a/b",
         "/users/a",
         "/users/a/bookings/x",
-        "/admin",
+        "/admin/",
+        "/admin/events",
+        "/admin/events/x",
+        "/metrics/x",
         "/admin/dead-letters/1",
         "/admin/dead-letters/1/redrive/x",
         "/admin/webhooks/x",
@@ -211,4 +219,17 @@ TEST(router_rejects_empty_segments)
                                         NULL};
     for (size_t i = 0; paths[i]; i++)
         TEST_CHECK(expect_no_route(paths[i]));
+}
+
+TEST(router_names_each_route_by_its_path_template)
+{
+    ASSERT_EQ_STR(router_route_template(ROUTE_NONE), "");
+    ASSERT_EQ_STR(router_route_template(ROUTE_EVENTS), "/events");
+    ASSERT_EQ_STR(router_route_template(ROUTE_HOLD_CHECKOUT), "/holds/{hold_id}/checkout");
+    ASSERT_EQ_STR(router_route_template(ROUTE_EVENT_STATS), "/admin/events/{event_id}/stats");
+    for (int r = 1; r < ROUTE_COUNT; r++) /* every route has one, and it matches itself */
+        ASSERT_EQ_INT(router_route_template((route_id)r)[0], '/');
+    route_match m;
+    ASSERT_EQ_INT(router_match("/admin/events/x/stats/more", HTTP_GET, &m), ROUTE_NONE);
+    ASSERT_EQ_INT(router_match("/admin/events//stats", HTTP_GET, &m), ROUTE_NONE);
 }

@@ -156,6 +156,7 @@ BEGIN
     INSERT INTO outbox (id, type, event_id, aggregate_id, time_ms, data)
         VALUES (tix_sortable_id(p_now), p_type, p_event_id, p_aggregate_id, p_now, p_data)
         RETURNING seq INTO v_seq;
+    INSERT INTO pg_temp.tix_outbox_pending (type) VALUES (p_type); -- counted by the writer
     INSERT INTO deliveries (outbox_seq, subscriber_id, aggregate_id, status, next_attempt_ms,
                             updated_at_ms)
         SELECT DISTINCT v_seq, p.subscriber_id, coalesce(p_aggregate_id, ''), 'pending', p_now,
@@ -170,10 +171,12 @@ END $$;
 -- ---- the change feed ----
 
 -- The changes of the running transaction wait here, in order, until tix_feed_flush gives them
--- their seqs just before COMMIT. The writer connection makes it at connect (a temporary table:
--- private to the connection, nothing of it in the WAL).
+-- their seqs just before COMMIT; the types of its outbox rows too, for the writer's metrics.
+-- The writer connection makes them at connect (temporary tables: private to the connection,
+-- nothing of them in the WAL; see src/store/pg/conn.c).
 --   CREATE TEMP TABLE tix_feed_pending (ord bigserial, time_ms bigint, kind text, event_id text,
 --       ref text, hold_seq bigint, expires_ms bigint, seat_ids text)
+--   CREATE TEMP TABLE tix_outbox_pending (type text)
 
 -- Append a change to the running transaction's (plpgsql: the table exists only in the
 -- writer's sessions, and a plpgsql body is resolved when it runs).
@@ -191,22 +194,30 @@ END $$;
 -- them the next seqs, write them to the feed and return them, in seq order, each with the head
 -- before the batch (o_before). Without: one row, the committed head, o_seq NULL. o_woke: the
 -- batch made deliveries due. o_xid: the transaction's id, NULL when it wrote nothing (what the
--- writer asks about when the connection is lost before COMMIT's answer: pg.c).
+-- writer asks about when the connection is lost before COMMIT's answer: pg.c). o_outbox: the
+-- types of the outbox rows written, with how many of each ('HoldCreated:3,HoldExpired:1').
 CREATE FUNCTION tix_feed_flush()
-RETURNS TABLE (o_before bigint, o_woke boolean, o_xid text, o_seq bigint, o_time_ms bigint,
-               o_kind text, o_event_id text, o_ref text, o_hold_seq bigint, o_expires_ms bigint,
-               o_seat_ids text)
+RETURNS TABLE (o_before bigint, o_woke boolean, o_xid text, o_outbox text, o_seq bigint,
+               o_time_ms bigint, o_kind text, o_event_id text, o_ref text, o_hold_seq bigint,
+               o_expires_ms bigint, o_seat_ids text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_count bigint;
     v_base bigint;
     v_woke boolean := coalesce(current_setting('tix.woke', true), '') = '1';
     v_xid text := pg_current_xact_id_if_assigned()::text;
+    v_outbox text;
 BEGIN
+    SELECT string_agg(t.type || ':' || t.n, ',') INTO v_outbox
+        FROM (SELECT type, count(*) AS n FROM pg_temp.tix_outbox_pending GROUP BY type) t;
+    IF v_outbox IS NOT NULL THEN
+        DELETE FROM pg_temp.tix_outbox_pending;
+    END IF;
     SELECT count(*) INTO v_count FROM pg_temp.tix_feed_pending;
     IF v_count = 0 THEN
-        RETURN QUERY SELECT h.seq, v_woke, v_xid, NULL::bigint, NULL::bigint, NULL::text,
-                            NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::text
+        RETURN QUERY SELECT h.seq, v_woke, v_xid, v_outbox, NULL::bigint, NULL::bigint,
+                            NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
+                            NULL::text
                      FROM feed_head h;
         RETURN;
     END IF;
@@ -219,8 +230,8 @@ BEGIN
                    p.ref, p.hold_seq, p.expires_ms, p.seat_ids
             FROM pending p
             RETURNING *)
-        SELECT v_base, v_woke, pg_current_xact_id_if_assigned()::text, w.seq, w.time_ms, w.kind,
-               w.event_id, w.ref, w.hold_seq, w.expires_ms, w.seat_ids
+        SELECT v_base, v_woke, pg_current_xact_id_if_assigned()::text, v_outbox, w.seq,
+               w.time_ms, w.kind, w.event_id, w.ref, w.hold_seq, w.expires_ms, w.seat_ids
         FROM written w ORDER BY w.seq;
     -- for tix_feed_notify, after COMMIT (a session setting: kept when the transaction commits)
     PERFORM set_config('tix.notify_head', (v_base + v_count)::text, false);
