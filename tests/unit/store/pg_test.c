@@ -755,6 +755,8 @@ TEST(pg_a_key_in_flight_on_one_node_is_answered_by_the_other_once_it_commits)
 /* A proxy between the store and the cluster, on a unix socket of its own, that can cut a
  * client's connection right before the answer to its next COMMIT (the server has committed;
  * the client never hears it): a connection lost at the worst moment, on demand. */
+enum { PGT_PIPES_MAX = 64 };
+
 typedef struct pgt_proxy {
     char dir[64];
     char target[100]; /* the cluster's socket (it fits a sun_path) */
@@ -762,6 +764,8 @@ typedef struct pgt_proxy {
     pthread_t thread;
     atomic_bool arm, stop;
     atomic_int cuts;
+    pthread_t pipes[PGT_PIPES_MAX]; /* the accepting thread's only: joined at the stop */
+    unsigned pipe_count;
 } pgt_proxy;
 
 typedef struct pgt_pipe {
@@ -837,12 +841,15 @@ static void *pgt__accept(void *arg)
         }
         pgt_pipe *p = malloc(sizeof(*p));
         *p = (pgt_pipe){proxy, client, server};
-        pthread_t t;
-        if (pthread_create(&t, NULL, pgt__pipe, p) == 0)
-            pthread_detach(t);
-        else
+        if (proxy->pipe_count == PGT_PIPES_MAX ||
+            pthread_create(&proxy->pipes[proxy->pipe_count], NULL, pgt__pipe, p) != 0) {
             close(client), close(server), free(p);
+            continue;
+        }
+        proxy->pipe_count++;
     }
+    for (unsigned i = 0; i < proxy->pipe_count; i++) /* they see the stop within their poll */
+        pthread_join(proxy->pipes[i], NULL);
     return NULL;
 }
 
@@ -850,9 +857,8 @@ static void pgt__proxy_stop(void *arg)
 {
     pgt_proxy *proxy = arg;
     atomic_store(&proxy->stop, true);
-    pthread_join(proxy->thread, NULL);
+    pthread_join(proxy->thread, NULL); /* and every pipe */
     close(proxy->listen_fd);
-    usleep(300000); /* the pipes see the stop within their poll */
     char path[128];
     snprintf(path, sizeof(path), "%s/.s.PGSQL.5432", proxy->dir);
     unlink(path);
