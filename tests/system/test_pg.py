@@ -77,6 +77,9 @@ def test_the_database_away_answers_503_and_tix_recovers_without_a_restart(server
         assert read.status == 503 and read.json["error"]["code"] == "store_unavailable", read
         # what memory serves goes on: the seat map, a 409 for a seat it knows is held
         assert srv.get(f"/events/{eid}/seats").status == 200
+        # long enough for every connection's back-off to reach its longest (2 s): once one is
+        # through, the others must not wait for theirs
+        time.sleep(3)
         assert srv.running(), "tix exited while the database was away\n" + srv.output()
     finally:
         pg_sh("up", cluster_dir)
@@ -84,8 +87,10 @@ def test_the_database_away_answers_503_and_tix_recovers_without_a_restart(server
     assert after, "no write succeeded within %ss of the database's return\n" % BACK_WITHIN_S \
         + srv.output()
     assert srv.get("/healthz").status == 200
-    got = srv.get(f"/holds/{before['id']}")
-    assert got.status == 200 and got.json["status"] == "active", got
+    # reads are back too (each read connection reconnects at its next use)
+    got = poll(lambda: (lambda r: r if r.status == 200 else None)(
+        srv.get(f"/holds/{before['id']}")), BACK_WITHIN_S)
+    assert got and got.json["status"] == "active", got
     assert_error(hold_seats(srv, eid, seats[:1], "late"), 409, "seat_unavailable")
     snap = invariants.assert_store_consistent(srv.db_path)
     invariants.assert_acknowledged_holds_present(srv.db_path, [before, after], snap=snap)

@@ -6,7 +6,8 @@
  * by the next batch or read that needs it, at once the first time, then no more often than a
  * back-off that doubles from PG_STORE_BACKOFF_MS_FIRST to PG_STORE_BACKOFF_MS_MAX while the
  * database stays away: meanwhile writes answer 503 store_unavailable at once and reads fail
- * cleanly, and tix never restarts. TCP keepalives and tcp_user_timeout find a peer that
+ * cleanly, and tix never restarts. As soon as one connection of the store gets through, every
+ * other one in back-off tries again at its next use (the database is back for all of them). TCP keepalives and tcp_user_timeout find a peer that
  * vanished without a word. */
 #include "store/pg/internal.h"
 
@@ -153,13 +154,16 @@ int pg_store_ensure(store_pg *ss, pg_conn *c)
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return 0;
     pg_store_disconnect(c);
     int64_t now = clock_mono_ms();
-    if (now < c->retry_at_ms) return -1;
+    uint64_t epoch = __atomic_load_n(&ss->connect_epoch, __ATOMIC_ACQUIRE);
+    if (now < c->retry_at_ms && c->failed_in == epoch) return -1; /* the database is away */
     char err[512];
     if (pg_store_connect(ss, c, err, sizeof(err)) == 0) {
         if (c->backoff_ms) log_info("store: %s connected again", pg_store__role_names[c->role]);
         c->backoff_ms = 0;
+        __atomic_add_fetch(&ss->connect_epoch, 1, __ATOMIC_RELEASE);
         return 0;
     }
+    c->failed_in = epoch;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PG_STORE_BACKOFF_MS_FIRST;
     if (c->backoff_ms > PG_STORE_BACKOFF_MS_MAX) c->backoff_ms = PG_STORE_BACKOFF_MS_MAX;
     c->retry_at_ms = now + c->backoff_ms;

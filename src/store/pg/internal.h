@@ -102,6 +102,7 @@ typedef struct pg_conn {
     pg_role role;
     int64_t retry_at_ms; /* monotonic: no connection attempt before */
     uint32_t backoff_ms; /* the wait after the next failed attempt; 0 after a success */
+    uint64_t failed_in;  /* the store's connect_epoch when its last attempt failed */
     bool doomed;         /* the server said it ends the connection (FATAL) */
 } pg_conn;
 
@@ -115,6 +116,8 @@ typedef struct store_pg {
     char *url;
     char id[33]; /* meta.store_id */
     unsigned lock_timeout_ms;
+    uint64_t connect_epoch; /* atomic: connections made so far; a connection in back-off tries
+                               again at once when another got through since its failure */
     /* the writer (its thread only) */
     pg_conn writer;
     int writer_pid; /* atomic: its backend, whose own notifications the listener skips */
@@ -151,7 +154,8 @@ static inline store_pg *pg_store_of(store *s)
 int pg_store_connect(store_pg *ss, pg_conn *c, char *err, size_t err_len);
 
 /* Make sure c is connected: reconnect when it was lost, unless a failed attempt was made less
- * than its back-off ago. Returns 0, or -1 (the store is unavailable for now). */
+ * than its back-off ago and no other connection of the store got through since. Returns 0, or
+ * -1 (the store is unavailable for now). */
 int pg_store_ensure(store_pg *ss, pg_conn *c);
 
 /* Drop c's connection (the next pg_store_ensure reconnects at once). */
