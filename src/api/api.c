@@ -171,7 +171,13 @@ void api__error_rc(api_response *res, tix_rc rc)
 
 void api__error_store(api_response *res, store_status status)
 {
-    api__error_rc(res, status == STORE_FATAL ? TIX_RC_STORE_FATAL : TIX_RC_STORE_ERROR);
+    if (status == STORE_FATAL) {
+        api__error_rc(res, TIX_RC_STORE_FATAL);
+        return;
+    }
+    /* a read: nothing was to be changed (a database server away, or a busy store) */
+    api_error(res, 503, "store_unavailable", "the store cannot be read right now; retry shortly");
+    res->retry_after_s = 1;
 }
 
 /* The event object from its spec and counts. With detail, its sections too. */

@@ -74,7 +74,8 @@ def test_the_database_away_answers_503_and_tix_recovers_without_a_restart(server
         assert r.headers.get("Retry-After"), r.headers
         assert srv.get("/healthz").status == 503
         read = srv.get(f"/holds/{before['id']}")
-        assert read.status == 503 and read.json["error"]["code"] == "store_unavailable", read
+        assert_error(read, 503, "store_unavailable")
+        assert "read" in read.json["error"]["message"] and read.headers.get("Retry-After"), read
         # what memory serves goes on: the seat map, a 409 for a seat it knows is held
         assert srv.get(f"/events/{eid}/seats").status == 200
         # long enough for every connection's back-off to reach its longest (2 s): once one is
