@@ -49,6 +49,7 @@ static const fx_route fx_routes[] = {
     {ROUTE_OPENAPI, "/openapi.json"},
     {ROUTE_ADMIN_PAGE, "/admin"},
     {ROUTE_EVENT_STATS, "/admin/events/*/stats"},
+    {ROUTE_EVENT_STREAM, "/events/*/stream"},
 };
 
 static const char *const fx_methods[8] = {"GET", "HEAD", "POST",    "DELETE",

@@ -39,6 +39,11 @@ api *api_create(inventory *inv, commit *writer, store *st, feed *follower, const
     return a;
 }
 
+void api_set_live(api *a, live *l)
+{
+    a->live = l;
+}
+
 void api_set_feed_lag_max(api *a, uint32_t lag_ms)
 {
     a->feed_lag_max_ms = lag_ms;
@@ -329,6 +334,8 @@ static api_result api__dispatch(api *a, api_request *req, api_response *res)
         return api_event_seats(a, req, res);
     case ROUTE_EVENT_CHANGES:
         return api_event_changes(a, req, res);
+    case ROUTE_EVENT_STREAM:
+        return api_event_stream(a, req, res);
     case ROUTE_EVENT_HOLDS:
         return api_hold_create(a, req, res, false);
     case ROUTE_RESERVE:

@@ -4,7 +4,8 @@
  * (API_DONE). A write is turned into a commit command (API_COMMIT): the HTTP layer then
  * parks the connection and calls api_submit; when the writer has committed (or refused, or
  * failed), req->resume is called from the writer thread, and the HTTP layer, back on its own
- * thread, calls api_finish to render the response.
+ * thread, calls api_finish to render the response. A live stream (GET /events/{id}/stream) is
+ * opened by the API (API_STREAM) and then written by the HTTP layer (live/live.h).
  *
  * Every error body is {"error": {"code": "...", "message": "...", "request_id": "..."}} with a
  * stable code (request_id: the request's X-Request-Id, when the HTTP layer gave one). */
@@ -15,6 +16,7 @@
 #include "commit/commit.h"
 #include "core/inventory.h"
 #include "feed/feed.h"
+#include "live/live.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -37,6 +39,7 @@ typedef struct api_request {
     const char *authorization;   /* or NULL */
     const char *idempotency_key; /* Idempotency-Key header, or NULL */
     const char *if_none_match;   /* If-None-Match header, or NULL */
+    const char *last_event_id;   /* Last-Event-ID header (a stream resuming), or NULL */
     const char *request_id;      /* X-Request-Id (the client's or made up), or NULL */
     const char *body;
     size_t body_len;
@@ -72,9 +75,12 @@ typedef struct api_response {
     size_t shared_len;
     void (*shared_release)(void *cls);
     void *shared_cls;
+    live_stream *stream; /* API_STREAM: the stream to write (the HTTP layer closes it) */
 } api_response;
 
-typedef enum api_result { API_DONE, API_COMMIT } api_result;
+/* API_DONE: res is the answer. API_COMMIT: call api_submit. API_STREAM: answer res->status
+ * with res->content_type and then what res->stream reads, until it ends or the client goes. */
+typedef enum api_result { API_DONE, API_COMMIT, API_STREAM } api_result;
 
 /* Create the API over its collaborators (not owned). admin_token must stay alive. */
 api *api_create(inventory *inv, commit *writer, store *st, feed *follower, const char *admin_token);
@@ -82,6 +88,9 @@ api *api_create(inventory *inv, commit *writer, store *st, feed *follower, const
 /* Reject a hold from memory (a 409 without asking the store) only while the feed's lag is
  * under lag_ms; past it the store decides (FEED_LAG_MS_MAX_DEFAULT until set). */
 void api_set_feed_lag_max(api *a, uint32_t lag_ms);
+
+/* Serve GET /events/{id}/stream from l (not owned); without it the route answers 404. */
+void api_set_live(api *a, live *l);
 void api_destroy(api *a);
 
 /* Buyer tokens (see buyer_token.h): verify them with secret (NULL or "": none can be
@@ -91,7 +100,7 @@ void api_set_buyer_auth(api *a, const char *secret, bool required);
 /* Initialise res (status 500, empty body with the response cap). */
 void api_response_init(api_response *res);
 
-/* Handle a whole request. API_DONE: res is the answer. API_COMMIT: call api_submit. */
+/* Handle a whole request (see api_result). */
 api_result api_handle(api *a, api_request *req, api_response *res);
 
 /* Queue req's command; req->resume is called exactly once when its outcome is known (at

@@ -324,9 +324,9 @@ void api_event_create_finish(api *a, api_request *req, api_response *res)
     api__ok(res, 201);
 }
 
-/* The number in query parameter `name` (0 when absent) into *out. Returns 0, or -1 with a 422
- * in res when it is not a whole number within [0, max]. */
-static int api__query_int(const char *value, const char *name, int64_t max, int64_t *out,
+/* The number in `value` (0 when absent) into *out. Returns 0, or -1 with a 422 in res, naming
+ * `what` (the query parameter or header), when it is not a whole number within [0, max]. */
+static int api__query_int(const char *value, const char *what, int64_t max, int64_t *out,
                           api_response *res)
 {
     *out = 0;
@@ -335,8 +335,7 @@ static int api__query_int(const char *value, const char *name, int64_t max, int6
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < 0 || v > max) {
-        api_error(res, 422, "invalid_request",
-                  "query parameter '%s' must be a whole number from 0 to %lld", name,
+        api_error(res, 422, "invalid_request", "%s must be a whole number from 0 to %lld", what,
                   (long long)max);
         return -1;
     }
@@ -370,8 +369,8 @@ api_result api_event_changes(api *a, api_request *req, api_response *res)
                   "last change seen");
         return API_DONE;
     }
-    if (api__query_int(req->after, "after", INT64_MAX / 2, &after, res) != 0 ||
-        api__query_int(req->limit, "limit", API_CHANGES_MAX, &limit, res) != 0)
+    if (api__query_int(req->after, "query parameter 'after'", INT64_MAX / 2, &after, res) != 0 ||
+        api__query_int(req->limit, "query parameter 'limit'", API_CHANGES_MAX, &limit, res) != 0)
         return API_DONE;
     if (limit == 0) limit = API_CHANGES_MAX;
     change_page page;
@@ -406,4 +405,48 @@ api_result api_event_changes(api *a, api_request *req, api_response *res)
     change_page_free(&page);
     api__ok(res, 200);
     return API_DONE;
+}
+
+api_result api_event_stream(api *a, api_request *req, api_response *res)
+{
+    inv_event *ev = api__find_event(a, req->match.param, req->match.param_len, res);
+    if (!ev) return API_DONE;
+    if (!a->live) {
+        api_error(res, 404, "not_found", "this server has no live streams");
+        return API_DONE;
+    }
+    /* the browser's reconnection names the last message it saw; a first connection the seat
+     * map's position (after); neither: from now on */
+    int64_t after = -1;
+    if (req->last_event_id) {
+        if (api__query_int(req->last_event_id, "header Last-Event-ID", INT64_MAX / 2, &after,
+                           res) != 0)
+            return API_DONE;
+    } else if (req->after &&
+               api__query_int(req->after, "query parameter 'after'", INT64_MAX / 2, &after, res) !=
+                   0) {
+        return API_DONE;
+    }
+    live_stream *stream;
+    switch (live_stream_open(a->live, ev->spec.id, after, &stream)) {
+    case LIVE_OPENED:
+        break;
+    case LIVE_FULL:
+        api_error(res, 503, "too_many_streams",
+                  "this server has as many live streams open as it takes; retry later, or poll "
+                  "the seat map");
+        res->retry_after_s = API_STREAM_RETRY_AFTER_S;
+        return API_DONE;
+    case LIVE_CLOSING:
+        api__error_rc(res, TIX_RC_SHUTTING_DOWN);
+        return API_DONE;
+    case LIVE_NO_EVENT:
+    case LIVE_NO_MEMORY:
+        api__error_rc(res, TIX_RC_OVERLOADED);
+        return API_DONE;
+    }
+    res->stream = stream;
+    res->status = 200;
+    res->content_type = "text/event-stream";
+    return API_STREAM;
 }

@@ -15,6 +15,7 @@ enum {
     API_SEATMAP_FILTERS = 4,      /* all, available, held, sold */
     API_CHANGES_MAX = 1000,       /* changes in one answer of GET /events/{id}/changes */
     API_CHANGES_SCAN_MAX = 10000, /* feed positions one answer looks through */
+    API_STREAM_RETRY_AFTER_S = 5, /* Retry-After of a stream refused for too many */
 };
 
 struct api {
@@ -22,6 +23,7 @@ struct api {
     commit *writer;
     store *st;
     feed *follower;
+    live *live; /* NULL: no streams */
     uint32_t feed_lag_max_ms;
     const char *admin_token;
     char buyer_secret[BUYER_TOKEN_SECRET_LEN_MAX + 1];
@@ -64,6 +66,7 @@ api_result api_events_list(api *a, api_response *res);
 api_result api_event_get(api *a, api_request *req, api_response *res);
 api_result api_event_seats(api *a, api_request *req, api_response *res);
 api_result api_event_changes(api *a, api_request *req, api_response *res);
+api_result api_event_stream(api *a, api_request *req, api_response *res);
 api_result api_event_create(api *a, api_request *req, api_response *res);
 void api_event_create_finish(api *a, api_request *req, api_response *res);
 api_result api_hold_create(api *a, api_request *req, api_response *res, bool single_seat);

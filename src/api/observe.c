@@ -139,6 +139,8 @@ static void api__log_ids(const api_request *req, bool committed,
     switch (m->route) {
     case ROUTE_EVENT:
     case ROUTE_EVENT_SEATS:
+    case ROUTE_EVENT_CHANGES:
+    case ROUTE_EVENT_STREAM:
     case ROUTE_EVENT_HOLDS:
     case ROUTE_EVENT_STATS:
         f->event_id = ids[0];

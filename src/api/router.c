@@ -16,6 +16,7 @@ static const router__route router__routes[] = {
     {ROUTE_EVENT, "/events/{event_id}", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {ROUTE_EVENT_SEATS, "/events/{event_id}/seats", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {ROUTE_EVENT_CHANGES, "/events/{event_id}/changes", HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {ROUTE_EVENT_STREAM, "/events/{event_id}/stream", HTTP_GET, "GET"},
     {ROUTE_EVENT_HOLDS, "/events/{event_id}/holds", HTTP_POST, "POST"},
     {ROUTE_RESERVE, "/reserve", HTTP_POST, "POST"},
     {ROUTE_HOLD, "/holds/{hold_id}", HTTP_GET | HTTP_HEAD | HTTP_DELETE, "GET, HEAD, DELETE"},

@@ -42,9 +42,10 @@ typedef enum route_id {
     ROUTE_OPENAPI,             /* /openapi.json */
     ROUTE_ADMIN_PAGE,          /* /admin (the organiser's page) */
     ROUTE_EVENT_STATS,         /* /admin/events/{event_id}/stats */
+    ROUTE_EVENT_STREAM,        /* /events/{event_id}/stream (Server-Sent Events) */
 } route_id;
 
-enum { ROUTE_COUNT = ROUTE_EVENT_STATS + 1 }; /* route ids are 0 .. ROUTE_COUNT - 1 */
+enum { ROUTE_COUNT = ROUTE_EVENT_STREAM + 1 }; /* route ids are 0 .. ROUTE_COUNT - 1 */
 
 typedef struct route_match {
     route_id route;

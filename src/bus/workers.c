@@ -213,7 +213,7 @@ void bus_on_change(void *ctx, const change_record *change, const char *seats, si
 {
     (void)seats, (void)seats_len;
     bus *b = ctx;
-    if (change->kind != CHANGE_SUBSCRIBER_ADDED) return;
+    if (change && change->kind != CHANGE_SUBSCRIBER_ADDED) return; /* NULL: a reset */
     pthread_mutex_lock(&b->subscribers_mutex);
     b->subscriber_count = 0; /* read again from the store at the next webhook */
     pthread_mutex_unlock(&b->subscribers_mutex);

@@ -10,9 +10,11 @@
 #include "bus/dispatcher.h"
 #include "http/listen.h"
 #include "http/server.h"
+#include "live/live.h"
 #include "notify/mailer.h"
 #include "pay/payment.h"
 #include "store/vfs_shim.h"
+#include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -27,7 +29,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SERVE_DRAIN_TIMEOUT_MS = 10000, SERVE_TOKEN_LEN_MAX = 256 };
+enum {
+    SERVE_DRAIN_TIMEOUT_MS = 10000,
+    SERVE_STREAMS_CLOSE_TIMEOUT_MS = 2000, /* for the streams to end at a stop */
+    SERVE_TOKEN_LEN_MAX = 256,
+};
 
 typedef struct serve_options {
     char listen[128];
@@ -64,6 +70,8 @@ typedef struct serve_options {
     unsigned feed_poll_ms;
     unsigned feed_retain;
     unsigned max_feed_lag_ms;
+    unsigned max_streams;
+    unsigned stream_heartbeat_ms;
     char test_fault_dir[CLI_PATH_MAX]; /* tests only: see store/vfs_shim.h */
     serve_ops_options ops;             /* logs, access log, metrics (serve_ops.h) */
 } serve_options;
@@ -165,6 +173,19 @@ static void serve__raise_fd_limit(unsigned connections_max)
                  (unsigned long long)lim.rlim_cur, connections_max);
 }
 
+/* End every live stream (each finishes the message it is writing) and wait a little for them
+ * to close: a graceful stop does not wait for viewers, who reconnect to another node. */
+static void serve__streams_end(live *streams)
+{
+    live_shutdown(streams);
+    int64_t deadline_ms = clock_mono_ms() + SERVE_STREAMS_CLOSE_TIMEOUT_MS;
+    while (live_streams_open(streams) > 0 && clock_mono_ms() < deadline_ms)
+        usleep(10 * 1000);
+    uint32_t left = live_streams_open(streams);
+    if (left) log_warn("%u live streams still open after %d ms; closing them", left,
+                       SERVE_STREAMS_CLOSE_TIMEOUT_MS);
+}
+
 static int serve__run(serve_options *o, const http_config *http_cfg, commit_config *cc)
 {
     umask(077); /* everything tix creates is its own: data dir 0700, files 0600 */
@@ -214,15 +235,21 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     api *a = api_create(core.inv, core.writer, core.st, core.follower, o->admin_token);
     if (a) api_set_buyer_auth(a, o->buyer_token_secret, o->require_buyer_token != 0);
     if (a) api_set_feed_lag_max(a, o->max_feed_lag_ms);
+    live_config lc = {.streams_max = o->max_streams,
+                      .flush_ms = LIVE_FLUSH_MS_DEFAULT,
+                      .heartbeat_ms = o->stream_heartbeat_ms};
+    live *streams = a ? live_open(core.follower, core.inv, &lc) : NULL;
+    if (streams) api_set_live(a, streams);
     char err[256] = "out of memory";
     serve_ops ops = {0};
     http_config http_ops_cfg = *http_cfg; /* with the access log */
-    http_server *http = a && serve_ops_start(&o->ops, a, &http_ops_cfg, &ops, err, sizeof(err)) == 0
+    http_server *http = streams && serve_ops_start(&o->ops, a, &http_ops_cfg, &ops, err, sizeof(err)) == 0
                             ? http_start(&http_ops_cfg, a, err, sizeof(err))
                             : NULL;
     if (!http) {
         log_error("%s", err);
         serve_ops_stop(&ops);
+        live_close(streams);
         api_destroy(a);
         serve__bus_stop(&core, &sb);
         cli_core_close(&core);
@@ -239,10 +266,12 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     http_quiesce(http);
     if (!http_wait_idle(http, SERVE_DRAIN_TIMEOUT_MS))
         log_warn("requests still in flight after %d ms; closing them", SERVE_DRAIN_TIMEOUT_MS);
+    serve__streams_end(streams);
     serve__bus_stop(&core, &sb);
     commit_stop(core.writer); /* commits what is queued; later writes get 503 shutting_down */
     http_stop(http);
     serve_ops_stop(&ops);
+    live_close(streams);
     api_destroy(a);
     cli_core_close(&core);
     log_info("stopped cleanly");
@@ -277,6 +306,8 @@ int cli_serve(int argc, char **argv)
         .feed_poll_ms = FEED_POLL_MS_DEFAULT,
         .feed_retain = COMMIT_FEED_RETAIN_DEFAULT,
         .max_feed_lag_ms = FEED_LAG_MS_MAX_DEFAULT,
+        .max_streams = LIVE_STREAMS_MAX_DEFAULT,
+        .stream_heartbeat_ms = LIVE_HEARTBEAT_MS_DEFAULT,
         .ops = SERVE_OPS_OPTIONS_DEFAULT,
     };
     const cli_option options[] = {
@@ -395,6 +426,14 @@ int cli_serve(int argc, char **argv)
          "reject a hold from memory only while this node's feed lags less than this; past it "
          "the store decides (default 200)",
          CLI_UINT, &o.max_feed_lag_ms, 0, 0, 3600000},
+        {"max-streams", "TIX_MAX_STREAMS", "N",
+         "live seat streams open at once, below --max-connections (default 10000; beyond: 503 "
+         "too_many_streams)",
+         CLI_UINT, &o.max_streams, 0, 0, LIVE_STREAMS_MAX_MAX},
+        {"stream-heartbeat-ms", "TIX_STREAM_HEARTBEAT_MS", "MS",
+         "a comment on every live stream this often, for proxies and to find clients gone "
+         "(default 15000)",
+         CLI_UINT, &o.stream_heartbeat_ms, 0, 100, 3600000},
         {"test-fault-dir", "TIX_TEST_FAULT_DIR", "DIR",
          "FOR TESTS ONLY: inject storage faults "
          "while DIR/fail-fsync or DIR/fail-write exists",
@@ -417,6 +456,13 @@ int cli_serve(int argc, char **argv)
         .write_rate_per_s = o.write_rate_limit,
         .trust_proxy = o.trust_proxy != 0,
     };
+    if (o.max_streams >= o.max_connections) {
+        fprintf(stderr,
+                "tix serve: --max-streams %u must be below --max-connections %u (streams would "
+                "leave no connection for buying)\n",
+                o.max_streams, o.max_connections);
+        return CLI_EXIT_USAGE;
+    }
     if (o.node_id[0] && !cli_node_id_valid(o.node_id)) {
         fprintf(stderr,
                 "tix serve: --node-id '%s' must be 1 to %d letters, digits, '.', '_' or '-'\n",

@@ -109,6 +109,8 @@ static int feed__rebuild(feed *f)
         return log_error("feed: cannot load a snapshot (%s)", store_status_name(status)), -1;
     __atomic_store_n(&f->position, l.position, __ATOMIC_RELEASE);
     feed__synced(f, started_ms);
+    for (uint32_t k = 0; k < f->listener_count; k++) /* what was skipped is not told: a reset */
+        f->listeners[k].fn(f->listeners[k].ctx, NULL, NULL, 0);
     return 0;
 }
 
@@ -318,6 +320,19 @@ int feed_listen(feed *f, feed_listener_fn fn, void *ctx)
     if (rc == 0) f->listeners[f->listener_count++] = (feed__listener){fn, ctx};
     pthread_mutex_unlock(&f->apply_mutex);
     return rc;
+}
+
+void feed_unlisten(feed *f, feed_listener_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->apply_mutex);
+    for (uint32_t k = 0; k < f->listener_count; k++) {
+        if (f->listeners[k].fn != fn || f->listeners[k].ctx != ctx) continue;
+        memmove(&f->listeners[k], &f->listeners[k + 1],
+                (f->listener_count - k - 1) * sizeof(f->listeners[0]));
+        f->listener_count--;
+        break;
+    }
+    pthread_mutex_unlock(&f->apply_mutex);
 }
 
 /* The store's watch (store_watch): another writer committed changes. */

@@ -38,8 +38,10 @@ enum {
 };
 
 /* Called once per change, in feed order, after it was applied (under the follower's lock:
- * keep it short, never call back into the feed). seats is the change's seat ids (a JSON
- * array, seats_len bytes). */
+ * keep it short, never call back into the feed but for feed_position). seats is the change's
+ * seat ids (a JSON array, seats_len bytes). change NULL: a reset, the follower fell behind
+ * what the store keeps and rebuilt every event from a snapshot at feed_position: the changes
+ * in between were never told. */
 typedef void (*feed_listener_fn)(void *ctx, const change_record *change, const char *seats,
                                  size_t seats_len);
 
@@ -49,6 +51,9 @@ feed *feed_open(store *st, inventory *inv, const feed_config *config);
 /* Add a listener (any time: it sees the changes applied from then on). Returns 0, or -1 when
  * there are too many. */
 int feed_listen(feed *f, feed_listener_fn fn, void *ctx);
+
+/* Remove a listener added with the same fn and ctx; it is not called once this returns. */
+void feed_unlisten(feed *f, feed_listener_fn fn, void *ctx);
 
 /* Start the poller thread. Returns 0 or -1. */
 int feed_start(feed *f);

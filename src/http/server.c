@@ -44,13 +44,18 @@ struct http_server {
 enum {
     HTTP_SPARE_REQUESTS_MAX = 64,    /* finished requests kept for reuse */
     HTTP_SPARE_BODY_CAP_MAX = 16384, /* a kept request keeps a body buffer up to this size */
+    HTTP_STREAM_BLOCK_LEN = 1024,    /* libmicrohttpd's block of a stream's response */
 };
 
 _Static_assert((int)HTTP_REQUEST_ID_LEN_MAX == (int)API_REQUEST_ID_LEN_MAX,
                "one request id length");
 
-/* One request, from its first header to its completion. */
+/* What a connection's request context (*req_cls) is: the first byte of both. */
+enum { HTTP_CTX_REQUEST = 1, HTTP_CTX_STREAM = 2 };
+
+/* One request, from its first header to its completion (or to its stream's start). */
 typedef struct http_request {
+    uint8_t kind; /* HTTP_CTX_REQUEST */
     api_request req;
     api_response res;
     struct MHD_Connection *conn;
@@ -66,6 +71,13 @@ typedef struct http_request {
     atomic_bool resumed; /* the writer has answered the parked request */
     struct http_request *next_spare;
 } http_request;
+
+/* A live stream, once its answer began: all a viewer costs beside its connection. */
+typedef struct http_stream {
+    uint8_t kind; /* HTTP_CTX_STREAM */
+    struct MHD_Connection *conn;
+    live_stream *live;
+} http_stream;
 
 static void http__log(void *cls, const char *fmt, va_list ap)
 {
@@ -216,6 +228,8 @@ static enum MHD_Result http__scan_header(void *cls, enum MHD_ValueKind kind, con
             http__keep_first(&req->authorization, value);
         else if (strcasecmp(key, MHD_HTTP_HEADER_IF_NONE_MATCH) == 0)
             http__keep_first(&req->if_none_match, value);
+        else if (strcasecmp(key, "Last-Event-ID") == 0)
+            http__keep_first(&req->last_event_id, value);
         break;
     case 14:
         if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
@@ -366,6 +380,7 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     /* the idempotency part is initialised by the API only for requests with a key */
     http_request *r = http__request_take(s);
     if (!r) return NULL;
+    r->kind = HTTP_CTX_REQUEST;
     memset(&r->req, 0, offsetof(api_request, idem));
     r->body_too_large = r->pending = r->counted = r->committed = false;
     atomic_init(&r->resumed, false);
@@ -375,6 +390,75 @@ static http_request *http__request_new(http_server *s, struct MHD_Connection *co
     r->req.resume = http__resume;
     r->req.http_ctx = r;
     return r;
+}
+
+/* ---- live streams ---- */
+
+static void http__stream_park(void *ctx)
+{
+    http_stream *st = ctx;
+    MHD_suspend_connection(st->conn); /* from the content reader: allowed */
+}
+
+static void http__stream_wake(void *ctx)
+{
+    http_stream *st = ctx;
+    MHD_resume_connection(st->conn);
+}
+
+static ssize_t http__stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    http_stream *st = cls;
+    ssize_t n = live_stream_read(st->live, out, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+/* The stream's connection is done (the client went, the stream ended, or the server stops). */
+static void http__stream_end(http_stream *st)
+{
+    live_stream_close(st->live);
+    free(st);
+}
+
+/* Answer r with the stream the API opened: 200, text/event-stream, then what the stream reads
+ * (libmicrohttpd calls http__stream_read whenever the socket can take more; the stream parks
+ * the connection when it has nothing to say). The request context becomes a small http_stream
+ * and r goes back to the spare stack; the stream is no longer in flight (a graceful stop does
+ * not wait for it: it ends it) and has no idle timeout (its heartbeat keeps it honest). */
+static enum MHD_Result http__stream_start(http_server *s, http_request *r, void **req_cls)
+{
+    live_stream *ls = r->res.stream;
+    r->res.stream = NULL;
+    http_stream *st = malloc(sizeof(*st));
+    struct MHD_Response *resp = st ? MHD_create_response_from_callback(
+                                         MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK_LEN,
+                                         http__stream_read, st, NULL)
+                                   : NULL;
+    if (!resp) {
+        live_stream_close(ls);
+        free(st);
+        api_error(&r->res, 503, "overloaded", "out of memory for a stream; retry later");
+        return http__respond(s, r);
+    }
+    *st = (http_stream){.kind = HTTP_CTX_STREAM, .conn = r->conn, .live = ls};
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->res.content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass it on at once */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    live_stream_bind(ls, http__stream_park, http__stream_wake, st);
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+    enum MHD_Result rc = MHD_queue_response(r->conn, r->res.status, resp);
+    MHD_destroy_response(resp);
+    int64_t took_us = clock_mono_us() - r->started_us;
+    api_observe(&r->req, &r->res, false, took_us);
+    if (s->config.access_log) http__access_log(s, r, 0, took_us);
+    if (r->counted) atomic_fetch_sub(&s->in_flight, 1);
+    *req_cls = st;
+    http__request_give(s, r);
+    return rc;
 }
 
 static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -436,6 +520,7 @@ static enum MHD_Result http__on_request(void *cls, struct MHD_Connection *conn, 
     api_result result = api_handle(s->api, req, &r->res);
     log_fields_set(NULL);
     if (result == API_DONE) return http__respond(s, r);
+    if (result == API_STREAM) return http__stream_start(s, r, req_cls);
     r->pending = true;
     MHD_suspend_connection(conn); /* before submitting: the writer may resume at once */
     api_submit(s->api, req);
@@ -452,6 +537,11 @@ static void http__on_completed(void *cls, struct MHD_Connection *conn, void **re
     (void)conn;
     (void)toe;
     http_server *s = cls;
+    if (*req_cls && *(const uint8_t *)*req_cls == HTTP_CTX_STREAM) {
+        http__stream_end(*req_cls);
+        *req_cls = NULL;
+        return;
+    }
     http_request *r = *req_cls;
     if (!r) return;
     if (r->pending) {

@@ -141,8 +141,7 @@ void metrics_bus_delivery(const char *subscriber_id, bool delivered);
 /* An HTTP connection opened (true) or closed (false). */
 void metrics_connection(bool opened);
 
-/* A live stream (server-sent events) opened or closed. Nothing calls it yet: the gauge reads
- * 0 until the live seat-map stream exists. */
+/* A live seat stream (server-sent events, live/live.h) opened or closed. */
 void metrics_stream(bool opened);
 
 /* A line of the access log was dropped because its buffer was full. */

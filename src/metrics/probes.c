@@ -186,7 +186,7 @@ static metrics_family metrics__connections_total = {
 };
 static metrics_family metrics__streams = {
     .name = "tix_streams_open",
-    .help = "Live event streams open now (0 until the live seat-map stream exists)",
+    .help = "Live seat streams open now (GET /events/{id}/stream)",
     .kind = METRICS_UPDOWN,
     .series = 1,
 };

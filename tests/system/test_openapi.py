@@ -199,6 +199,12 @@ def test_responses_recorded_from_the_server_match_their_schemas(server_factory, 
     call("HEAD", f"/events/{eid}/changes?after=0", status=200)
     call("GET", f"/events/{eid}/changes", status=422)
     call("GET", "/events/nope/changes?after=0", status=404)
+    # the live stream: resuming from before the server started, it says reload and ends
+    stream = call("GET", f"/events/{eid}/stream?after=0", status=200)
+    assert stream.header("Content-Type") == "text/event-stream", stream
+    assert b"event: reload\n" in stream.body, stream.body
+    call("GET", f"/events/{eid}/stream?after=x", status=422)
+    call("GET", "/events/nope/stream", status=404)
     # admin: webhooks, dead letters, buyer tokens
     call("GET", "/admin/webhooks", admin=True, status=200)
     call("POST", "/admin/webhooks", {"url": "http://127.0.0.1:9/hook", "types": ["Nothing*"]},

@@ -49,6 +49,7 @@ static const struct {
     {"/admin", ROUTE_ADMIN_PAGE, NULL, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {"/admin/events/nba-finals/stats", ROUTE_EVENT_STATS, "nba-finals", HTTP_GET | HTTP_HEAD,
      "GET, HEAD"},
+    {"/events/nba-finals/stream", ROUTE_EVENT_STREAM, "nba-finals", HTTP_GET, "GET"},
 };
 
 TEST(router_matches_each_route_with_each_method)
