@@ -37,14 +37,17 @@ else
     export TIX_TEST_PG_URL="postgresql:///tix-pg-did-not-start?host=$pgdir"
 fi
 
-# Add the "N passed, M failed" counts of the last run (in $log) to the totals.
+# Add the "N passed, M failed" counts of the last run (in $log) to the totals; a run that
+# failed with no failure counted (a sanitizer stopped it before its summary) is one failure.
 count() {
-    local line p f
+    local rc=$1 line p f
+    [ "$rc" -eq 0 ] || status=1
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
     f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
 # Add pytest's closing counts (in $log) to the totals; a failed run with no count is one failure.
@@ -73,14 +76,12 @@ count_node() {
 
 echo "== unit tests (ASan + UBSan) =="
 ./build/asan/unit 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
+count "${PIPESTATUS[0]}"
 
 echo "== unit tests (ThreadSanitizer) =="
 # TSan needs a fixed memory layout on recent kernels: run without address randomisation.
 setarch "$(uname -m)" -R ./build/tsan/unit 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
+count "${PIPESTATUS[0]}"
 
 echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
 TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
@@ -135,8 +136,7 @@ replay_fuzz() {
     [ "$f" -eq 0 ]
 }
 replay_fuzz 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
+count "${PIPESTATUS[0]}"
 
 echo "== concurrency system tests against the ThreadSanitizer build of the server =="
 # Many clients on the same seats, clients hanging up mid-commit, concurrent idempotent
