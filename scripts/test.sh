@@ -140,10 +140,17 @@ count "${PIPESTATUS[0]}"
 
 echo "== concurrency system tests against the ThreadSanitizer build of the server =="
 # Many clients on the same seats, clients hanging up mid-commit, concurrent idempotent
-# retries: any data race report fails the test (the harness reads the server's output).
+# retries, live streams through a flash sale, viewers gone and a stop with streams open: any
+# data race report fails the test (the harness reads the server's output).
+stream=tests/system/test_stream.py
 setarch "$(uname -m)" -R env TIX_BIN="$PWD/build/tsan/tix" $PYTEST -q -p no:cacheprovider \
     tests/system/test_contention.py tests/system/test_disconnects.py \
-    tests/system/test_idempotency.py 2>&1 | tee "$log"
+    tests/system/test_idempotency.py \
+    "$stream::test_a_flash_sale_reaches_viewers_batched_and_replays_onto_the_seat_map" \
+    "$stream::test_the_heartbeat_keeps_a_quiet_stream_alive_and_finds_clients_gone" \
+    "$stream::test_max_streams_answers_503_until_a_stream_closes" \
+    "$stream::test_sigterm_ends_every_stream_and_the_server_exits_0_at_once" \
+    2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
