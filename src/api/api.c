@@ -176,7 +176,13 @@ void api__error_rc(api_response *res, tix_rc rc)
 
 void api__error_store(api_response *res, store_status status)
 {
-    api__error_rc(res, status == STORE_FATAL ? TIX_RC_STORE_FATAL : TIX_RC_STORE_ERROR);
+    if (status == STORE_FATAL) {
+        api__error_rc(res, TIX_RC_STORE_FATAL);
+        return;
+    }
+    /* a read: nothing was to be changed (a database server away, or a busy store) */
+    api_error(res, 503, "store_unavailable", "the store cannot be read right now; retry shortly");
+    res->retry_after_s = 1;
 }
 
 /* The event object from its spec and counts. With detail, its sections too. */
@@ -194,21 +200,9 @@ void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bo
                 "\"max_seats_per_hold\":%d",
                 counts.total, counts.available, spec->hold_ttl_s, spec->max_seats_per_hold);
     if (detail) {
-        buf_appendf(b, ",\"seats_held\":%u,\"seats_sold\":%u,\"sections\":[", counts.held,
+        buf_appendf(b, ",\"seats_held\":%u,\"seats_sold\":%u,\"sections\":", counts.held,
                     counts.sold);
-        for (uint32_t i = 0; i < spec->section_count; i++) {
-            const section_spec *sec = &spec->sections[i];
-            buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
-            buf_append_json_str(b, sec->name);
-            buf_appendf(b, ",\"price_cents\":%lld,\"seats_per_row\":%u,\"rows\":[",
-                        (long long)sec->price_cents, sec->seats_per_row);
-            for (uint32_t r = 0; r < sec->row_count; r++) {
-                if (r) buf_append_char(b, ',');
-                buf_append_json_str(b, sec->rows[r]);
-            }
-            buf_append_str(b, "]}");
-        }
-        buf_append_char(b, ']');
+        json_out_sections(b, spec);
     }
     buf_append_char(b, '}');
 }

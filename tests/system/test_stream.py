@@ -502,7 +502,10 @@ def test_a_viewer_too_slow_for_the_backlog_is_told_to_reload(live_stream_server)
     assert slow.wait_end(WAIT_S), "the slow viewer's stream did not end cleanly"
     frames = slow.snapshot()
     assert frames[-1].event == "reload", frames[-3:]
-    assert [f.event for f in frames[1:-1]] == ["seats"] * (len(frames) - 2), frames[:3]
+    # heartbeats (comments) fall between the messages when the churn outlasts the heartbeat
+    # (15 s: on PostgreSQL, whose commits are round trips, it takes about 25 s here)
+    messages = [f for f in frames[1:-1] if not f.is_comment]
+    assert [f.event for f in messages] == ["seats"] * len(messages), frames[:3]
     assert_seat_frames_well_formed(frames)
     got = [seat for _, seat in seat_entries(frames)]
     want = [e for _, e in expand(event_changes(srv, eid, position))]
