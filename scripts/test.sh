@@ -2,11 +2,16 @@
 # The whole test suite, as `make test` runs it (CI too):
 #   1. C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   2. the same unit tests under ThreadSanitizer (they include the writer contention test)
-#   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP
-#   4. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
-#   5. the concurrency system tests against a ThreadSanitizer build of the server
-#   6. browser tests: the buyer's page in Debian's chromium (playwright-core, node --test)
+#   3. system tests (pytest) driving the ASan+UBSan build of the real binary over HTTP, on the
+#      embedded store
+#   4. the same system tests on PostgreSQL (TIX_TEST_STORE=postgresql)
+#   5. every fuzz input kept in fuzz/corpus/ and fuzz/crashers/, replayed through its target
+#   6. the concurrency system tests against a ThreadSanitizer build of the server
+#   7. browser tests: the buyer's page in Debian's chromium (playwright-core, node --test)
 #      against the ASan+UBSan build of the server
+# A throwaway PostgreSQL cluster (scripts/pg.sh) runs for the whole run, on a unix socket in a
+# temporary directory, and is stopped at the end whatever happens: the unit tests run the store
+# conformance suite on it too (TIX_TEST_PG_URL).
 # Ends with one summary line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,16 +25,29 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pgdir=$(mktemp -d /tmp/tix-pg.XXXXXX)
+trap 'scripts/pg.sh stop "$pgdir"; rm -f "$log"' EXIT
 
-# Add the "N passed, M failed" counts of the last run (in $log) to the totals.
+echo "== a throwaway PostgreSQL cluster (scripts/pg.sh start $pgdir) =="
+if scripts/pg.sh start "$pgdir"; then
+    TIX_TEST_PG_URL=$(scripts/pg.sh url "$pgdir")
+    export TIX_TEST_PG_URL TIX_TEST_PG_DIR="$pgdir"
+else
+    echo "PostgreSQL did not start: its tests fail"
+    export TIX_TEST_PG_URL="postgresql:///tix-pg-did-not-start?host=$pgdir"
+fi
+
+# Add the "N passed, M failed" counts of the last run (in $log) to the totals; a run that
+# failed with no failure counted (a sanitizer stopped it before its summary) is one failure.
 count() {
-    local line p f
+    local rc=$1 line p f
+    [ "$rc" -eq 0 ] || status=1
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
     f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
 # Add pytest's closing counts (in $log) to the totals; a failed run with no count is one failure.
@@ -44,22 +62,6 @@ count_pytest() {
     if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
-echo "== unit tests (ASan + UBSan) =="
-./build/asan/unit 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
-
-echo "== unit tests (ThreadSanitizer) =="
-# TSan needs a fixed memory layout on recent kernels: run without address randomisation.
-setarch "$(uname -m)" -R ./build/tsan/unit 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
-
-echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
-TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-count_pytest "$rc"
-
 # Add the node test runner's closing counts ("ℹ pass N", "ℹ fail N" of each file run, in $log)
 # to the totals; a failed run with no failure counted is one failure.
 count_node() {
@@ -71,6 +73,26 @@ count_node() {
     failed=$((failed + f))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
 }
+
+echo "== unit tests (ASan + UBSan) =="
+./build/asan/unit 2>&1 | tee "$log"
+count "${PIPESTATUS[0]}"
+
+echo "== unit tests (ThreadSanitizer) =="
+# TSan needs a fixed memory layout on recent kernels: run without address randomisation.
+setarch "$(uname -m)" -R ./build/tsan/unit 2>&1 | tee "$log"
+count "${PIPESTATUS[0]}"
+
+echo "== system tests (pytest, real binary over HTTP, ASan + UBSan build) =="
+TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider tests/system 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_pytest "$rc"
+
+echo "== system tests on PostgreSQL (the same, with tix serve --store URL) =="
+TIX_TEST_STORE=postgresql TIX_BIN="$PWD/build/asan/tix" $PYTEST -q -p no:cacheprovider \
+    tests/system 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+count_pytest "$rc"
 
 echo "== fuzz corpus and crashers, replayed (gcc, ASan + UBSan) =="
 # Each input of fuzz/corpus/<target>/ and fuzz/crashers/<target>/ runs once through
@@ -114,15 +136,21 @@ replay_fuzz() {
     [ "$f" -eq 0 ]
 }
 replay_fuzz 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count
+count "${PIPESTATUS[0]}"
 
 echo "== concurrency system tests against the ThreadSanitizer build of the server =="
 # Many clients on the same seats, clients hanging up mid-commit, concurrent idempotent
-# retries: any data race report fails the test (the harness reads the server's output).
+# retries, live streams through a flash sale, viewers gone and a stop with streams open: any
+# data race report fails the test (the harness reads the server's output).
+stream=tests/system/test_stream.py
 setarch "$(uname -m)" -R env TIX_BIN="$PWD/build/tsan/tix" $PYTEST -q -p no:cacheprovider \
     tests/system/test_contention.py tests/system/test_disconnects.py \
-    tests/system/test_idempotency.py 2>&1 | tee "$log"
+    tests/system/test_idempotency.py \
+    "$stream::test_a_flash_sale_reaches_viewers_batched_and_replays_onto_the_seat_map" \
+    "$stream::test_the_heartbeat_keeps_a_quiet_stream_alive_and_finds_clients_gone" \
+    "$stream::test_max_streams_answers_503_until_a_stream_closes" \
+    "$stream::test_sigterm_ends_every_stream_and_the_server_exits_0_at_once" \
+    2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 count_pytest "$rc"
 
@@ -141,6 +169,7 @@ rc=${PIPESTATUS[0]}
 count_node "$rc"
 
 echo
-echo "make test: all suites (unit ASan, unit TSan, system ASan, fuzz replay, system TSan, browser)"
+echo "make test: all suites (unit ASan, unit TSan, system ASan on SQLite and on PostgreSQL," \
+    "fuzz replay, system TSan, browser)"
 echo "$passed passed, $failed failed"
 exit $status

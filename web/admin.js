@@ -1,15 +1,24 @@
 // The organiser's page: asks for the admin token (kept in this tab's sessionStorage only),
-// lists the events, and polls GET /admin/events/{id}/stats every POLL_MS to show seats,
-// holds, bookings, revenue and a chart of the last hour's sales drawn here in SVG.
-// (When the live seat-map stream exists, the page can listen to it instead of polling.)
+// lists the events, and shows GET /admin/events/{id}/stats: seats, holds, bookings, revenue
+// and a chart of the last hour's sales drawn here in SVG. It listens to the event's live seat
+// stream (GET /events/{id}/stream) and asks for the stats again soon after each change it
+// pushes (at most every STREAM_REFRESH_MS), and every SLOW_POLL_MS besides (the chart's minutes
+// move on without any seat changing); while no stream is open it polls every POLL_MS.
 "use strict";
 
 const POLL_MS = 2000;
+const SLOW_POLL_MS = 15000;
+const STREAM_REFRESH_MS = 300;
 const TOKEN_KEY = "tix-admin-token";
 const SVG = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
 let timer = null;
+let source = null; // the EventSource of the event shown
+let streaming = false; // source is open
+let soonTimer = null;
+let lastRefreshMs = 0;
+let asked = 0; // stats requests made: only the latest one's answer is shown
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
@@ -109,18 +118,57 @@ function renderChart(minutes) {
 async function refresh() {
   const id = $("event").value;
   if (!id) return;
+  lastRefreshMs = Date.now();
+  const mine = ++asked;
   try {
     const stats = await api("/admin/events/" + encodeURIComponent(id) + "/stats");
-    if ($("event").value !== id) return; // the organiser switched events meanwhile
+    if (mine !== asked) return; // a later answer is on its way (or the event was switched)
     renderCards(stats);
     renderChart(stats.sales_per_minute);
-    setText("updated", "updated " + new Date(stats.generated_at).toLocaleTimeString());
+    setText("updated", "updated " + new Date(stats.generated_at).toLocaleTimeString() +
+            (streaming ? " · live" : " · polled every " + POLL_MS / 1000 + " s"));
+    $("updated").dataset.live = streaming ? "stream" : "poll";
     $("board-error").hidden = true;
   } catch (e) {
     if (e.unauthorized) return logout("The admin token was refused.");
     $("board-error").textContent = "Could not refresh: " + e.message;
     $("board-error").hidden = false;
   }
+}
+
+// Ask for the stats again shortly (changes come in bursts: one request for a burst).
+function soon() {
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = null;
+    refresh();
+  }, STREAM_REFRESH_MS);
+}
+
+// Listen to the seat stream of event id (from now on: the stats are asked for on open).
+function listen(id) {
+  if (source) source.close();
+  source = null;
+  streaming = false;
+  if (!id) return;
+  const es = new EventSource("/events/" + encodeURIComponent(id) + "/stream");
+  source = es;
+  es.onopen = () => {
+    streaming = true;
+    soon();
+  };
+  es.addEventListener("seats", soon);
+  es.addEventListener("reload", () => listen(id)); // it ends: again, from now on
+  es.onerror = () => {
+    if (source !== es) return;
+    streaming = false;
+    if (es.readyState === EventSource.CLOSED) setTimeout(() => source === es && listen(id), POLL_MS);
+  };
+}
+
+// The timer's tick: poll while no stream is open, else now and then.
+function tick() {
+  if (!streaming || Date.now() - lastRefreshMs >= SLOW_POLL_MS) refresh();
 }
 
 async function loadEvents() {
@@ -148,13 +196,15 @@ async function start() {
   }
   show(true);
   clearInterval(timer);
+  listen($("event").value);
   await refresh();
-  timer = setInterval(refresh, POLL_MS);
+  timer = setInterval(tick, POLL_MS);
 }
 
 function logout(message) {
   clearInterval(timer);
   timer = null;
+  listen(null);
   sessionStorage.removeItem(TOKEN_KEY);
   show(false);
   $("login-error").textContent = message || "";
@@ -170,6 +220,7 @@ $("login").addEventListener("submit", (ev) => {
 $("forget").addEventListener("click", () => logout(""));
 $("event").addEventListener("change", () => {
   sessionStorage.setItem("tix-admin-event", $("event").value);
+  listen($("event").value);
   refresh();
 });
 

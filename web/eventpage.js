@@ -119,7 +119,8 @@ class EventPage {
           el("aside", { class: "side" }, this.legend(), canvas ? this.pickerBox : null))));
     this.main.querySelector("h1").focus();
     this.renderBasket();
-    window.tix = { page: this, seatPoint: (id) => this.seatPoint(id), seatLook: (id) => this.seatLook(id) };
+    window.tix = { page: this, seatPoint: (id) => this.seatPoint(id), seatLook: (id) => this.seatLook(id),
+      mapAnswers: () => (this.feed ? this.feed.mapAnswers : 0) };
   }
 
   // The map, drawn once the first seat map arrived (never from statuses not yet known).

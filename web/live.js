@@ -5,11 +5,13 @@
 // Events) from the map's feed position: each "seats" message carries many seat changes and
 // its position as its id, so the browser's own reconnection (Last-Event-ID) resumes without
 // loss; a "reload" message (too far behind) reloads the map and listens again from its
-// position. When the server has no stream (404) the feed polls the map every half second
-// with If-None-Match (a 304 costs the server nothing) and hands over the seats that changed;
-// when the server refuses the stream for a while (503 too_many_streams) it polls and tries the
-// stream again later. Lost answers turn the indicator to "reconnecting", then "unreachable",
-// and the feed retries with backoff until the server answers, then reloads the map.
+// position. When the server has no stream (404: an older tix, or a proxy that does not pass
+// it on) the feed polls the map every half second with If-None-Match (a 304 costs the server
+// nothing) and hands over the seats that changed; when the server refuses the stream for a
+// while (503 too_many_streams, or any other refusal) it polls and tries the stream again later.
+// Lost answers, and a server shutting down (503 shutting_down: it is about to go, and back soon
+// or behind another node), turn the indicator to "reconnecting", then "unreachable", and the
+// feed retries with backoff until the server answers, then reloads the map.
 //
 // Maps are loaded and compared in a worker (mapworker.js), so that a 5 MB map never stalls
 // the page. The worker knows only the maps it loaded, not the stream's changes: every switch
@@ -38,6 +40,8 @@ export class SeatFeed {
     this.pollUntilMs = 0; // the server refused the stream: poll until then
     this.troubleSinceMs = 0;
     this.retryMs = POLL_INTERVAL_MS;
+    this.wholeMapNext = false; // the worker compares with a map the page did not take: poll a whole one
+    this.mapAnswers = 0; // seat maps answered so far (read by the browser tests)
     this.worker = new Worker("/assets/mapworker.js");
     this.requests = new Map(); // request id -> resolve
     this.nextRequest = 1;
@@ -72,10 +76,12 @@ export class SeatFeed {
     return this.streamAbsent || Date.now() < this.pollUntilMs;
   }
 
-  // Loads the whole map, then listens for changes after it.
+  // Loads the whole map, then listens for changes after it (whatever the page showed before:
+  // after a reload message the page's position is no longer to be trusted).
   async resync() {
     this.closeStream();
     clearTimeout(this.timer);
+    this.position = null;
     try {
       await this.loadMap(true);
     } catch (err) {
@@ -95,11 +101,19 @@ export class SeatFeed {
       this.requests.set(id, resolve);
       this.worker.postMessage({ id, url, full });
     });
+    this.mapAnswers++;
     if (answer.kind === "error" && answer.status === 0) reportNoAnswer();
     else reportAnswer();
     if (this.stopped) return;
     if (answer.kind === "error") throw new ApiError(answer.status, answer.code, answer.message);
     if (answer.kind === "unchanged") return;
+    // Older than what the page shows (the stream told it of later changes while this map was on
+    // its way, or two loads crossed): it would undo them.
+    if (answer.position !== null && this.position !== null && answer.position < this.position) {
+      this.wholeMapNext = true;
+      return;
+    }
+    if (answer.kind === "snapshot") this.wholeMapNext = false;
     if (answer.position !== null) this.position = answer.position;
     if (answer.kind === "snapshot") this.handlers.onSnapshot(answer);
     else if (answer.seats.length) this.handlers.onSeats(answer.seats);
@@ -150,7 +164,9 @@ export class SeatFeed {
     const answer = await probeStream(this.eventId);
     if (this.stopped) return;
     if (answer.code === "event_not_found") return this.handlers.onGone(new ApiError(404, answer.code, ""));
-    if (answer.status === 0) return this.trouble(new ApiError(0, "unreachable", ""), () => this.resync());
+    if (answer.status === 0 || answer.code === "shutting_down") { // going or gone: retry, not poll
+      return this.trouble(new ApiError(answer.status, answer.code || "unreachable", ""), () => this.resync());
+    }
     if (answer.status === 404) this.streamAbsent = true; // this server has no stream
     else if (!(answer.status === 200 && wasOpen)) this.pollUntilMs = Date.now() + STREAM_RETRY_MS; // 503 and others
     // After a stream that spoke, a whole map first (the worker did not see what it said).
@@ -171,7 +187,7 @@ export class SeatFeed {
     if (!this.polling()) return this.resync(); // time to try the stream again
     const startedMs = Date.now();
     try {
-      await this.loadMap(false);
+      await this.loadMap(this.wholeMapNext);
     } catch (err) {
       return this.trouble(err, () => this.poll());
     }

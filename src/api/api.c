@@ -176,7 +176,13 @@ void api__error_rc(api_response *res, tix_rc rc)
 
 void api__error_store(api_response *res, store_status status)
 {
-    api__error_rc(res, status == STORE_FATAL ? TIX_RC_STORE_FATAL : TIX_RC_STORE_ERROR);
+    if (status == STORE_FATAL) {
+        api__error_rc(res, TIX_RC_STORE_FATAL);
+        return;
+    }
+    /* a read: nothing was to be changed (a database server away, or a busy store) */
+    api_error(res, 503, "store_unavailable", "the store cannot be read right now; retry shortly");
+    res->retry_after_s = 1;
 }
 
 /* The event object from its spec and counts. With detail, its sections too. */
@@ -194,21 +200,9 @@ void api__write_event_spec(buf *b, const event_spec *spec, inv_counts counts, bo
                 "\"max_seats_per_hold\":%d",
                 counts.total, counts.available, spec->hold_ttl_s, spec->max_seats_per_hold);
     if (detail) {
-        buf_appendf(b, ",\"seats_held\":%u,\"seats_sold\":%u,\"sections\":[", counts.held,
+        buf_appendf(b, ",\"seats_held\":%u,\"seats_sold\":%u,\"sections\":", counts.held,
                     counts.sold);
-        for (uint32_t i = 0; i < spec->section_count; i++) {
-            const section_spec *sec = &spec->sections[i];
-            buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
-            buf_append_json_str(b, sec->name);
-            buf_appendf(b, ",\"price_cents\":%lld,\"seats_per_row\":%u,\"rows\":[",
-                        (long long)sec->price_cents, sec->seats_per_row);
-            for (uint32_t r = 0; r < sec->row_count; r++) {
-                if (r) buf_append_char(b, ',');
-                buf_append_json_str(b, sec->rows[r]);
-            }
-            buf_append_str(b, "]}");
-        }
-        buf_append_char(b, ']');
+        json_out_sections(b, spec);
     }
     buf_append_char(b, '}');
 }
@@ -489,15 +483,25 @@ void api__render(api_request *req, api_response *res)
     }
 }
 
-/* Note in req->made the ids the command was about (a failed hold: its event only). */
-static void api__note_made(api_request *req)
+/* Copy id (NUL-terminated) into out (cap bytes), cut to fit. */
+static void api__copy_id(char *out, size_t cap, const char *id)
+{
+    size_t len = strnlen(id, cap - 1);
+    memcpy(out, id, len);
+    out[len] = '\0';
+}
+
+/* Note in req->made the ids the command was about (a failed hold: its event only), for the
+ * request's log line: only when one will be written (debug, or a 5xx). */
+static void api__note_made(api_request *req, const api_response *res)
 {
     const store_cmd *op = &req->cmd->op;
     const hold_record *hold = NULL;
     const booking_record *booking = NULL;
-    memset(&req->made, 0, sizeof(req->made));
+    req->made.event_id[0] = req->made.hold_id[0] = req->made.booking_id[0] = '\0';
+    if (!log_enabled(res->status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG)) return;
     if (op->kind == STORE_CMD_HOLD) {
-        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", op->u.hold.hold.event_id);
+        api__copy_id(req->made.event_id, sizeof(req->made.event_id), op->u.hold.hold.event_id);
         if (op->rc == TIX_RC_OK) hold = &op->u.hold.hold;
     } else if (op->rc != TIX_RC_OK) {
         return;
@@ -509,12 +513,12 @@ static void api__note_made(api_request *req)
         booking = &op->u.cancel.booking;
     }
     if (hold) {
-        snprintf(req->made.hold_id, sizeof(req->made.hold_id), "%s", hold->id);
-        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", hold->event_id);
+        api__copy_id(req->made.hold_id, sizeof(req->made.hold_id), hold->id);
+        api__copy_id(req->made.event_id, sizeof(req->made.event_id), hold->event_id);
     } else if (booking) {
-        snprintf(req->made.booking_id, sizeof(req->made.booking_id), "%s", booking->id);
-        snprintf(req->made.hold_id, sizeof(req->made.hold_id), "%s", booking->hold_id);
-        snprintf(req->made.event_id, sizeof(req->made.event_id), "%s", booking->event_id);
+        api__copy_id(req->made.booking_id, sizeof(req->made.booking_id), booking->id);
+        api__copy_id(req->made.hold_id, sizeof(req->made.hold_id), booking->hold_id);
+        api__copy_id(req->made.event_id, sizeof(req->made.event_id), booking->event_id);
     }
 }
 
@@ -535,7 +539,7 @@ void api_finish(api *a, api_request *req, api_response *res)
     } else {
         api__render(req, res);
     }
-    api__note_made(req);
+    api__note_made(req, res);
     if (cmd->op.kind == STORE_CMD_EVENT_CREATE) model_event_spec_free(&cmd->op.u.event_create.spec);
     if (req->idempotent) buf_free(&idem->body);
     commit_cmd_free(a->writer, cmd);

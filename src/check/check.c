@@ -49,11 +49,24 @@ typedef struct check_run {
     sqlite3 *db;
     int schema_version;
     const check_config *config;
-    const check_sink *sink;
-    check_summary *summary;
+    check_tally tally;
     char *err;
     size_t err_len;
 } check_run;
+
+void check_tally_violation(const check_tally *t, const char *kind, uint64_t found,
+                           const char *details)
+{
+    if (found <= t->config->report_max) t->sink->on_violation(t->sink->ctx, kind, details);
+}
+
+void check_tally_done(const check_tally *t, const char *kind, uint64_t found)
+{
+    if (found > t->config->report_max && t->sink->on_truncated)
+        t->sink->on_truncated(t->sink->ctx, kind, found - t->config->report_max);
+    t->summary->checks_run++;
+    t->summary->violations += found;
+}
 
 /* Run one check's query: report each row (up to report_max), count them all. Returns 0, or
  * -1 when the query failed (the reason is in run->err). */
@@ -75,10 +88,8 @@ static int check__query(check_run *run, const char *kind, const char *sql)
     uint64_t found = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        found++;
-        if (found > run->config->report_max) continue;
         const char *details = (const char *)sqlite3_column_text(st, 0);
-        run->sink->on_violation(run->sink->ctx, kind, details ? details : "");
+        check_tally_violation(&run->tally, kind, ++found, details ? details : "");
     }
     if (rc != SQLITE_DONE) {
         snprintf(run->err, run->err_len, "check %s: query failed: %s", kind,
@@ -87,10 +98,7 @@ static int check__query(check_run *run, const char *kind, const char *sql)
         return -1;
     }
     sqlite3_finalize(st);
-    if (found > run->config->report_max && run->sink->on_truncated)
-        run->sink->on_truncated(run->sink->ctx, kind, found - run->config->report_max);
-    run->summary->checks_run++;
-    run->summary->violations += found;
+    check_tally_done(&run->tally, kind, found);
     return 0;
 }
 
@@ -472,8 +480,7 @@ int check_store(const char *data_dir, const check_config *config, const check_si
     check_run run = {.db = db,
                      .schema_version = version,
                      .config = config,
-                     .sink = sink,
-                     .summary = out,
+                     .tally = {config, sink, out},
                      .err = err,
                      .err_len = err_len};
     /* one read transaction: every check sees the same committed snapshot */

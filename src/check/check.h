@@ -53,4 +53,26 @@ typedef struct check_summary {
 int check_store(const char *data_dir, const check_config *config, const check_sink *sink,
                 check_summary *out, char *err, size_t err_len);
 
+/* The same checks on a PostgreSQL store (url: a libpq URI), in one REPEATABLE READ, READ ONLY
+ * transaction (check_pg.c). */
+int check_store_pg(const char *url, const check_config *config, const check_sink *sink,
+                   check_summary *out, char *err, size_t err_len);
+
+/* ---- for the checkers of each store ---- */
+
+/* What one run reports to and counts in. */
+typedef struct check_tally {
+    const check_config *config;
+    const check_sink *sink;
+    check_summary *summary;
+} check_tally;
+
+/* A violation of check `kind`, the found-th of it (1, 2, ...): reported while found is within
+ * config->report_max. */
+void check_tally_violation(const check_tally *t, const char *kind, uint64_t found,
+                           const char *details);
+
+/* Check `kind` ran and found `found` violations: counted, and the ones not reported said. */
+void check_tally_done(const check_tally *t, const char *kind, uint64_t found);
+
 #endif

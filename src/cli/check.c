@@ -30,12 +30,14 @@ static void check__print_truncated(void *ctx, const char *kind, uint64_t unrepor
 int cli_check(int argc, char **argv)
 {
     char data_dir[CLI_PATH_MAX] = "./tix-data";
+    char store_url[CLI_STORE_URL_LEN_MAX] = "";
     unsigned sweep_grace_ms = CHECK_SWEEP_GRACE_MS_DEFAULT;
     unsigned max_attempts = CHECK_MAX_ATTEMPTS_DEFAULT;
     unsigned limit = CHECK_REPORT_MAX_DEFAULT;
     const cli_option options[] = {
         {"data", "TIX_DATA", "DIR", "data directory of the store to check (default ./tix-data)",
          CLI_STRING, data_dir, sizeof(data_dir), 0, 0},
+        CLI_STORE_OPTION(store_url),
         {"sweep-grace-ms", NULL, "MS",
          "a hold may stay active this long past its expiry before "
          "it counts as stale (default 5000)",
@@ -62,7 +64,9 @@ int cli_check(int argc, char **argv)
                        .on_truncated = check__print_truncated};
     check_summary summary;
     char err[CLI_PATH_MAX + 256];
-    if (check_store(data_dir, &config, &sink, &summary, err, sizeof(err)) != 0) {
+    int rc = store_url[0] ? check_store_pg(store_url, &config, &sink, &summary, err, sizeof(err))
+                          : check_store(data_dir, &config, &sink, &summary, err, sizeof(err));
+    if (rc != 0) {
         fflush(stdout);
         fprintf(stderr, "tix check: %s\n", err);
         return CLI_EXIT_RUNTIME;

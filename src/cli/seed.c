@@ -129,18 +129,21 @@ static int seed__create(cli_core *core, const seed_event *e)
 int cli_seed(int argc, char **argv)
 {
     char data_dir[CLI_PATH_MAX] = "./tix-data";
+    char store_url[CLI_STORE_URL_LEN_MAX] = "";
     const cli_option options[] = {
         {"data", "TIX_DATA", "DIR", "data directory of the embedded store (default ./tix-data)",
          CLI_STRING, data_dir, sizeof(data_dir), 0, 0},
+        CLI_STORE_OPTION(store_url),
     };
     cli_result r = cli_parse("seed",
                              "Create the demo events (NBA Finals, Tech Conference, Stadium Tour).\n"
                              "Safe to run twice, and while a server runs on the same data: it\n"
                              "sees the new events within its feed's poll interval.",
-                             options, 1, argc, argv, 2);
+                             options, sizeof(options) / sizeof(options[0]), argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (ids_init() != 0) return log_error("cannot initialise libsodium"), CLI_EXIT_RUNTIME;
     cli_core_options co = cli_core_options_default(data_dir);
+    co.store_url = store_url;
     co.commit.sweep_interval_ms = 60000;
     snprintf(co.commit.node_id, sizeof(co.commit.node_id), "seed");
     cli_core core;

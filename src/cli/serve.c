@@ -38,6 +38,7 @@ enum {
 typedef struct serve_options {
     char listen[128];
     char data_dir[CLI_PATH_MAX];
+    char store_url[CLI_STORE_URL_LEN_MAX];
     char admin_token[SERVE_TOKEN_LEN_MAX];
     unsigned threads;
     unsigned max_body_bytes;
@@ -222,6 +223,7 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     serve_bus sb;
     if (o->test_fault_dir[0]) store_sqlite_set_fault_dir(o->test_fault_dir); /* tests only */
     cli_core_options co = cli_core_options_default(o->data_dir);
+    co.store_url = o->store_url;
     co.readers = o->threads;
     co.commit = *cc;
     co.feed.poll_ms = o->feed_poll_ms;
@@ -253,8 +255,10 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
         cli_core_close(&core);
         return CLI_EXIT_RUNTIME;
     }
-    log_info("listening on %s:%u (%u threads, data %s, node %s)", http_cfg->host,
-             (unsigned)http_port(http), o->threads, o->data_dir, cc->node_id);
+    char store_name[CLI_STORE_URL_LEN_MAX];
+    cli_store_name(o->data_dir, o->store_url, store_name, sizeof(store_name));
+    log_info("listening on %s:%u (%u threads, store %s, node %s)", http_cfg->host,
+             (unsigned)http_port(http), o->threads, store_name, cc->node_id);
     int sig = 0;
     sigwait(&signals, &sig);
     log_info("%s received: stopping (no new connections, finishing in-flight requests)",
@@ -311,8 +315,10 @@ int cli_serve(int argc, char **argv)
          "address to listen on (default 127.0.0.1:8080; "
          "port 0 picks a free one)",
          CLI_STRING, o.listen, sizeof(o.listen), 0, 0},
-        {"data", "TIX_DATA", "DIR", "data directory of the embedded store (default ./tix-data)",
+        {"data", "TIX_DATA", "DIR",
+         "data directory: the embedded store, the node id and the tokens (default ./tix-data)",
          CLI_STRING, o.data_dir, sizeof(o.data_dir), 0, 0},
+        CLI_STORE_OPTION(o.store_url),
         {"threads", "TIX_THREADS", "N", "HTTP threads (default: one per core)", CLI_UINT,
          &o.threads, 0, 1, 256},
         {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN",
@@ -434,8 +440,9 @@ int cli_serve(int argc, char **argv)
          CLI_STRING, o.test_fault_dir, sizeof(o.test_fault_dir), 0, 0},
         SERVE_OPS_OPTIONS(o.ops),
     };
-    cli_result r = cli_parse("serve", "Serve the tix HTTP API on the embedded store.", options,
-                             sizeof(options) / sizeof(options[0]), argc, argv, 2);
+    cli_result r =
+        cli_parse("serve", "Serve the tix HTTP API, on the embedded store or on PostgreSQL.",
+                  options, sizeof(options) / sizeof(options[0]), argc, argv, 2);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (serve_ops_configure(&o.ops) != 0) return CLI_EXIT_USAGE;
     http_config http_cfg = {

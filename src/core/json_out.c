@@ -16,14 +16,38 @@ void json_out_time(buf *b, const char *key, int64_t ms)
 
 /* Seat ids are letters and digits (model.h), event ids letters, digits, '-' and '_' (checked
  * when the event is made), hold and booking ids hex: none needs escaping. */
-static void json_out__seat_ids(buf *b, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
+void json_out_seat_ids(buf *b, const char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
 {
-    buf_append_str(b, ",\"seat_ids\":[");
+    buf_append_char(b, '[');
     for (uint32_t i = 0; i < n; i++) {
         if (i) buf_append_char(b, ',');
         buf_append_json_plain(b, ids[i]);
     }
     buf_append_char(b, ']');
+}
+
+void json_out_sections(buf *b, const event_spec *spec)
+{
+    buf_append_char(b, '[');
+    for (uint32_t i = 0; i < spec->section_count; i++) {
+        const section_spec *sec = &spec->sections[i];
+        buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
+        buf_append_json_str(b, sec->name);
+        buf_appendf(b, ",\"price_cents\":%lld,\"seats_per_row\":%u,\"rows\":[",
+                    (long long)sec->price_cents, sec->seats_per_row);
+        for (uint32_t r = 0; r < sec->row_count; r++) {
+            if (r) buf_append_char(b, ',');
+            buf_append_json_str(b, sec->rows[r]);
+        }
+        buf_append_str(b, "]}");
+    }
+    buf_append_char(b, ']');
+}
+
+static void json_out__seat_ids(buf *b, const char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n)
+{
+    buf_append_str(b, ",\"seat_ids\":");
+    json_out_seat_ids(b, ids, n);
 }
 
 void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_id)
@@ -44,7 +68,7 @@ void json_out_hold(buf *b, const hold_record *h, int64_t now_ms, bool with_hold_
     buf_append_json_plain(b, h->event_id);
     buf_append_str(b, ",\"user_id\":");
     buf_append_json_str(b, h->user_id);
-    json_out__seat_ids(b, (char(*)[TIX_SEAT_ID_LEN_MAX])h->seat_ids, h->seat_count);
+    json_out__seat_ids(b, h->seat_ids, h->seat_count);
     buf_append_str(b, ",\"status\":\"");
     buf_append_str(b, model_hold_status_name(status));
     buf_append_char(b, '"');
@@ -73,7 +97,7 @@ void json_out_booking(buf *b, const booking_record *bk, bool with_booking_id)
         buf_append_str(b, ",\"email\":");
         buf_append_json_str(b, bk->email);
     }
-    json_out__seat_ids(b, (char(*)[TIX_SEAT_ID_LEN_MAX])bk->seat_ids, bk->seat_count);
+    json_out__seat_ids(b, bk->seat_ids, bk->seat_count);
     buf_appendf(b, ",\"amount_cents\":%lld,\"status\":\"%s\"", (long long)bk->amount_cents,
                 model_booking_status_name(bk->status));
     if (bk->payment_id[0]) {

@@ -167,3 +167,13 @@ int model_seat_ids_next(const char *json, size_t len, size_t *pos, char *out)
     *pos = i + 1;
     return (int)n;
 }
+
+int model_seat_ids_parse(const char *json, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t *n)
+{
+    size_t len = json ? strlen(json) : 0, pos = 0;
+    int got;
+    *n = 0;
+    while ((got = model_seat_ids_next(json, len, &pos, ids[*n])) > 0)
+        if (++*n == TIX_HOLD_SEATS_MAX && pos < len) return -1;
+    return got;
+}

@@ -242,4 +242,8 @@ seat_status model_change_seat_status(change_kind kind);
  * such an array (or an id is too long). */
 int model_seat_ids_next(const char *json, size_t len, size_t *pos, char *out);
 
+/* Every id of such an array into ids (at most TIX_HOLD_SEATS_MAX), their count into *n.
+ * Returns 0, or -1 when the text is not such an array or holds more. */
+int model_seat_ids_parse(const char *json, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t *n);
+
 #endif

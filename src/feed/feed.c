@@ -335,12 +335,20 @@ void feed_unlisten(feed *f, feed_listener_fn fn, void *ctx)
     pthread_mutex_unlock(&f->apply_mutex);
 }
 
+/* The store's watch (store_watch): another writer committed changes. */
+static void feed__watched(void *ctx)
+{
+    feed_wake(ctx);
+}
+
 int feed_start(feed *f)
 {
     assert(!f->started);
     if (pthread_create(&f->thread, NULL, feed__poller, f) != 0)
         return log_error("feed: cannot start the poller"), -1;
     f->started = true;
+    if (store_watch(f->st, feed__watched, f) != 0)
+        log_warn("feed: the store cannot tell of other writers' changes: polling only");
     return 0;
 }
 
@@ -348,6 +356,7 @@ void feed_close(feed *f)
 {
     if (!f) return;
     if (f->started) {
+        store_watch(f->st, NULL, NULL); /* no more wakes from the store's thread */
         pthread_mutex_lock(&f->mutex);
         f->stopping = true;
         pthread_cond_signal(&f->cond);

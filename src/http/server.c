@@ -83,6 +83,18 @@ typedef struct http_stream {
     live_stream *live;
 } http_stream;
 
+/* Whether libmicrohttpd's message (format fmt, as written: line) says that a live stream's
+ * client went away: the chunked body (only streams are chunked) met a reset or closed socket.
+ * That is how every viewer leaves (the heartbeat finds it), not a warning. */
+static bool http__viewer_left(const char *fmt, const char *line)
+{
+    static const char chunked[] = "Failed to send the chunked response body";
+    return strncmp(fmt, chunked, sizeof(chunked) - 1) == 0 &&
+           (strstr(line, "no longer available for sending") ||
+            strstr(line, "forcibly closed by remote peer"));
+}
+
+/* libmicrohttpd's messages: warnings, but for a viewer leaving (debug). */
 static void http__log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -91,7 +103,10 @@ static void http__log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(line);
     while (len && line[len - 1] == '\n')
         line[--len] = '\0';
-    log_warn("http: %s", line);
+    if (http__viewer_left(fmt, line))
+        log_debug("http: %s", line);
+    else
+        log_warn("http: %s", line);
 }
 
 /* The query string of a request, rebuilt from its arguments (for the access log). */

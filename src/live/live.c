@@ -61,7 +61,8 @@ struct live_stream {
 struct live_event {
     pthread_mutex_t mutex;
     int64_t covered_from; /* every seat change of the event after it is in the backlog or pending */
-    live_msg *backlog[LIVE_BACKLOG_MESSAGES]; /* messages first .. next - 1, [n % size] */
+    live_msg **backlog;   /* messages first .. next - 1, [n % LIVE_BACKLOG_MESSAGES]; made with
+                             the first message (most events of a server have no viewer) */
     uint64_t first, next;
     size_t backlog_bytes;
     buf pending; /* seat objects of the changes not in a message yet, comma separated */
@@ -72,6 +73,7 @@ struct live_event {
     bool passing;              /* a wake pass has streams left to visit */
     uint32_t slice_unread;     /* streams of the current slice woken and not read since */
     pthread_cond_t slice_read; /* slice_unread fell to 0 */
+    int64_t unwatched_since_ms; /* no stream open since then (wall clock); 0: watched */
 };
 
 struct live {
@@ -139,6 +141,7 @@ static void live__cut(live_event *ev)
     static const char tail[] = "]}\n\n";
     size_t len = (size_t)head_len + ev->pending.len + sizeof(tail) - 1;
     live_msg *m = malloc(sizeof(*m) + len);
+    int64_t position = ev->pending_position;
     if (!m) {
         log_error("live: out of memory for a message: its viewers reload");
         live__lose(ev, ev->pending_position);
@@ -151,6 +154,12 @@ static void live__cut(live_event *ev)
     memcpy(m->data + head_len, ev->pending.data, ev->pending.len);
     memcpy(m->data + head_len + ev->pending.len, tail, sizeof(tail) - 1);
     buf_reset(&ev->pending);
+    if (!ev->backlog && !(ev->backlog = calloc(LIVE_BACKLOG_MESSAGES, sizeof(*ev->backlog)))) {
+        log_error("live: out of memory for a backlog: its viewers reload");
+        free(m);
+        live__lose(ev, position);
+        return;
+    }
     while (ev->next - ev->first >= LIVE_BACKLOG_MESSAGES ||
            (ev->first < ev->next && ev->backlog_bytes + len > LIVE_BACKLOG_BYTES))
         live__evict_oldest(ev);
@@ -238,11 +247,13 @@ static void live__event_free(live_event *ev)
         live__evict_oldest(ev);
     buf_free(&ev->pending);
     pthread_cond_destroy(&ev->slice_read);
+    free(ev->backlog);
     pthread_mutex_destroy(&ev->mutex);
     free(ev);
 }
 
-/* The live side of inventory event iev, made on first use. NULL when out of memory. */
+/* The live side of inventory event iev, made on first use (live_open makes every event's there
+ * is, the listener those created later). NULL when out of memory. */
 static live_event *live__event(live *l, const inv_event *iev)
 {
     live_event **slot = &l->events[iev->index];
@@ -257,9 +268,13 @@ static live_event *live__event(live *l, const inv_event *iev)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&ev->slice_read, &attr);
         pthread_condattr_destroy(&attr);
-        /* no change of this event reached the listener since it started, or the event would
-         * exist: its backlog covers every change after the start */
-        ev->covered_from = l->start_position;
+        /* every change after the start position reaches the listener, and every change of the
+         * event's seats up to its version was applied before the event is made here: the
+         * backlog covers what comes after the smaller. A viewer resuming from before it
+         * reloads. (At start-up an event's version is the snapshot's position.) */
+        int64_t version = (int64_t)inv_event_version(iev);
+        ev->covered_from = version < l->start_position ? version : l->start_position;
+        ev->unwatched_since_ms = clock_now_ms();
         buf_init(&ev->pending, LIVE_MESSAGE_LEN_MAX + TIX_HOLD_SEATS_MAX * 128);
         __atomic_store_n(slot, ev, __ATOMIC_RELEASE);
     }
@@ -308,11 +323,20 @@ void live_on_change(void *ctx, const change_record *change, const char *seats, s
     if (!change) {
         live__reset(l);
     } else {
-        if (!model_change_is_seats(change->kind)) return;
+        if (!model_change_is_seats(change->kind) && change->kind != CHANGE_EVENT_CREATED) return;
         inv_event *iev = inventory_find(l->inv, change->event_id, strlen(change->event_id));
         live_event *ev = iev ? live__event(l, iev) : NULL;
         if (!ev) return; /* logged by the follower (unknown event), or out of memory */
+        if (change->kind == CHANGE_EVENT_CREATED) return; /* made: nothing to tell yet */
         pthread_mutex_lock(&ev->mutex);
+        if (!ev->streams && ev->unwatched_since_ms &&
+            change->time_ms - ev->unwatched_since_ms > LIVE_UNWATCHED_KEEP_MS) {
+            /* nobody watched it for a while: keep nothing, a viewer back from before reloads */
+            if (ev->first < ev->next || ev->pending.len) live__lose(ev, change->seq);
+            ev->covered_from = change->seq;
+            pthread_mutex_unlock(&ev->mutex);
+            return;
+        }
         if (live__append(ev, change, seats, seats_len) != 0) {
             log_error("live: no room for change %lld: its viewers reload", (long long)change->seq);
             live__lose(ev, change->seq);
@@ -450,6 +474,18 @@ live *live_open(feed *f, inventory *inv, const live_config *config)
     }
     /* read after listening: every change after it reaches the listener */
     l->start_position = feed_position(f);
+    /* the events there are now (their versions are read after listening too) */
+    inv_event **events = malloc(TIX_EVENTS_MAX * sizeof(*events));
+    uint32_t n = events ? inventory_list(inv, events, TIX_EVENTS_MAX) : 0;
+    bool made = events != NULL;
+    for (uint32_t i = 0; made && i < n && i < TIX_EVENTS_MAX; i++)
+        made = live__event(l, events[i]) != NULL;
+    free(events);
+    if (!made) {
+        log_error("live: out of memory");
+        live_close(l);
+        return NULL;
+    }
     if (pthread_create(&l->flusher, NULL, live__flusher, l) != 0) {
         log_error("live: cannot start the flusher thread");
         live_close(l);
@@ -539,6 +575,7 @@ live_open_rc live_stream_open(live *l, const char *event_id, int64_t after, live
         s->next_msg = live__first_after(ev, after);
     s->pass = ev->pass; /* a pass under way has nothing to wake it for */
     live__append_stream(ev, s);
+    ev->unwatched_since_ms = 0;
     pthread_mutex_unlock(&ev->mutex);
     metrics_stream(true);
     *out = s;
@@ -632,6 +669,7 @@ void live_stream_close(live_stream *s)
     pthread_mutex_lock(&ev->mutex);
     if (s->slice) live__slice_served(ev, s);
     live__unlink(ev, s);
+    if (!ev->streams) ev->unwatched_since_ms = clock_now_ms();
     pthread_mutex_unlock(&ev->mutex);
     live__msg_unref(s->msg);
     free(s);

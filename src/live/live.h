@@ -14,7 +14,9 @@
  * resumes after any position the backlog still covers (the seat map's, or the last message id
  * it saw: every message's id is the feed position of its last change); further back, or when
  * it fell out of the backlog while it was not reading, it is told to reload the seat map
- * (event "reload") and its stream ends. A comment heartbeat every heartbeat_ms keeps proxies
+ * (event "reload") and its stream ends. An event nobody has watched for LIVE_UNWATCHED_KEEP_MS
+ * collects nothing (the writer's thread pays for collecting: about 1,200 instructions a seat
+ * change) and its backlog starts again with its next viewer. A comment heartbeat every heartbeat_ms keeps proxies
  * from closing a quiet stream and finds the clients that went away.
  *
  * The transport is not live's: a stream is bound to a park and a wake callback (the HTTP layer
@@ -51,6 +53,7 @@ enum {
     LIVE_RETRY_MS = 1000,                 /* the client's reconnection delay (SSE "retry:") */
     LIVE_WAKE_SLICE_STREAMS = 256,        /* streams of an event woken at once (see live.c) */
     LIVE_WAKE_SLICE_WAIT_MS = 10,         /* slice_wait_ms's default */
+    LIVE_UNWATCHED_KEEP_MS = 60000,       /* an event without a viewer this long keeps nothing */
 };
 
 typedef enum live_open_rc {

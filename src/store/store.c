@@ -79,11 +79,21 @@ const char *change_page_seats(const change_page *p, const change_record *c, size
     return p->seats.data + c->seats_off;
 }
 
+bool store_url_is_pg(const char *url)
+{
+    return url && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+}
+
 int store_open(const store_options *o, store **out, char *err, size_t err_len)
 {
     if (o->url && o->url[0]) {
-        snprintf(err, err_len, "this tix has no backend for '%.64s' (only the embedded store)",
-                 o->url);
+        if (store_url_is_pg(o->url)) return store_pg_open(o, out, err, err_len);
+        /* the scheme only: the rest may carry a password */
+        const char *scheme_end = strstr(o->url, "://");
+        int scheme_len = scheme_end ? (int)(scheme_end - o->url) + 3 : 0;
+        snprintf(err, err_len,
+                 "tix has no backend for '%.*s' URLs (postgresql://... or postgres://...)",
+                 scheme_len > 32 ? 32 : scheme_len, o->url);
         return -1;
     }
     return store_sqlite_open(o, out, err, err_len);
@@ -176,4 +186,9 @@ int store_dead_letters_count(store *s, uint64_t *count, store_status *status)
 {
     *count = 0;
     return s->ops->dead_letters_count(s, count, status);
+}
+
+int store_watch(store *s, void (*fn)(void *ctx), void *ctx)
+{
+    return s->ops->watch ? s->ops->watch(s, fn, ctx) : 0;
 }

@@ -1,7 +1,7 @@
 /* store: the durable truth of tix, behind one interface of whole commands.
  *
- * A backend (SQLite today, PostgreSQL next) implements store_ops. The interface has three
- * parts:
+ * A backend (SQLite: store/sqlite/; PostgreSQL: store/pg/) implements store_ops. The interface has
+ * three parts:
  *
  *  - Writes: store_batch_run runs a batch of whole commands (hold, release, checkout, payment
  *    outcome, cancel, refund outcome, event create, subscriber add, claim, delivery outcome,
@@ -336,6 +336,7 @@ typedef struct store_ops {
     int (*event_stats)(store *s, const char *event_id, int64_t now_ms, store_stats *out,
                        store_status *status);
     int (*dead_letters_count)(store *s, uint64_t *count, store_status *status);
+    int (*watch)(store *s, void (*fn)(void *ctx), void *ctx); /* NULL: the store cannot tell */
 } store_ops;
 
 struct store {
@@ -359,6 +360,14 @@ int store_open(const store_options *o, store **out, char *err, size_t err_len);
 
 /* The embedded SQLite store in data_dir (created 0700 if missing). */
 int store_sqlite_open(const store_options *o, store **out, char *err, size_t err_len);
+
+/* A PostgreSQL database (url: any libpq connection URI, postgresql:// or postgres://), its
+ * schema created or migrated first under an advisory lock (nodes starting together take turns).
+ * The database must be UTF8. */
+int store_pg_open(const store_options *o, store **out, char *err, size_t err_len);
+
+/* Whether url names a PostgreSQL database (postgresql:// or postgres://). */
+bool store_url_is_pg(const char *url);
 
 void store_close(store *s);
 
@@ -406,5 +415,13 @@ int store_event_stats(store *s, const char *event_id, int64_t now_ms, store_stat
 
 /* How many deliveries wait in the dead-letter queue. */
 int store_dead_letters_count(store *s, uint64_t *count, store_status *status);
+
+/* Call fn(ctx), from a thread of the store's, soon after another writer (another node) appended
+ * to the feed, and once after the store lost and made again the link that tells it (changes
+ * appended meanwhile may have gone unsaid): a follower then reads the feed from its position.
+ * A hint only, never the only way to learn of changes (followers still poll). fn NULL stops:
+ * once store_watch returns, fn is not called any more. One watcher per store. Returns 0 (also
+ * when the store cannot tell: the embedded store never calls fn), or -1 when it cannot start. */
+int store_watch(store *s, void (*fn)(void *ctx), void *ctx);
 
 #endif

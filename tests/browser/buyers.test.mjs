@@ -1,9 +1,12 @@
 // Two buyers in two browsers, from choosing seats to a confirmed booking (issue 11): each step
-// is a test, in order, against one real tix server seeded with the demo events.
+// is a test, in order, against one real tix server seeded with the demo events. What one buyer
+// does reaches the other's page over the server's seat stream (GET /events/{id}/stream): the
+// tests check that the page says so and loads no seat map while it waits for a change.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { TixServer } from "./lib/tixserver.mjs";
-import { launchBrowser, measured, newBuyer, openEvent, seatLook, shot, waitForLook } from "./lib/browser.mjs";
+import { connectionSays, launchBrowser, measured, newBuyer, openEvent, PUSHED, seatLook, seatMapLoads, shot, waitForLook,
+  waitForPushed } from "./lib/browser.mjs";
 
 const EVENT = "nba-finals";
 const LIVE_TIMEOUT_MS = 10000; // generous: the target (1 s) is reported, not asserted (BRIEF: no timed assertions)
@@ -47,6 +50,18 @@ function noticeText(page) {
   return page.locator("#notices").innerText();
 }
 
+// Once buyer's page listens to the stream, runs change() (which makes a change and waits until
+// buyer's page shows it) and asserts that the change came over the stream: the page still says
+// its changes are pushed, and it loaded no seat map meanwhile.
+async function pushedTo(buyer, eventId, change) {
+  await waitForPushed(buyer.page);
+  const since = buyer.requests.length;
+  await change();
+  assert.deepEqual(seatMapLoads(buyer, eventId, since).map((r) => r.path), [],
+    `${buyer.name}'s page loaded the seat map instead of being told by the stream`);
+  assert.equal(await connectionSays(buyer.page), PUSHED, "still pushed: no reconnection, no polling");
+}
+
 test("the page lists the events with their free seats", async () => {
   await alice.page.goto(server.url + "/");
   await alice.page.waitForSelector(".event-card");
@@ -66,13 +81,16 @@ test("A holds two seats; B sees them turn unavailable without reloading", async 
   await clickSeats(alice, ["B3", "B4"]);
   assert.match(await alice.page.locator(".basket").innerText(), /2 seats · total 900.00/);
   await shot(alice.page, "02-alice-selects");
-  const answered = alice.page.waitForResponse((r) => r.url().endsWith(`/events/${EVENT}/holds`) && r.request().method() === "POST");
-  await alice.page.click("#hold-button");
-  assert.equal((await answered).status(), 201);
-  const heldAtMs = Date.now();
-  await waitForLook(bob.page, ["B3", "B4"], "held", LIVE_TIMEOUT_MS);
-  const delayMs = Date.now() - heldAtMs;
-  measured(t, `B saw A's hold ${delayMs} ms after its 201 (target: within 1,000 ms; polling every 500 ms)`);
+  let delayMs = 0;
+  await pushedTo(bob, EVENT, async () => {
+    const answered = alice.page.waitForResponse((r) => r.url().endsWith(`/events/${EVENT}/holds`) && r.request().method() === "POST");
+    await alice.page.click("#hold-button");
+    assert.equal((await answered).status(), 201);
+    const heldAtMs = Date.now();
+    await waitForLook(bob.page, ["B3", "B4"], "held", LIVE_TIMEOUT_MS);
+    delayMs = Date.now() - heldAtMs;
+  });
+  measured(t, `B saw A's hold ${delayMs} ms after its 201 (target: within 1,000 ms; pushed by the server's stream)`);
   assert.equal(await bob.page.evaluate(() => window.notReloaded), true, "B's page was reloaded");
   await waitForLook(alice.page, ["B3", "B4"], "mine");
   assert.match(await alice.page.locator(".countdown").innerText(), /^(10:00|9:5\d)$/);
@@ -90,16 +108,21 @@ test("B's click on a seat A just took says so", async () => {
 });
 
 test("a seat taken between B's choice and B's hold: B is told which one, and the map refreshes", async () => {
+  // B's page reopens with its stream held up on the way (the map loads, the stream does not
+  // answer yet): nothing can tell B that carol takes C5 after B chose it.
+  const stream = `**/events/${EVENT}/stream*`;
+  let heldUp;
+  const streamAsked = new Promise((ok) => (heldUp = ok));
+  await bob.page.route(stream, (route) => heldUp(route));
+  await bob.page.reload();
+  await bob.page.waitForFunction(() => document.body.dataset.seatmapMs !== undefined);
+  const streamRoute = await streamAsked;
   await bob.page.click('[data-seat="C5"]');
   await bob.page.click('[data-seat="C6"]');
-  // B's view stands still (every poll answered "nothing changed") while carol takes C5.
-  await bob.page.route(`**/events/${EVENT}/seats`, (route) => route.fulfill({ status: 304 }));
-  await bob.page.waitForTimeout(600); // a poll sent before the route has had its answer
   const carol = await server.request("POST", `/events/${EVENT}/holds`, { user_id: "carol", seat_ids: ["C5"] });
   assert.equal(carol.status, 201);
-  await bob.page.waitForTimeout(600); // polls answered 304: B still shows C5 free
   assert.equal(await seatLook(bob.page, "C5"), "selected");
-  await bob.page.unroute(`**/events/${EVENT}/seats`);
+  assert.equal(await bob.page.getAttribute("#connection", "data-state"), "connecting", "B's page has no stream yet");
   await bob.page.click("#hold-button");
   await bob.page.waitForSelector('.notice:has-text("just taken")');
   const text = await noticeText(bob.page);
@@ -107,9 +130,17 @@ test("a seat taken between B's choice and B's hold: B is told which one, and the
   assert.doesNotMatch(text, /C6/);
   await waitForLook(bob.page, ["C5"], "held");
   assert.equal(await seatLook(bob.page, "C6"), "selected", "the seat still free stays selected");
+  // The stream goes through now, from the first map's position: what it says first (carol's
+  // hold) the refreshed map already showed.
+  await streamRoute.continue();
+  await bob.page.unroute(stream);
+  await waitForPushed(bob.page);
   await shot(bob.page, "06-bob-409-just-taken");
   await bob.page.click('[data-seat="C6"]'); // deselect
-  assert.equal((await server.request("DELETE", `/holds/${carol.body.id}`)).status, 200);
+  await pushedTo(bob, EVENT, async () => {
+    assert.equal((await server.request("DELETE", `/holds/${carol.body.id}`)).status, 200);
+    await waitForLook(bob.page, ["C5"], "tier", LIVE_TIMEOUT_MS);
+  });
 });
 
 test("A checks out with the success card and sees the booking confirmed; B sees the seats sold", async (t) => {
@@ -120,27 +151,31 @@ test("A checks out with the success card and sees the booking confirmed; B sees 
   measured(t, `A's booking confirmed ${Date.now() - startedMs} ms after pressing Pay`);
   assert.match(await alice.page.locator(".booking").innerText(), /Confirmed[\s\S]*B3 and B4[\s\S]*900.00[\s\S]*alice@example.com/);
   await shot(alice.page, "08-alice-booking-confirmed");
-  await waitForLook(bob.page, ["B3", "B4"], "sold", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, EVENT, () => waitForLook(bob.page, ["B3", "B4"], "sold", LIVE_TIMEOUT_MS));
 });
 
 test("a declined card frees the seats, and B sees them free again", async () => {
   await openEvent(alice, server.url, EVENT);
-  await hold(alice, ["D1", "D2"]);
-  await waitForLook(bob.page, ["D1", "D2"], "held", LIVE_TIMEOUT_MS);
-  await pay(alice, "tok_chargeDeclined");
-  await alice.page.waitForSelector('.booking[data-status="payment_failed"]', { timeout: 15000 });
-  assert.match(await alice.page.locator(".booking").innerText(), /card was declined[\s\S]*seats went back on sale/);
-  await shot(alice.page, "09-alice-card-declined");
-  await waitForLook(bob.page, ["D1", "D2"], "tier", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, EVENT, async () => {
+    await hold(alice, ["D1", "D2"]);
+    await waitForLook(bob.page, ["D1", "D2"], "held", LIVE_TIMEOUT_MS);
+    await pay(alice, "tok_chargeDeclined");
+    await alice.page.waitForSelector('.booking[data-status="payment_failed"]', { timeout: 15000 });
+    assert.match(await alice.page.locator(".booking").innerText(), /card was declined[\s\S]*seats went back on sale/);
+    await shot(alice.page, "09-alice-card-declined");
+    await waitForLook(bob.page, ["D1", "D2"], "tier", LIVE_TIMEOUT_MS);
+  });
   await shot(bob.page, "10-bob-sees-them-free-again");
 });
 
 test("a processing error is retried and the booking page follows it to confirmed", async () => {
   await openEvent(alice, server.url, EVENT);
   await hold(alice, ["E7"]);
-  await pay(alice, "tok_processingError");
-  await alice.page.waitForSelector('.booking[data-status="confirmed"]', { timeout: 20000 });
-  await waitForLook(bob.page, ["E7"], "sold", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, EVENT, async () => {
+    await pay(alice, "tok_processingError");
+    await alice.page.waitForSelector('.booking[data-status="confirmed"]', { timeout: 20000 });
+    await waitForLook(bob.page, ["E7"], "sold", LIVE_TIMEOUT_MS);
+  });
 });
 
 test("the per-buyer limit is explained", async () => {
@@ -162,14 +197,16 @@ test("a hold left alone expires, and both pages show it", async (t) => {
   assert.equal(created.status, 201, JSON.stringify(created.body));
   await openEvent(alice, server.url, "quick-gig");
   await openEvent(bob, server.url, "quick-gig");
-  await hold(alice, ["A4", "A5"]);
-  await waitForLook(bob.page, ["A4", "A5"], "held", LIVE_TIMEOUT_MS);
-  const heldMs = Date.now();
-  await alice.page.waitForSelector('.notice:has-text("Your hold expired")', { timeout: 15000 });
-  measured(t, `A's page said the 3 s hold expired ${Date.now() - heldMs} ms after B saw it held`);
-  assert.match(await noticeText(alice.page), /A4 and A5 went back on sale/);
-  await waitForLook(alice.page, ["A4", "A5"], "tier");
-  await waitForLook(bob.page, ["A4", "A5"], "tier", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, "quick-gig", async () => {
+    await hold(alice, ["A4", "A5"]);
+    await waitForLook(bob.page, ["A4", "A5"], "held", LIVE_TIMEOUT_MS);
+    const heldMs = Date.now();
+    await alice.page.waitForSelector('.notice:has-text("Your hold expired")', { timeout: 15000 });
+    measured(t, `A's page said the 3 s hold expired ${Date.now() - heldMs} ms after B saw it held`);
+    assert.match(await noticeText(alice.page), /A4 and A5 went back on sale/);
+    await waitForLook(alice.page, ["A4", "A5"], "tier");
+    await waitForLook(bob.page, ["A4", "A5"], "tier", LIVE_TIMEOUT_MS);
+  });
   await shot(alice.page, "12-alice-hold-expired");
   await shot(bob.page, "13-bob-sees-expiry");
 });
@@ -184,9 +221,11 @@ test("my bookings lists A's bookings; a confirmed one can be cancelled and B see
   await alice.page.locator('.booking-list li[data-status="confirmed"] a').last().click();
   await alice.page.waitForSelector('.booking[data-status="confirmed"]');
   await alice.page.click("#cancel-button");
-  await alice.page.click("#confirm-cancel-button");
-  await alice.page.waitForSelector('.booking[data-status="cancelled"]');
-  await waitForLook(bob.page, ["B3", "B4"], "tier", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, EVENT, async () => {
+    await alice.page.click("#confirm-cancel-button");
+    await alice.page.waitForSelector('.booking[data-status="cancelled"]');
+    await waitForLook(bob.page, ["B3", "B4"], "tier", LIVE_TIMEOUT_MS);
+  });
 });
 
 test("the same buyer after a reload: the hold is still there, counting down", async () => {
@@ -197,9 +236,11 @@ test("the same buyer after a reload: the hold is still there, counting down", as
   await alice.page.waitForSelector(".basket h2:text('Held for you')");
   assert.equal(await alice.page.evaluate(() => localStorage.getItem("tix.buyerId")), buyerId);
   await waitForLook(alice.page, ["F1"], "mine");
-  await alice.page.click("#release-button");
-  await alice.page.waitForSelector('.notice:has-text("Seats released")');
-  await waitForLook(bob.page, ["F1"], "tier", LIVE_TIMEOUT_MS);
+  await pushedTo(bob, EVENT, async () => {
+    await alice.page.click("#release-button");
+    await alice.page.waitForSelector('.notice:has-text("Seats released")');
+    await waitForLook(bob.page, ["F1"], "tier", LIVE_TIMEOUT_MS);
+  });
 });
 
 test("with the keyboard: seats are focusable, labelled, moved through with arrows, chosen with Space", async () => {

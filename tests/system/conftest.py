@@ -9,7 +9,33 @@ import threading
 
 import pytest
 
+import tixstore
 from tixserver import ServerFactory, TixServer, require_tix_binary, seed_data_dir
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test is about the embedded store itself (its files, "
+        "its VFS, its migrations); skipped on PostgreSQL, saying why")
+    config.addinivalue_line(
+        "markers", "pg_only: the test is about the PostgreSQL store; skipped on the embedded one")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        sqlite_only = item.get_closest_marker("sqlite_only")
+        if sqlite_only and tixstore.on_pg():
+            reason = sqlite_only.kwargs.get("reason") or (sqlite_only.args or ["?"])[0]
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        if item.get_closest_marker("pg_only") and not tixstore.on_pg():
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only (TIX_TEST_STORE=postgresql)"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_databases():
+    """On PostgreSQL: drop every database the session made, at its end."""
+    yield
+    tixstore.forget_all()
 
 
 _SEED_LOCK = threading.Lock()
@@ -30,6 +56,7 @@ def seed_template(tmp_path_factory, tix_bin):
             if "dir" not in cache:
                 d = tmp_path_factory.mktemp("seed-template")
                 seed_data_dir(d)
+                tixstore.vacuum(d)  # PostgreSQL: every copy starts analyzed
                 cache["dir"] = d
             return cache["dir"]
 

@@ -1,6 +1,7 @@
-"""Invariant checks on a tix store (DIR/tix.db, SQLite in WAL mode), read-only.
+"""Invariant checks on a tix store (DIR/tix.db, SQLite in WAL mode, or a PostgreSQL database:
+see tixstore.py), read-only.
 
-Safe to run while the server is up (WAL readers do not block the writer) or
+Safe to run while the server is up (readers do not block the writer) or
 after it stopped. Every check returns a list of human-readable violations;
 the assert_* wrappers fail with the first few of them.
 
@@ -13,8 +14,9 @@ Tables read:
 
 import collections
 import json
-import sqlite3
 import time
+
+import tixstore
 
 SEAT_STATUSES = {"available", "held", "sold"}
 HOLD_STATUSES = {"active", "released", "expired"}
@@ -27,7 +29,8 @@ def now_ms():
 
 
 def connect_ro(db_path):
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=15)
+    """A read-only connection to a store: DIR/tix.db, or a PostgreSQL URL (tixstore.py)."""
+    return tixstore.connect_ro(db_path)
 
 
 class Snapshot:
@@ -597,9 +600,10 @@ class TixCheckResult:
 
 
 def tix_check(data_dir, *extra_args, timeout=120):
-    """Runs `tix check --data DATA_DIR EXTRA_ARGS...`; returns a TixCheckResult."""
+    """Runs `tix check --data DATA_DIR EXTRA_ARGS...` (with --store URL on PostgreSQL); returns
+    a TixCheckResult."""
     from tixserver import run_tix  # here: invariants.py itself needs no binary
-    args = ["check", "--data", str(data_dir), *map(str, extra_args)]
+    args = ["check", *tixstore.store_args(data_dir), *map(str, extra_args)]
     return TixCheckResult(args, run_tix(args, timeout=timeout))
 
 

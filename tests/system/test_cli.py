@@ -7,6 +7,7 @@ import secrets
 import pytest
 
 import invariants
+import tixstore
 from tixserver import TixServer, run_tix, seed_data_dir
 from tixhttp import create_event, reserve
 
@@ -21,7 +22,7 @@ def test_help_exits_0_and_lists_the_commands(tix_bin):
     cp = run_tix(["--help"])
     assert cp.returncode == 0, output_of(cp)
     text = output_of(cp)
-    for word in ("serve", "seed", "version"):
+    for word in ("serve", "seed", "migrate", "version"):
         assert word in text, f"`tix --help` should mention {word!r}:\n{text}"
 
 
@@ -77,6 +78,24 @@ def test_seed_twice_gives_the_same_three_events_without_duplicates(tmp_path, ser
     created = collections.Counter(o["event_id"] for o in snap.outbox
                                   if o["type"] == "EventCreated")
     assert all(n <= 1 for n in created.values()), f"duplicate EventCreated rows: {created}"
+
+
+def test_migrate_makes_the_schema_and_is_safe_to_run_again(tmp_path):
+    data = tmp_path / "migrated"
+    for _ in range(2):
+        cp = run_tix(["migrate", *tixstore.store_args(data)])
+        assert cp.returncode == 0, output_of(cp)
+        assert "is at this tix's schema" in cp.stdout, output_of(cp)
+    invariants.assert_tix_check_clean(data)
+    cp = run_tix(["migrate", "--no-such-option"])
+    assert cp.returncode == 2 and "--no-such-option" in output_of(cp), output_of(cp)
+
+
+def test_a_store_url_tix_has_no_backend_for_is_refused_without_its_password(tmp_path):
+    cp = run_tix(["migrate", "--data", str(tmp_path / "d"), "--store",
+                  "mysql://user:s3cret@db.invalid/tix"])
+    assert cp.returncode == 1, output_of(cp)
+    assert "mysql://" in output_of(cp) and "s3cret" not in output_of(cp), output_of(cp)
 
 
 def test_seed_again_keeps_existing_holds_and_events(server_factory):

@@ -8,6 +8,7 @@ import threading
 import time
 
 import invariants
+import tixstore
 from checkoutlib import checkout, make_hold, start_bus_server, wait_booking
 from fakes import FakePaymentProvider
 from tixhttp import assert_error, hold_seats
@@ -162,7 +163,7 @@ def test_changes_older_than_the_feed_keeps_are_gone_with_410(server_factory):
 def test_tix_seed_on_a_running_servers_data_reaches_it(server_factory):
     srv = server_factory.start(seeded=False)
     assert srv.get("/events").json["events"] == []
-    cp = run_tix(["seed", "--data", str(srv.data_dir)], timeout=120)
+    cp = run_tix(["seed", *tixstore.store_args(srv.data_dir)], timeout=120)
     assert cp.returncode == 0, cp.stderr
     deadline = time.monotonic() + FOLLOW_BOUND_S
     while len(srv.get("/events").json["events"]) < 3:

@@ -91,6 +91,8 @@ def test_text_logs_at_info_level_have_no_line_per_request(server_factory):
     assert any(re.search(r" tix\[\d+\] INFO listening on ", l) for l in srv.lines)
 
 
+@pytest.mark.sqlite_only(reason="makes a write fail through the embedded store's fault VFS "
+                                "(--test-fault-dir); on PostgreSQL, failed writes are in test_pg.py")
 def test_a_failed_request_is_logged_as_a_warning_with_its_id(server_factory, tmp_path):
     faults = tmp_path / "faults"
     faults.mkdir()

@@ -18,6 +18,11 @@ import invariants
 from tixhttp import (assert_error, assert_json_content_type, create_event, hold_seats, make_sections, poll, reserve,
                      seat_statuses)
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="faults of the embedded store's own files (the fault VFS, a full tmpfs under "
+           "DIR/tix.db); PostgreSQL's faults (the server restarted, lost connections) are in "
+           "test_pg.py")
+
 
 def fault_server(factory, fault_dir, via_env=False, **kw):
     """A fresh (unseeded) server whose store goes through the fault VFS watching FAULT_DIR."""

@@ -8,9 +8,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import invariants
 from checkoutlib import wait_booking
 from tixhttp import reserve, seat_statuses
+
+pytestmark = pytest.mark.sqlite_only(
+    reason="an SQLite file written by an older tix; the PostgreSQL schema starts at its own "
+           "version 1 (its migrations under the advisory lock are tested in test_pg.py)")
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tix-schema-v1.db"
 ALICE_HOLD = "ce2ae5ea39a3df5c37c4538fa280227c"

@@ -7,12 +7,15 @@ on the same data. ServerFactory hands out servers on fresh data dirs and
 stops them all at teardown.
 
 Binary: $TIX_BIN, default <repo>/build/asan/tix.
+
+The store is the embedded one in the data directory, or with TIX_TEST_STORE=postgresql a
+database of its own on the test cluster per data directory (tixstore.py): the server then runs
+with --store URL, and db_path is that URL.
 """
 
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import threading
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import tixstore
 from tixhttp import http_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,9 +70,10 @@ def run_tix(args, timeout=60, env=None):
 
 
 def seed_data_dir(data_dir):
-    cp = run_tix(["seed", "--data", str(data_dir)], timeout=SEED_TIMEOUT_S)
+    args = ["seed", *tixstore.store_args(data_dir)]
+    cp = run_tix(args, timeout=SEED_TIMEOUT_S)
     assert cp.returncode == 0, (
-        f"`tix seed --data {data_dir}` exited {cp.returncode}\n"
+        f"`tix {' '.join(args)}` exited {cp.returncode}\n"
         f"stdout:\n{cp.stdout}\nstderr:\n{cp.stderr}"
     )
 
@@ -102,7 +107,12 @@ class TixServer:
 
     @property
     def db_path(self):
-        return self.data_dir / "tix.db"
+        """The store for invariants.connect_ro: DIR/tix.db, or on PostgreSQL its URL."""
+        return tixstore.db_path(self.data_dir)
+
+    @property
+    def store_url(self):
+        return tixstore.store_url(self.data_dir)
 
     def command(self):
         binary = str(require_tix_binary())
@@ -111,7 +121,7 @@ class TixServer:
         return [
             binary, "serve",
             "--listen", "127.0.0.1:0",
-            "--data", str(self.data_dir),
+            *tixstore.store_args(self.data_dir),
             "--admin-token", self.admin_token,
             "--threads", str(self.threads),
             *self.extra_args,
@@ -128,6 +138,8 @@ class TixServer:
                 "TIX_THREADS": str(self.threads),
                 "TIX_ADMIN_TOKEN": self.admin_token,
             })
+            if self.store_url:
+                env["TIX_STORE"] = self.store_url
         self._ready.clear()
         self.port = None
         self.killed = False
@@ -270,15 +282,19 @@ class ServerFactory:
         self.base_dir = Path(base_dir)
         self.seed_template = seed_template
         self.servers = []
+        self.data_dirs = []
         self._n = 0
 
     def new_data_dir(self, seeded=True):
+        """A fresh data dir (and on PostgreSQL its database): a copy of the seeded template,
+        or empty."""
         self._n += 1
         d = self.base_dir / f"data{self._n}"
         if seeded:
-            shutil.copytree(self.seed_template(), d)
+            tixstore.copy_store(self.seed_template(), d)
         else:
             d.mkdir(parents=True)
+        self.data_dirs.append(d)
         return d
 
     def start(self, seeded=True, data_dir=None, **kw):
@@ -303,4 +319,6 @@ class ServerFactory:
             if bad_stops or reports:
                 problems.append(f"server on {srv.data_dir}: stops {srv.exit_codes}, "
                                 f"sanitizer lines {reports[:5]}\n" + srv.output())
+        for d in self.data_dirs + [srv.data_dir for srv in self.servers]:
+            tixstore.forget_store(d)  # PostgreSQL: every server is stopped, drop its database
         assert not problems, "\n\n".join(problems)

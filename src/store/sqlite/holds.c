@@ -7,6 +7,8 @@
  * treated as holding its seats. Every state change writes its outbox row and its change. */
 #include "store/sqlite/internal.h"
 
+#include "core/json_out.h"
+
 #include "util/hash.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -21,23 +23,13 @@
 int sqlite_store_seat_ids_encode(const char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t n, buf *b)
 {
     buf_reset(b);
-    buf_append_char(b, '[');
-    for (uint32_t i = 0; i < n; i++) {
-        if (i) buf_append_char(b, ',');
-        buf_append_json_str(b, ids[i]);
-    }
-    buf_append_char(b, ']');
+    json_out_seat_ids(b, ids, n);
     return b->failed ? -1 : 0;
 }
 
 int sqlite_store_seat_ids_decode(const char *json, char (*ids)[TIX_SEAT_ID_LEN_MAX], uint32_t *n)
 {
-    size_t len = json ? strlen(json) : 0, pos = 0;
-    int got;
-    *n = 0;
-    while ((got = model_seat_ids_next(json, len, &pos, ids[*n])) > 0)
-        if (++*n == TIX_HOLD_SEATS_MAX && pos < len) return -1;
-    return got;
+    return model_seat_ids_parse(json, ids, n);
 }
 
 int sqlite_store_hold_decode(sqlite3_stmt *st, hold_record *out)

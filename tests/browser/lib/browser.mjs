@@ -18,16 +18,61 @@ export async function launchBrowser() {
 // A buyer: a fresh browser context (own storage, so own buyer id) and one page. Errors the
 // page throws or logs are kept in `errors`; the browser's own "Failed to load resource" lines
 // are not: they log every HTTP error status, which the tests provoke on purpose (a 409, a 429,
-// the 404 of a server without the seat stream) and the page handles.
+// the 503 of a server with as many streams as it takes) and the page handles. Every request the
+// page and its map worker make is kept in `requests` ({path, type, request}: type "eventsource"
+// for the stream, "fetch" for the API; request is playwright's).
 export async function newBuyer(browser, name, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   const page = await context.newPage();
   const errors = [];
+  const requests = [];
   page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error" && !/^Failed to load resource/.test(m.text())) errors.push(`${name}: console: ${m.text()}`);
   });
-  return { name, context, page, errors };
+  page.on("request", (r) => {
+    const url = new URL(r.url());
+    requests.push({ path: url.pathname + url.search, type: r.resourceType(), request: r });
+  });
+  return { name, context, page, errors, requests };
+}
+
+// The seat-map loads (GET /events/{id}/seats: polls and whole maps) of buyer since its request
+// number `since` (a buyer.requests.length taken before).
+export function seatMapLoads(buyer, eventId, since = 0) {
+  return buyer.requests.slice(since).filter((r) => r.path === `/events/${eventId}/seats`);
+}
+
+// The seat-stream requests (GET /events/{id}/stream...) of buyer since its request number `since`.
+export function streamRequests(buyer, eventId, since = 0) {
+  return buyer.requests.slice(since).filter((r) => r.path.startsWith(`/events/${eventId}/stream`));
+}
+
+export const PUSHED = "live: Seat changes pushed by the server";
+export const POLLED = "live: Seat changes polled every 500 ms";
+
+// What the connection indicator says: "state: detail" (the detail is its title).
+export function connectionSays(page) {
+  return page.evaluate(() => {
+    const node = document.getElementById("connection");
+    return node.hidden ? "" : `${node.dataset.state}: ${node.title}`;
+  });
+}
+
+// Waits until the page says its seat changes are pushed by the server's stream.
+export async function waitForPushed(page, timeout = 15000) {
+  await page.waitForFunction((said) => {
+    const node = document.getElementById("connection");
+    return node && !node.hidden && `${node.dataset.state}: ${node.title}` === said;
+  }, PUSHED, { timeout, polling: 20 });
+}
+
+// Waits until the page says it polls the seat map (the server gave it no stream).
+export async function waitForPolled(page, timeout = 15000) {
+  await page.waitForFunction((said) => {
+    const node = document.getElementById("connection");
+    return node && !node.hidden && `${node.dataset.state}: ${node.title}` === said;
+  }, POLLED, { timeout, polling: 20 });
 }
 
 // Saves a screenshot of page as build/browser-tests/<name>.png; returns its path.
