@@ -69,10 +69,10 @@ struct live_event {
     int64_t pending_position;
     bool wake_due; /* messages were added since the streams were last woken */
     live_stream *streams, *streams_tail;
-    uint32_t pass, slice;      /* the current (or last) wake pass and slice */
-    bool passing;              /* a wake pass has streams left to visit */
-    uint32_t slice_unread;     /* streams of the current slice woken and not read since */
-    pthread_cond_t slice_read; /* slice_unread fell to 0 */
+    uint32_t pass, slice;       /* the current (or last) wake pass and slice */
+    bool passing;               /* a wake pass has streams left to visit */
+    uint32_t slice_unread;      /* streams of the current slice woken and not read since */
+    pthread_cond_t slice_read;  /* slice_unread fell to 0 */
     int64_t unwatched_since_ms; /* no stream open since then (wall clock); 0: watched */
 };
 
