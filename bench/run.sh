@@ -367,8 +367,8 @@ profile_tix() {
 # ---- scenarios ----
 
 scenario_reject() {
-    local data=$work/reject-$round
-    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    local data=$work/reject-$round-${tix_label// /-} # the baseline's own: its schema may be older
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1 || die "reject: $tix_label's seed failed: $(tail -n 3 "$data.seed.log")"
     start_tix "$data"
     local reserve='{"event_id":"nba-finals","seat_id":"A1","user_id":"holder"}'
     post_json "$tix_url/reserve" "$reserve" >/dev/null
@@ -423,7 +423,7 @@ scenario_parking() {
 }
 
 scenario_hold() {
-    local data=$work/hold-$round b100
+    local data=$work/hold-$round-${tix_label// /-} b100
     # the SQLite part of the reference, measured again next to this round's servers
     taskset -c "$server_core" "$sqlite_bench_bin" --dir "$work" --seconds 2 \
         >"$work/sqlite-round.out"
@@ -494,7 +494,7 @@ scenario_memory() {
 
 scenario_seatmap() {
     local data=$work/seatmap-$tix_label www=$work/www tix_etag nginx_etag
-    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1 || die "seatmap: $tix_label's seed failed: $(tail -n 3 "$data.seed.log")"
     start_tix "$data"
     mkdir -p "$www/events/stadium-tour"
     local file=$www/events/stadium-tour/seats
@@ -533,7 +533,7 @@ scenario_seatmap() {
 
 scenario_mixed() {
     local data=$work/mixed seats=() seat
-    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1 || die "mixed: seed failed: $(tail -n 3 "$data.seed.log")"
     start_tix "$data"
     create_big_event "$tix_url"
     mapfile -t seats < <(curl -s --max-time 30 "$tix_url/events/tech-conference/seats" |
