@@ -854,6 +854,10 @@ reduce_rows() {
 # run_baseline SCENARIO: the same scenario with the baseline binary (no reference rows).
 run_baseline() {
     [ -n "$baseline_bin" ] || return 0
+    if [ "$1" = stream ] && ! "$baseline_bin" serve --help 2>&1 | grep -q -- --max-streams; then
+        log "stream: the baseline has no live streams: no \"tix before\" rows"
+        return 0
+    fi
     local own=$tix_bin
     tix_bin=$baseline_bin tix_label="tix before" skip_reference=1
     "scenario_$1"
