@@ -36,7 +36,7 @@ done
 work=$(mktemp -d)
 pid=""
 cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi # a server left on error: its figures are void
     rm -rf "$work"
 }
 trap cleanup EXIT
