@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,19 @@ static void bus__done(bus *b, const delivery_record *d, bool ok, bool final, con
     bus__report(b, cmd, d);
 }
 
+/* Whether the charge delivery d of booking bk must (still) ask the provider: while the booking
+ * waits for its payment; and once it was cancelled unpaid, if an earlier attempt may have
+ * reached the provider (its worker died, or timed out, before the answer was recorded): asked
+ * again with the same key, the provider answers what it did then, and money it took is
+ * recorded and given back (the store's rule for a payment of a cancelled booking). */
+static bool bus__charge_due(const booking_record *bk, const delivery_record *d)
+{
+    assert(d->attempts >= 1); /* counted when claimed */
+    if (bk->status == BOOKING_PENDING_PAYMENT) return true;
+    return bk->status == BOOKING_CANCELLED && !bk->payment_id[0] && bk->amount_cents > 0 &&
+           d->attempts > 1;
+}
+
 static void bus__payment(bus *b, const delivery_record *d)
 {
     const outbox_record *e = &d->event;
@@ -76,8 +90,7 @@ static void bus__payment(bus *b, const delivery_record *d)
         bus__done(b, d, false, false, "store unavailable");
         goto out;
     }
-    if (!found || (!refund && bk->status != BOOKING_PENDING_PAYMENT) ||
-        (refund && bk->refund_id[0])) {
+    if (!found || (!refund && !bus__charge_due(bk, d)) || (refund && bk->refund_id[0])) {
         bus__done(b, d, true, false, NULL); /* nothing (more) to do */
         goto out;
     }
