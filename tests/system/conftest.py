@@ -64,6 +64,18 @@ def seed_template(tmp_path_factory, tix_bin):
 
 
 @pytest.fixture
+def cluster_dir():
+    """The test PostgreSQL cluster's directory (tests that stop or restart it); if a test
+    leaves the server down, it is brought up again."""
+    d = tixstore.pg_cluster_dir()
+    yield d
+    try:
+        tixstore.pg_sh("up", d)
+    except AssertionError:
+        pass  # it was up already
+
+
+@pytest.fixture
 def server_factory(tmp_path, seed_template):
     factory = ServerFactory(tmp_path, seed_template)
     yield factory
