@@ -101,8 +101,11 @@ def check_race_answers(results, wants, min_acked=20, contended=None):
 
 class HoldLoad:
     def __init__(self, port, event_id, seat_ids, workers, seats_per_hold_max=3,
-                 request_timeout_s=20):
+                 request_timeout_s=20, pause_after_503_s=0.0):
+        """PAUSE_AFTER_503_S: how long a worker waits after a 503 (a client that backs off
+        while the store is away, instead of spending its seats at once)."""
         self.port = port
+        self.pause_after_503_s = pause_after_503_s
         self.event_id = event_id
         self.workers = workers
         self.request_timeout_s = request_timeout_s
@@ -176,3 +179,5 @@ class HoldLoad:
                     self.acked.append(json.loads(payload))
                 elif resp.status != 503:
                     self.unexpected.append((resp.status, payload[:300]))
+            if resp.status == 503 and self.pause_after_503_s:
+                time.sleep(self.pause_after_503_s)
