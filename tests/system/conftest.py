@@ -132,3 +132,6 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and rep.when in ("call", "teardown"):
         for i, srv in enumerate(_servers_of(item)):
             rep.sections.append((f"tix server {i} output ({srv.data_dir})", srv.output(300)))
+        for value in getattr(item, "funcargs", {}).values():
+            if hasattr(value, "report_sections"):  # e.g. a load balancer's logs
+                rep.sections.extend(value.report_sections())

@@ -69,7 +69,10 @@ KILL_AFTER_S = (0.2, 1.0)
 DOWN_FOR_S = 0.3  # the other nodes serve on this long before the killed one restarts
 SHORT_TTL_S = 1
 # what a client may be answered in the crash loop: acknowledged (200, 201, 202), refused (409),
-# not now (503: a node stopping or busy), and 502 from nginx for a request whose node died
+# not now (503: a node stopping or busy), and nginx's 502: for a request whose node died, or
+# for every request while every node is out of rotation (a node that failed twice stays out
+# for the config's fail_timeout, 5 s, though it restarts within a second or two: three kills
+# in a row within 5 s take all three out)
 CRASH_LOOP_STATUSES = {200, 201, 202, 409, 502, 503}
 
 
@@ -113,9 +116,6 @@ class Cluster:
     def name_of(self, node):
         return NODE_NAMES[self.nodes.index(node)]
 
-    def live_nodes(self):
-        return [n for n in self.nodes if n.running()]
-
     def wait_event_everywhere(self, event_id):
         for node in self.nodes:
             assert poll(lambda: node.get(f"/events/{event_id}").status == 200, SEEN_WITHIN_S), \
@@ -135,6 +135,10 @@ class Cluster:
 
     def stop(self):
         self.nginx.stop()
+
+    def report_sections(self):
+        """For a failed test's report (conftest.py): nginx's logs."""
+        return [("nginx logs", self.nginx.log_tail(60))]
 
 
 @pytest.fixture
