@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,50 @@ static void bus__done(bus *b, const delivery_record *d, bool ok, bool final, con
     bus__report(b, cmd, d);
 }
 
+/* A charge delivery's last_error begins "not charged (attempt N): " while every attempt up to
+ * N is known to have moved no money: the provider answered that it did nothing (a transient
+ * status), or the attempt never called it. An attempt lost with its worker (no report), or one
+ * whose answer never came (a timeout), leaves no such mark, and no later attempt sets it
+ * again. */
+#define BUS_NOT_CHARGED "not charged (attempt "
+
+/* Whether every attempt of charge delivery d before the one claimed now moved no money. */
+static bool bus__charge_attempts_void(const delivery_record *d)
+{
+    assert(d->attempts >= 1);                               /* counted when claimed */
+    if (d->attempts == 1 && !d->last_error[0]) return true; /* the first (not a redriven one) */
+    size_t len = sizeof(BUS_NOT_CHARGED) - 1;
+    if (strncmp(d->last_error, BUS_NOT_CHARGED, len) != 0) return false;
+    char *end = NULL;
+    long n = strtol(d->last_error + len, &end, 10);
+    return end && *end == ')' && n == d->attempts - 1;
+}
+
+/* Report a failed charge attempt (retried later), marked "not charged" when NO_EFFECT says
+ * this attempt moved no money and every earlier one is known to have moved none. */
+static void bus__charge_failed(bus *b, const delivery_record *d, bool no_effect, const char *error)
+{
+    char marked[TIX_DELIVERY_ERROR_LEN_MAX + 1];
+    if (no_effect && bus__charge_attempts_void(d)) {
+        snprintf(marked, sizeof(marked), BUS_NOT_CHARGED "%d): %.200s", (int)d->attempts, error);
+        error = marked;
+    }
+    bus__done(b, d, false, false, error);
+}
+
+/* Whether the charge delivery d of booking bk must (still) ask the provider: while the booking
+ * waits for its payment; and once it was cancelled unpaid, unless every earlier attempt is
+ * known to have moved no money (one may have charged, and its answer was never recorded: its
+ * worker died, or timed out). Asked again with the same key, the provider answers what it
+ * did; money it took is then recorded and given back (the store's rule for a payment of a
+ * cancelled booking). */
+static bool bus__charge_due(const booking_record *bk, const delivery_record *d)
+{
+    if (bk->status == BOOKING_PENDING_PAYMENT) return true;
+    return bk->status == BOOKING_CANCELLED && !bk->payment_id[0] && bk->amount_cents > 0 &&
+           !bus__charge_attempts_void(d);
+}
+
 static void bus__payment(bus *b, const delivery_record *d)
 {
     const outbox_record *e = &d->event;
@@ -73,11 +118,13 @@ static void bus__payment(bus *b, const delivery_record *d)
     bool found = false;
     if (!bk) return;
     if (store_booking_get(b->st, e->aggregate_id, bk, &found, NULL) != 0) {
-        bus__done(b, d, false, false, "store unavailable");
+        if (refund)
+            bus__done(b, d, false, false, "store unavailable");
+        else
+            bus__charge_failed(b, d, true, "store unavailable"); /* the provider not called */
         goto out;
     }
-    if (!found || (!refund && bk->status != BOOKING_PENDING_PAYMENT) ||
-        (refund && bk->refund_id[0])) {
+    if (!found || (!refund && !bus__charge_due(bk, d)) || (refund && bk->refund_id[0])) {
         bus__done(b, d, true, false, NULL); /* nothing (more) to do */
         goto out;
     }
@@ -92,7 +139,10 @@ static void bus__payment(bus *b, const delivery_record *d)
         pay_charge(b->pay, bk->id, bk->id, bk->payment_token, bk->amount_cents, &result);
     }
     if (result.outcome == PAY_TRANSIENT) {
-        bus__done(b, d, false, false, result.message);
+        if (refund)
+            bus__done(b, d, false, false, result.message);
+        else
+            bus__charge_failed(b, d, result.no_effect, result.message);
         goto out;
     }
     if (refund && result.outcome == PAY_DECLINED) {

@@ -12,6 +12,9 @@
  *                                        a concurrent request on the key, rate limiting)
  *   other 4xx                            PAY_DECLINED, with the body's error message if any
  *   timeouts, connection errors, 1xx/3xx PAY_TRANSIENT (redirects are never followed)
+ * Only the transient statuses, and a connection never made, say that the call did nothing
+ * (pay_result.no_effect); after no answer (a timeout, a connection lost), or one that breaks
+ * the protocol, the provider may have charged.
  *
  * Each call uses its own easy handle (no shared state but the immutable configuration), is
  * bounded by timeout_ms, reads at most PAY_HTTP_RESPONSE_LEN_MAX bytes of answer and never
@@ -150,6 +153,8 @@ void pay_http_classify(long status, const char *body, size_t len, pay_result *ou
         pay_result_set(out, PAY_DECLINED, "HTTP %ld: %s", status, reason);
     } else {
         pay_result_set(out, PAY_TRANSIENT, "payment service: HTTP %ld", status);
+        /* an answer that settles nothing under the key: the call was not carried out */
+        out->no_effect = pay_http__status_is_transient(status);
     }
     cJSON_Delete(root);
 }
@@ -184,10 +189,12 @@ static void pay_http__post(const pay_http *h, const char *url, const char *key, 
     if (rc == CURLE_WRITE_ERROR && response.failed)
         pay_result_set(out, PAY_TRANSIENT, "payment service: answer larger than %d bytes",
                        PAY_HTTP_RESPONSE_LEN_MAX);
-    else if (rc != CURLE_OK)
+    else if (rc != CURLE_OK) {
         pay_result_set(out, PAY_TRANSIENT, "payment service: %s",
                        curl_error[0] ? curl_error : curl_easy_strerror(rc));
-    else
+        /* no connection, so nothing sent: the provider did nothing */
+        out->no_effect = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+    } else
         pay_http_classify(status, response.data, response.len, out);
     if (out->outcome != PAY_OK) log_debug("payment %s key %s: %s", url, key, out->message);
     curl_easy_cleanup(curl);

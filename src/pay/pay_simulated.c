@@ -265,6 +265,7 @@ static void pay_sim__call(pay_sim *s, pay_sim_op op, const char *key, const char
         pay_sim__payment_id(op, key, key_len, out->payment_id);
     } else if (outcome == PAY_TRANSIENT) {
         pay_result_set(out, outcome, "%s (attempt %u)", message, attempt_count);
+        out->no_effect = true; /* counted under the key, not settled: nothing charged */
     } else {
         pay_result_set(out, outcome, "%s", message);
     }

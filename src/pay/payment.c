@@ -38,6 +38,7 @@ void pay_result_set(pay_result *out, pay_outcome outcome, const char *fmt, ...)
     assert(out);
     out->outcome = outcome;
     out->payment_id[0] = '\0';
+    out->no_effect = false; /* the caller says so when it knows */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->message, sizeof(out->message), fmt, ap);

@@ -18,6 +18,7 @@
 #ifndef TIX_PAYMENT_H
 #define TIX_PAYMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,10 @@ typedef struct pay_result {
     pay_outcome outcome;
     char payment_id[PAY_ID_LEN_MAX];   /* on PAY_OK: the provider's charge or refund id */
     char message[PAY_MESSAGE_LEN_MAX]; /* on failure: why, for logs and dead letters */
+    /* on PAY_TRANSIENT: the provider answered that it did nothing (a 5xx, 408, 409, 425 or
+     * 429 answer, which settles nothing under the key), so no money moved; false when it may
+     * have (no answer: a timeout, a lost connection; or an answer tix cannot read) */
+    bool no_effect;
 } pay_result;
 
 typedef struct pay_config {

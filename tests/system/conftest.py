@@ -64,6 +64,18 @@ def seed_template(tmp_path_factory, tix_bin):
 
 
 @pytest.fixture
+def cluster_dir():
+    """The test PostgreSQL cluster's directory (tests that stop or restart it); if a test
+    leaves the server down, it is brought up again."""
+    d = tixstore.pg_cluster_dir()
+    yield d
+    try:
+        tixstore.pg_sh("up", d)
+    except AssertionError:
+        pass  # it was up already
+
+
+@pytest.fixture
 def server_factory(tmp_path, seed_template):
     factory = ServerFactory(tmp_path, seed_template)
     yield factory
@@ -120,3 +132,6 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and rep.when in ("call", "teardown"):
         for i, srv in enumerate(_servers_of(item)):
             rep.sections.append((f"tix server {i} output ({srv.data_dir})", srv.output(300)))
+        for value in getattr(item, "funcargs", {}).values():
+            if hasattr(value, "report_sections"):  # e.g. a load balancer's logs
+                rep.sections.extend(value.report_sections())

@@ -88,7 +88,9 @@ class KeyState:
 
 class FakePaymentProvider:
     """POST /charges {"amount_cents","token","booking_id"} and POST /refunds
-    {"amount_cents","payment_id","booking_id"}, both with an Idempotency-Key header.
+    {"amount_cents","payment_id","booking_id"}, both with an Idempotency-Key header; also under
+    /via/NAME/ (e.g. /via/node-a/charges), one base URL per client, so that a test of several
+    tix nodes sees which node sent each request (its record's "via"; None without it).
 
     Script (set before the calls; all keyed by the charge token, which tests choose):
       decline_tokens   tokens answered 402 {"error": {"message": "card declined"}} (final)
@@ -135,6 +137,10 @@ class FakePaymentProvider:
     def _handle(self, h):
         raw = h._read_body()
         path = h.path.split("?")[0]
+        via = None  # a client told apart by its base URL: http://provider/via/NAME
+        if path.startswith("/via/") and path.count("/") == 3:
+            via, path = path[len("/via/"):].split("/", 1)
+            path = "/" + path
         op = {"/charges": "charge", "/refunds": "refund"}.get(path)
         key = h.headers.get("Idempotency-Key")
         headers = {k.lower(): v for k, v in h.headers.items()}
@@ -170,7 +176,7 @@ class FakePaymentProvider:
             st.attempts += 1
             attempt = st.attempts
             record = {"op": op, "key": key, "body": body, "headers": headers,
-                      "attempt": attempt, "t": time.monotonic(), "status": None}
+                      "attempt": attempt, "t": time.monotonic(), "status": None, "via": via}
             self.requests.append(record)
             self.arrived.notify_all()
             if st.params != params:

@@ -458,6 +458,28 @@ def test_cancel_during_payment_retries_charges_nothing(server_factory, provider)
     invariants.assert_checkout_consistent(srv.db_path)
 
 
+def test_cancel_after_a_charge_timed_out_asks_the_provider_again_and_refunds(server_factory,
+                                                                              provider):
+    """A charge whose answer never came (a timeout) may have taken the money: once its booking
+    is cancelled, the retry still asks the provider (the same key: it answers what it did), and
+    the money is recorded and refunded. (A provider that answered 5xx did nothing: see the test
+    above, where nothing more is asked.)"""
+    provider.slow_first["tok_slow"] = (2, 1.5)  # charged at once, answered after the timeout
+    srv = start_bus_server(server_factory, "--payment-timeout-ms", "500", provider=provider)
+    eid, seats, _ = new_event(srv)
+    hold, b = book(srv, eid, ["C3"], "tok_slow")
+    assert provider.wait_for_requests(1, timeout_s=10) >= 1, bus_report(srv, b["id"])
+    r = srv.post(f"/bookings/{b['id']}/cancel", {})
+    assert r.status == 200 and r.json["status"] == "cancelled", r
+    got = wait_booking(srv, b["id"], "cancelled", predicate=lambda x: x.get("refund_id"))
+    assert got["payment_id"] == provider.settled_id("charge", b["id"]), got
+    assert provider.charge(b["id"]).performed == 1
+    assert provider.refund(f"refund-{b['id']}").performed == 1
+    assert not provider.violations, provider.violations
+    assert seat_statuses(srv, eid)["C3"] == "available"
+    invariants.assert_checkout_consistent(srv.db_path)
+
+
 # -- the checkout timeout -------------------------------------------------------------------------
 
 def test_payment_after_the_checkout_timeout_retakes_free_seats_or_refunds(server_factory,

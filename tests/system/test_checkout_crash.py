@@ -286,3 +286,44 @@ def test_a_delivery_whose_last_attempt_was_lost_in_a_crash_is_dead_lettered_not_
     finally:
         gate.set()
         provider.close()
+
+
+def test_a_booking_cancelled_while_its_charge_was_in_flight_on_a_node_that_died_is_refunded(
+        server_factory, provider):
+    """Regression: the charge reached the provider (which took the money), the booking was
+    cancelled meanwhile, and the server died before the answer was recorded. The retry found
+    the booking cancelled and did nothing: charged, never refunded. A retry now asks the
+    provider again (same key: it answers what it did) and the money is given back."""
+    gate = threading.Event()
+    provider.gates["tok_gated"] = gate
+    srv = start_bus_server(server_factory, *CRASH_ARGS, provider=provider)
+    event_id, seats, _ = new_event(srv)
+    hold = make_hold(srv, event_id, seats[:1])
+    b = checkout(srv, hold["id"], token="tok_gated")
+    assert b.status == 202, b
+    booking_id = b.json["id"]
+    assert provider.wait_for_requests(1, "charge") == 1, bus_report(srv)
+    assert provider.charge(booking_id).performed == 1  # the money is taken; the answer waits
+    cancel = srv.post(f"/bookings/{booking_id}/cancel", {})
+    assert cancel.status == 200 and cancel.json["status"] == "cancelled", cancel
+    srv.kill9()
+    gate.set()
+    srv.restart()
+
+    def refunded():
+        got = srv.get(f"/bookings/{booking_id}").json
+        return got.get("refund_id") and got
+
+    got = poll(refunded, SETTLE_TIMEOUT_S, 0.1)
+    assert got, f"booking {booking_id} charged at the provider and never refunded: " \
+        f"{srv.get(f'/bookings/{booking_id}').json}\n{bus_report(srv, booking_id)}"
+    assert got["status"] == "cancelled", got
+    assert got["payment_id"] == provider.settled_id("charge", booking_id), got
+    assert got["refund_id"] == provider.settled_id("refund", f"refund-{booking_id}"), got
+    assert provider.charge(booking_id).performed == 1, provider.charge(booking_id)
+    assert provider.refund(f"refund-{booking_id}").performed == 1
+    assert not provider.violations, provider.violations
+    assert {s["id"]: s["status"] for s in seat_map(srv, event_id)["seats"]}[seats[0]] == \
+        "available"
+    invariants.assert_checkout_consistent(srv.db_path)
+    invariants.assert_tix_check_clean(srv.data_dir)

@@ -4,10 +4,9 @@ import http.client
 import json
 import random
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import invariants
+from loadgen import check_race_answers, race_holds
 from tixhttp import Response, create_event, make_sections, seat_map
 
 BARRIER_TIMEOUT_S = 30
@@ -67,61 +66,9 @@ def test_1000_clients_holding_random_overlapping_seats_never_double_book(server)
     eid = ev["id"]
     n_clients, pool = 1000, 64
     rng = random.Random(20240611)
-    requests = [rng.sample(seats, rng.randint(1, 6)) for _ in range(n_clients)]
-    start = threading.Barrier(pool)
-
-    def client(i):
-        if i < pool:  # release the first wave together
-            start.wait(BARRIER_TIMEOUT_S)
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=REQUEST_TIMEOUT_S)
-        try:
-            body = json.dumps({"user_id": f"user-{i}", "seat_ids": requests[i]})
-            conn.request("POST", f"/events/{eid}/holds", body=body,
-                         headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            return Response(resp.status, resp.headers, resp.read())
-        except Exception as e:  # noqa: BLE001
-            return e
-        finally:
-            conn.close()
-
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=pool) as ex:
-        results = list(ex.map(client, range(n_clients)))
-    elapsed = time.monotonic() - t0
-
-    errors = [(i, r) for i, r in enumerate(results) if not isinstance(r, Response)]
-    assert not errors, f"{len(errors)} requests failed at transport level: {errors[:5]}"
-    acked, unexpected = [], []
-    for i, r in enumerate(results):
-        if r.status == 201:
-            h = r.json
-            assert sorted(h["seat_ids"]) == sorted(requests[i]), (requests[i], h)
-            assert h["user_id"] == f"user-{i}" and h["status"] == "active", h
-            acked.append(h)
-        elif r.status == 409:
-            err = r.json["error"]
-            if err.get("code") != "seat_unavailable" or not err.get("seat_ids") or \
-                    not set(err["seat_ids"]) <= set(requests[i]):
-                unexpected.append((i, requests[i], r))
-        else:
-            unexpected.append((i, requests[i], r))
-    assert not unexpected, f"{len(unexpected)} unexpected answers: {unexpected[:5]}"
-    assert len(acked) >= 20, f"only {len(acked)} holds succeeded; the race was not exercised"
-
-    # The acknowledged holds are disjoint.
-    owner = {}
-    for h in acked:
-        for s in h["seat_ids"]:
-            assert s not in owner, f"seat {s} acknowledged to holds {owner[s]} and {h['id']}"
-            owner[s] = h["id"]
-    # Every 409 named seats that really were taken by an acknowledged hold.
-    for i, r in enumerate(results):
-        if r.status == 409:
-            taken = set(r.json["error"]["seat_ids"])
-            assert taken <= set(owner), (
-                f"request {i} was told {sorted(taken - set(owner))} were taken, but no "
-                "acknowledged hold has them")
+    wants = [rng.sample(seats, rng.randint(1, 6)) for _ in range(n_clients)]
+    results, elapsed = race_holds(eid, wants, [server.port] * n_clients, pool)
+    acked, owner = check_race_answers(results, wants)
 
     snap = invariants.assert_store_consistent(server.db_path)
     invariants.assert_acknowledged_holds_present(server.db_path, acked, snap=snap)

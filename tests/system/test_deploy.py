@@ -1,11 +1,13 @@
 """deploy/: the systemd units pass `systemd-analyze verify` (with ExecStart pointing at the
-binary under test), and the environment file names only options `tix serve` knows."""
+binary under test), the environment file names only options `tix serve` knows, and the nginx
+config passes `nginx -t` as the multi-node tests render it."""
 
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+from nginxlib import Nginx, free_port, nginx_binary
 from tixserver import require_tix_binary, run_tix
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -44,3 +46,17 @@ def test_the_environment_file_names_only_options_tix_knows():
     for unit in ("tix@.service", "tix-migrate.service"):
         for name in re.findall(r"Environment=(TIX_[A-Z_]+)=", (DEPLOY / unit).read_text()):
             assert name in known, f"{unit} sets {name}, which tix does not have"
+
+
+def test_the_nginx_config_is_valid_and_names_no_address_once_rendered(tmp_path):
+    """deploy/nginx-tix.conf, with its upstream servers and listen port replaced as
+    test_nodes.py runs it, passes `nginx -t` (on either store: test_nodes.py runs on
+    PostgreSQL only)."""
+    front = Nginx(tmp_path / "nginx", [free_port(), free_port(), free_port()])
+    front.write_config()
+    site = (tmp_path / "nginx" / "tix-site.conf").read_text()
+    assert site.count("server 127.0.0.1:") == 3 and f"listen 127.0.0.1:{front.port};" in site
+    r = subprocess.run([nginx_binary(), "-t", "-p", f"{front.prefix}/", "-c",
+                        str(front.prefix / "nginx.conf"), "-e", str(front.error_log)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "test is successful" in r.stderr, r.stdout + r.stderr

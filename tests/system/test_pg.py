@@ -13,53 +13,21 @@ skipped on the embedded store).
 """
 
 import concurrent.futures
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 import invariants
 import tixstore
 from loadgen import HoldLoad
-from tixhttp import assert_error, create_event, hold_seats, make_sections, poll, reserve
+from tixhttp import (assert_error, create_event, hold_seats, make_sections, poll, reserve,
+                     wait_for_write)
 from tixserver import run_tix
+from tixstore import pg_sh
 
 pytestmark = pytest.mark.pg_only
 
-REPO = Path(__file__).resolve().parents[2]
 BACK_WITHIN_S = 15.0  # how soon after the database is back a write must succeed again
-
-
-def pg_sh(*args):
-    cp = subprocess.run([str(REPO / "scripts" / "pg.sh"), *args], capture_output=True, text=True,
-                        timeout=120)
-    assert cp.returncode == 0, f"pg.sh {' '.join(args)}: {cp.stdout}{cp.stderr}"
-
-
-@pytest.fixture
-def cluster_dir():
-    """The cluster's directory; if a test leaves the server down, it is brought up again."""
-    d = tixstore.pg_cluster_dir()
-    yield d
-    subprocess.run([str(REPO / "scripts" / "pg.sh"), "up", d], capture_output=True, timeout=120)
-
-
-def wait_for_write(srv, event_id, seats, user):
-    """Polls holds on SEATS (one at a time) until one is acknowledged; returns it or None."""
-    pending = list(seats)
-
-    def attempt():
-        if not pending:
-            return None
-        r = hold_seats(srv, event_id, [pending[0]], user)
-        if r.status == 201:
-            return r.json
-        assert r.status == 503, r  # never anything but "not now" while it comes back
-        pending.pop(0)  # the answer was 503: that hold may or may not have been kept
-        return None
-
-    return poll(attempt, BACK_WITHIN_S, interval_s=0.1)
 
 
 def test_the_database_away_answers_503_and_tix_recovers_without_a_restart(server, cluster_dir):
@@ -84,7 +52,7 @@ def test_the_database_away_answers_503_and_tix_recovers_without_a_restart(server
         assert srv.running(), "tix exited while the database was away\n" + srv.output()
     finally:
         pg_sh("up", cluster_dir)
-    after = wait_for_write(srv, eid, seats[4:30], "after")
+    after = wait_for_write(srv, eid, seats[4:30], "after", BACK_WITHIN_S)
     assert after, "no write succeeded within %ss of the database's return\n" % BACK_WITHIN_S \
         + srv.output()
     assert srv.get("/healthz").status == 200

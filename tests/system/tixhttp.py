@@ -260,3 +260,21 @@ def poll(predicate, timeout_s, interval_s=0.05):
         time.sleep(interval_s)
         value = predicate()
     return value
+
+
+def wait_for_write(server, event_id, seats, user, timeout_s):
+    """Holds SEATS one at a time until one is acknowledged (a store coming back); returns that
+    hold, or None after TIMEOUT_S. Any answer but 201 or 503 fails."""
+    pending = list(seats)
+
+    def attempt():
+        if not pending:
+            return None
+        r = hold_seats(server, event_id, [pending[0]], user)
+        if r.status == 201:
+            return r.json
+        assert r.status == 503, r  # never anything but "not now" while it comes back
+        pending.pop(0)  # the answer was 503: that hold may or may not have been kept
+        return None
+
+    return poll(attempt, timeout_s, interval_s=0.1)

@@ -78,7 +78,32 @@ def seed_data_dir(data_dir):
     )
 
 
-class TixServer:
+class Endpoint:
+    """The tests' HTTP helpers on 127.0.0.1:self.port, with self.admin_token: a tix node
+    (TixServer), or a load balancer in front of several."""
+
+    def __init__(self, port=None, admin_token=None):
+        self.port = port
+        self.admin_token = admin_token
+
+    def request(self, method, path, body=None, **kw):
+        assert self.port, "server not started"
+        return http_request(self.port, method, path, body, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def admin_headers(self):
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+class TixServer(Endpoint):
     """One `tix serve` process bound to 127.0.0.1:<ephemeral> over DATA_DIR.
 
     stderr and stdout are drained by background threads so the pipes never
@@ -87,14 +112,13 @@ class TixServer:
 
     def __init__(self, data_dir, admin_token, threads=2, extra_args=(), env=None,
                  use_env_config=False):
+        super().__init__(None, admin_token)
         self.data_dir = Path(data_dir)
-        self.admin_token = admin_token
         self.threads = threads
         self.extra_args = list(extra_args)
         self.extra_env = dict(env or {})
         self.use_env_config = use_env_config
         self.proc = None
-        self.port = None
         self.host = None
         self.lines = []  # every stderr/stdout line of every incarnation
         self._lines_lock = threading.Lock()
@@ -249,23 +273,7 @@ class TixServer:
         for t in self._readers:
             t.join(5)
 
-    # -- HTTP --------------------------------------------------------------
-
-    def request(self, method, path, body=None, **kw):
-        assert self.port, "server not started"
-        return http_request(self.port, method, path, body, **kw)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, body=None, **kw):
-        return self.request("POST", path, body, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-    def admin_headers(self):
-        return {"Authorization": f"Bearer {self.admin_token}"}
+    # -- HTTP (Endpoint's helpers) -----------------------------------------
 
     def assert_healthy(self):
         assert self.running(), "server process died\n" + self.output()

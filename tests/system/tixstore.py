@@ -16,6 +16,7 @@ import itertools
 import os
 import shutil
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -209,3 +210,10 @@ def pg_cluster_dir():
     if not d:
         pytest.skip("TIX_TEST_PG_DIR is not set: the cluster cannot be restarted")
     return d
+
+
+def pg_sh(*args):
+    """Runs scripts/pg.sh ARGS (e.g. "down", DIR) and fails if it does."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "pg.sh"
+    cp = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, f"pg.sh {' '.join(args)}: {cp.stdout}{cp.stderr}"

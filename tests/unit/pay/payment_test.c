@@ -133,6 +133,7 @@ TEST(pay_sim_processing_error_is_transient_twice_then_succeeds)
     pay_result r;
     pay_charge(p, "k-flaky", "k-flaky", "tok_processingError", 1000, &r);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_TRUE(r.no_effect);
     pay_charge(p, "k-flaky", "k-flaky", "tok_processingError", 1000, &r);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
     ASSERT_EQ_UINT(pay_sim_charge_count(p), 0);
@@ -355,12 +356,16 @@ TEST(pay_http_5xx_and_rate_limits_are_transient)
     pay_result r = http_charge_against(500, "{\"error\":\"boom\"}", 0, 2000, NULL);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
     ASSERT_CONTAINS(r.message, "500");
+    ASSERT_TRUE(r.no_effect); /* the service says it did nothing under the key */
     r = http_charge_against(503, "", 0, 2000, NULL);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_TRUE(r.no_effect);
     r = http_charge_against(429, "{\"error\":\"slow down\"}", 0, 2000, NULL);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_TRUE(r.no_effect);
     r = http_charge_against(302, "", 0, 2000, NULL); /* redirects are not followed */
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_FALSE(r.no_effect); /* not an answer of the protocol: it may have charged */
 }
 
 TEST(pay_http_2xx_without_an_id_is_transient)
@@ -371,6 +376,7 @@ TEST(pay_http_2xx_without_an_id_is_transient)
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
     r = http_charge_against(200, "garbage", 0, 2000, NULL);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_FALSE(r.no_effect); /* a success tix cannot read: the money may be taken */
 }
 
 TEST(pay_http_an_answer_past_the_size_cap_is_transient)
@@ -393,6 +399,7 @@ TEST(pay_http_a_slow_service_times_out_as_transient)
     int64_t elapsed_ms = 0;
     pay_result r = http_charge_against(200, "{\"id\":\"ch_late\"}", 400, 100, &elapsed_ms);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_FALSE(r.no_effect); /* no answer: it may have charged */
     ASSERT_LT(elapsed_ms, 350);
 }
 
@@ -409,4 +416,5 @@ TEST(pay_http_a_refused_connection_is_transient)
     pay_charge(p, "k-1", "k-1", "tok_visa", 100, &r);
     pay_destroy(p);
     ASSERT_EQ_INT(r.outcome, PAY_TRANSIENT);
+    ASSERT_TRUE(r.no_effect); /* nothing was sent */
 }
