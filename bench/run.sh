@@ -18,13 +18,17 @@
 # start-up that loads a 1,000,000-seat event),
 # seatmap (50,000 seats; plus a conditional GET when tix sends an ETag), mixed (a flash sale),
 # and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
+# On PostgreSQL (bench/pg.sh, opt-in: not in the default list; `make bench-pg` runs them):
+# hold-pg (durable holds through one tix node against pgbench running the same statements on
+# the same server, at most 3 rounds) and hold-pg-3 (three nodes on one database, with the feed
+# lag between them, bench/feed_lag.py).
 # Prints one table and writes it, with the machine and the versions, to
 # bench/results/<date>-<hostname>.md.
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
 # in order; default "sqlite reject parking hold memory seatmap mixed"; the hold reference needs sqlite
-# first, parking needs reject first),
+# first, parking needs reject first; hold-pg and hold-pg-3 are also known),
 # BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
 # many times, each round the server and then its reference back to back; the table shows the
 # round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
@@ -60,6 +64,8 @@ readonly client_core=1
 readonly bench_name=bench
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh" # log, die, free_port, post_json, create_big_event
+# shellcheck source=bench/pg.sh
+. "$root/bench/pg.sh" # the PostgreSQL scenarios: hold-pg, hold-pg-3
 
 for tool in wrk curl taskset python3 awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run 'make bench' (it installs it)"
@@ -106,6 +112,7 @@ stop_server() {
 cleanup() {
     local pid
     for pid in "${server_pids[@]}"; do stop_server "$pid"; done
+    pg_cleanup # bench/pg.sh: the PostgreSQL cluster, if one was made
     if [ -n "$work" ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -127,12 +134,14 @@ wait_http() {
     die "$1 did not answer within 30 s"
 }
 
-# start_tix DATA_DIR: tix on core 0, one HTTP thread, a free port. Sets tix_pid and tix_url.
+# start_tix DATA_DIR [OPTION...]: tix on core 0, one HTTP thread, a free port, and the given
+# options of `tix serve` (--store URL). Sets tix_pid and tix_url.
 start_tix() {
     local data=$1 log_file=$1.log port="" i
+    shift
     : >"$log_file" # before the server's own redirection, which runs in the background
     taskset -c "$server_core" "$tix_bin" serve --data "$data" --listen 127.0.0.1:0 --threads 1 \
-        --admin-token "$admin_token" >"$log_file" 2>&1 &
+        --admin-token "$admin_token" "$@" >"$log_file" 2>&1 &
     tix_pid=$!
     server_pids+=("$tix_pid")
     for ((i = 0; i < wait_tenths_max; i++)); do
@@ -674,7 +683,12 @@ for scenario in $scenarios; do
         run_baseline "$scenario"
         ;;
     sqlite | mixed) "scenario_$scenario" ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed)" ;;
+    hold-pg) # bench-arena's seats are walked in 3 disjoint ranges: at most 3 rounds
+        for ((round = 1; round <= rounds && round <= 3; round++)); do scenario_hold_pg; done
+        round=1
+        ;;
+    hold-pg-3) scenario_hold_pg_3 ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed hold-pg hold-pg-3)" ;;
     esac
 done
 
@@ -738,9 +752,12 @@ fi
     echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
     echo "each row is the round with the median CPU µs/req, its range in the last column."
     echo
-    echo "## Results"
-    echo
-    results_table
+    if [ ${#rows[@]} -gt 0 ]; then
+        echo "## Results"
+        echo
+        results_table
+    fi
+    pg_report
     if [ -s "$memory_out" ]; then
         echo
         echo "## Memory and start-up (core $server_core)"
@@ -780,9 +797,9 @@ fi
 } >"$result_file"
 
 echo
-results_table
-echo
-sqlite_table
+[ ${#rows[@]} -eq 0 ] || results_table
+[ ! -s "$sqlite_out" ] || { echo; sqlite_table; }
+pg_report
 echo
 echo "bench: load average $load_before before, $load_after after"
 echo "bench: wrote ${result_file#"$root"/}"
