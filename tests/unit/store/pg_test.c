@@ -681,6 +681,40 @@ TEST(pg_a_batch_of_a_thousand_commands_is_one_transaction)
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(DISTINCT xmin::text) FROM holds"), 1);
 }
 
+/* The writer's statements are planned once per connection (plan_cache_mode =
+ * force_generic_plan, src/store/pg/conn.c): PostgreSQL's default re-planned the hold's
+ * conditional write at every call, a quarter of the writer backend's CPU under load. A trigger
+ * records the setting of the session that writes the holds; the setting comes back after a
+ * reconnection too. */
+TEST(pg_the_writer_plans_its_statements_once_per_connection)
+{
+    PGT_BEGIN(st, url);
+    PGconn *c = pgfx_connect(url);
+    ASSERT_NOT_NULL(c);
+    pgt_run1(st, pgt_event_cmd("plan", 1, 10), pgt_t0_ms);
+    ASSERT_EQ_INT(pgfx_exec(c, "CREATE TABLE tix_test_modes (mode text);"
+                               " CREATE FUNCTION tix_test_mode() RETURNS trigger LANGUAGE plpgsql"
+                               " AS $$ BEGIN INSERT INTO tix_test_modes"
+                               " VALUES (current_setting('plan_cache_mode')); RETURN NEW; END $$;"
+                               " CREATE TRIGGER tix_test_mode BEFORE INSERT ON holds FOR EACH ROW"
+                               " EXECUTE FUNCTION tix_test_mode()"),
+                  0);
+    pgt_run1(st, pgt_hold_cmd("plan", "u1", "A1"), pgt_t0_ms + 1);
+    ASSERT_EQ_INT(pgfx_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE application_name = 'tix-writer'"
+                               " AND datname = current_database()"),
+                  0);
+    store_cmd *again = pgt_hold_cmd("plan", "u2", "A2");
+    pgt_batch *pb = pgt_batch_new();
+    for (int i = 0; i < 3 && pgt_run(st, pb, pgt_t0_ms + 2, &again, 1) != STORE_OK; i++)
+        usleep(300 * 1000); /* the lost connection is seen by the first batch; then back-off */
+    ASSERT_EQ_INT(again->rc, TIX_RC_OK);
+    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM tix_test_modes"), 2);
+    ASSERT_EQ_INT(
+        pgfx_int(c, -1, "SELECT count(*) FROM tix_test_modes WHERE mode = 'force_generic_plan'"),
+        2);
+}
+
 /* ---- idempotency keys across nodes ---- */
 
 static void pgt__render(void *ctx, const store_cmd *cmd, unsigned *status, buf *body)
