@@ -10,7 +10,9 @@
 # 1. So tix and pgbench get the same core and PostgreSQL the same other one; wrk's share of
 # core 1 counts against tix (shown in the "core 1" column).
 #
-# hold-pg (BENCH_ROUNDS rounds, each back to back):
+# hold-pg (BENCH_PG_ROUNDS rounds, default 5, each round's runs back to back; bench-arena and
+# pgbench-arena are reset with plain SQL before each run, so every run starts from the same
+# state):
 #   - tix: one node, `wrk -t1 -c64` of new holds on bench-arena (1,000,000 seats), as `hold`;
 #   - pgbench batched: one connection (tix's writer is one connection), one transaction of B
 #     holds sent in one pipeline (bench/pgbench/hold.sh B), where B is the mean batch tix's
@@ -21,6 +23,8 @@
 #     (dense seqs), so 64 backends queue on one row lock on one core; not a useful reference.)
 #   Both run the statements a hold runs (bench/pgbench/hold.sh says which) on pgbench-arena, an
 #   event of the same database and tables; after each run every hold's seat is checked taken.
+#   With BENCH_BASELINE (make bench-pg BASELINE=REV), the earlier build runs too, right after
+#   tix in each round (rows "tix before").
 # hold-pg-3: three tix nodes on the database (all on core 0, like one node's share), `wrk -t3
 #   -c63`, thread k to node k: total holds/s; meanwhile bench/feed_lag.py (core 1) measures how
 #   long a hold acknowledged by one node takes to show on the next one, and once before the
@@ -29,13 +33,15 @@
 readonly pg_core=1
 readonly pgbench_event=pgbench-arena
 readonly lag_event=lag-probe
-readonly pg_seats_per_round=250000 # bench-arena seats each hold-pg round walks from
+readonly pg_rounds=${BENCH_PG_ROUNDS:-5} # hold-pg's rounds (noisy machines need many)
 pg_dir=""
 pg_url=""
 pg_postmaster=""
 pg_rows=()       # the hold-pg and hold-pg-3 rows, tab-separated
 pg_lag_lines=()  # feed_lag.py's lines, with when they ran
 pg_ratio_lines=() # per round: tix's holds/s over each pgbench row's
+pg_ratios_batched=() # the same, numbers only, for the medians
+pg_ratios_single=()
 
 pg_cleanup() {
     if [ -n "$pg_dir" ]; then
@@ -196,13 +202,14 @@ pg_measure_tix() {
     pg_last_rps=$rps
 }
 
-# pg_reset_pgbench_event: every seat of pgbench-arena free again, its holds ended (so that
-# the buyer-limit query of the next run finds none): each pgbench run starts from the same state.
-pg_reset_pgbench_event() {
+# pg_reset_event EVENT: every seat of EVENT free again, its holds ended (so that the buyer-limit
+# query of the next run finds none), with plain SQL while no tix node runs (a node loads the
+# seats when it starts): each run starts from the same state, on the same seats.
+pg_reset_event() {
     pg_sql "UPDATE seats SET status = 'available', hold_seq = NULL
-                WHERE event_id = '$pgbench_event' AND status <> 'available';
+                WHERE event_id = '$1' AND status <> 'available';
             UPDATE holds SET status = 'released'
-                WHERE event_id = '$pgbench_event' AND status = 'active'" >/dev/null
+                WHERE event_id = '$1' AND status = 'active'" >/dev/null
 }
 
 # pg_pgbench SECONDS CLIENTS HOLDS_PER_TX [measure LABEL]: pgbench on core 0 with hold.sh's
@@ -212,7 +219,7 @@ pg_pgbench() {
     local secs=$1 clients=$2 holds=$3 label=${5:-} script=$work/pgbench-$3.sql
     local out=$work/pgbench.out logs=$work/pgbench-log
     "$root/bench/pgbench/hold.sh" "$holds" "$pgbench_event" >"$script"
-    pg_reset_pgbench_event
+    pg_reset_event "$pgbench_event"
     rm -f "$logs".*
     local pg0 cl0 c00 c10
     pg0=$(pg_cpu_ticks) cl0=$(cpu_ticks $$ children)
@@ -255,7 +262,8 @@ pg_pgbench() {
 
 scenario_hold_pg() {
     pg_setup
-    local data=$work/hold-pg-$round base=$(((round - 1) * pg_seats_per_round))
+    local data=$work/hold-pg-$round base=0
+    pg_reset_event bench-arena
     start_tix "$data" --store "$pg_url"
     log "hold-pg: tix: warm-up ${warmup_seconds}s, then ${seconds}s"
     pg_wrk_run "$warmup_seconds" hold.lua "$work/pg-warm.out" 1 "$connections" \
@@ -264,6 +272,18 @@ scenario_hold_pg() {
     local tix_rps=${pg_last_rps:-0} batch=$pg_batch
     stop_server "$tix_pid"
     rm -rf "$data"
+    if [ -n "$baseline_bin" ]; then # the same run with the earlier build
+        local own=$tix_bin
+        pg_reset_event bench-arena
+        tix_bin=$baseline_bin
+        start_tix "$data-before" --store "$pg_url"
+        tix_bin=$own
+        pg_wrk_run "$warmup_seconds" hold.lua "$work/pg-warm.out" 1 "$connections" \
+            "$tix_url/reserve" "$base"
+        pg_measure_tix hold-pg "tix before" "$tix_url" "$tix_pid" hold.lua $((base + 50000))
+        stop_server "$tix_pid"
+        rm -rf "$data-before"
+    fi
     log "hold-pg: tix's writer made batches of $batch holds on average"
     local label_b="pgbench, 1 connection, $batch holds a transaction (pipelined)"
     log "hold-pg: $label_b: warm-up ${warmup_seconds}s, then ${seconds}s"
@@ -275,6 +295,8 @@ scenario_hold_pg() {
     pg_pgbench "$warmup_seconds" 1 1
     pg_pgbench "$seconds" 1 1 measure "$label_1"
     local single_rps=${pg_last_rps:-0}
+    pg_ratios_batched+=("$(awk -v t="$tix_rps" -v b="$batched_rps" 'BEGIN {printf "%.2f", (b > 0 ? t / b : 0)}')")
+    pg_ratios_single+=("$(awk -v t="$tix_rps" -v s="$single_rps" 'BEGIN {printf "%.2f", (s > 0 ? t / s : 0)}')")
     pg_ratio_lines+=("$(awk -v r="$round" -v t="$tix_rps" -v b="$batched_rps" -v s="$single_rps" \
         -v n="$batch" 'BEGIN {printf "round %d: tix %d holds/s; against pgbench batched (%d a transaction) %.2fx, against pgbench one hold a transaction %.2fx\n", r, t, n, (b > 0 ? t / b : 0), (s > 0 ? t / s : 0)}')")
 }
@@ -300,6 +322,7 @@ pg_lag_finish() {
 scenario_hold_pg_3() {
     pg_setup
     local urls=() pids=() nodes="" k
+    pg_reset_event bench-arena
     for k in 1 2 3; do
         start_tix "$work/hold-pg-3-node$k" --store "$pg_url"
         urls+=("$tix_url")
@@ -309,7 +332,7 @@ scenario_hold_pg_3() {
     export BENCH_NODES=$nodes
     pg_lag_start 3 "${urls[@]}"
     pg_lag_finish "idle, 3 nodes"
-    local first=800000 stride=60000
+    local first=400000 stride=100000
     log "hold-pg-3: 3 nodes: warm-up ${warmup_seconds}s, then ${seconds}s with the feed lag probe"
     pg_wrk_run "$warmup_seconds" hold_nodes.lua "$work/pg-warm.out" 3 \
         $((connections / 3 * 3)) "${urls[0]}/reserve" $((first - 3 * stride)) "$stride"
@@ -318,6 +341,13 @@ scenario_hold_pg_3() {
         "$first" "$stride"
     pg_lag_finish "under the hold-pg-3 load"
     for k in "${pids[@]}"; do stop_server "$k"; done
+}
+
+pg_median_range() { # pg_median_range NUMBER... -> "median (min-max)"
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR == 0) { print "-"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }'
 }
 
 pg_table() {
@@ -355,6 +385,10 @@ pg_report() {
         echo
         local line
         for line in "${pg_ratio_lines[@]}"; do echo "- $line"; done
+        echo
+        echo "Median over ${#pg_ratio_lines[@]} rounds (range): tix against pgbench batched" \
+            "$(pg_median_range "${pg_ratios_batched[@]}")x, against pgbench one hold a" \
+            "transaction $(pg_median_range "${pg_ratios_single[@]}")x (target: >= 0.7x the batched)."
     fi
     if [ ${#pg_lag_lines[@]} -gt 0 ]; then
         echo

@@ -683,8 +683,8 @@ for scenario in $scenarios; do
         run_baseline "$scenario"
         ;;
     sqlite | mixed) "scenario_$scenario" ;;
-    hold-pg) # bench-arena's seats are walked in 3 disjoint ranges: at most 3 rounds
-        for ((round = 1; round <= rounds && round <= 3; round++)); do scenario_hold_pg; done
+    hold-pg)
+        for ((round = 1; round <= pg_rounds; round++)); do scenario_hold_pg; done
         round=1
         ;;
     hold-pg-3) scenario_hold_pg_3 ;;
