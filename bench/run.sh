@@ -20,7 +20,7 @@
 # and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
 # On PostgreSQL (bench/pg.sh, opt-in: not in the default list; `make bench-pg` runs them):
 # hold-pg (durable holds through one tix node against pgbench running the same statements on
-# the same server, at most 3 rounds) and hold-pg-3 (three nodes on one database, with the feed
+# the same server, BENCH_PG_ROUNDS rounds, 5 by default) and hold-pg-3 (three nodes on one database, with the feed
 # lag between them, bench/feed_lag.py).
 # Prints one table and writes it, with the machine and the versions, to
 # bench/results/<date>-<hostname>.md.
@@ -735,23 +735,25 @@ fi
     echo "- nginx: $v_nginx; wrk: $v_wrk"
     echo "- SQLite: $v_sqlite; libmicrohttpd: $v_mhd; compiler: $v_cc"
     echo
-    echo "## Protocol"
-    echo
-    echo "Server pinned to core $server_core (tix \`--threads 1\`, fresh data dir per scenario;"
-    echo "nginx as one process, \`master_process off\`); \`wrk -t1 -c$connections --latency\`"
-    echo "pinned to core $client_core; ${warmup_seconds} s warm-up, then ${seconds} s measured."
-    echo "CPU µs/req: the server process's utime + stime (/proc/PID/stat) over the run / requests."
-    echo "\"CPU vs ref\" and \"req/s vs ref\": tix divided by the reference row of its scenario."
-    echo "\"server core\", \"wrk core\": CPU time of the server, of wrk, over the run's wall time"
-    echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
-    echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
-    echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
-    echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
-    echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
-    echo "after parking every request (suspend + resume), as tix parks every durable write."
-    echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
-    echo "each row is the round with the median CPU µs/req, its range in the last column."
-    echo
+    if [ ${#rows[@]} -gt 0 ]; then # the protocol of the scenarios other than PostgreSQL's
+        echo "## Protocol"
+        echo
+        echo "Server pinned to core $server_core (tix \`--threads 1\`, fresh data dir per scenario;"
+        echo "nginx as one process, \`master_process off\`); \`wrk -t1 -c$connections --latency\`"
+        echo "pinned to core $client_core; ${warmup_seconds} s warm-up, then ${seconds} s measured."
+        echo "CPU µs/req: the server process's utime + stime (/proc/PID/stat) over the run / requests."
+        echo "\"CPU vs ref\" and \"req/s vs ref\": tix divided by the reference row of its scenario."
+        echo "\"server core\", \"wrk core\": CPU time of the server, of wrk, over the run's wall time"
+        echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
+        echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
+        echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
+        echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
+        echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
+        echo "after parking every request (suspend + resume), as tix parks every durable write."
+        echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
+        echo "each row is the round with the median CPU µs/req, its range in the last column."
+        echo
+    fi
     if [ ${#rows[@]} -gt 0 ]; then
         echo "## Results"
         echo
