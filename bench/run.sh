@@ -20,8 +20,8 @@
 # and bench/sqlite_bench, the raw SQLite cost of a hold (the hold reference adds it to nginx's).
 # On PostgreSQL (bench/pg.sh, opt-in: not in the default list; `make bench-pg` runs them):
 # hold-pg (durable holds through one tix node against pgbench running the same statements on
-# the same server, BENCH_PG_ROUNDS rounds, 5 by default) and hold-pg-3 (three nodes on one database, with the feed
-# lag between them, bench/feed_lag.py).
+# the same server, BENCH_PG_ROUNDS rounds, 5 by default) and hold-pg-3 (three nodes on one
+# database, with the feed lag between them, bench/feed_lag.py).
 # Prints one table and writes it, with the machine and the versions, to
 # bench/results/<date>-<hostname>.md.
 #
