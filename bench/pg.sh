@@ -72,23 +72,22 @@ pg_setup() {
     done
     start_tix "$work/pg-setup" --store "$pg_url"
     create_big_event "$tix_url"
-    local rows_json body
-    rows_json=$(awk 'BEGIN { for (r = 0; r < 100; r++)
-        printf "%s\"%c%c\"", (r ? "," : ""), 65 + int(r / 26), 65 + r % 26 }')
-    body="{\"id\":\"$pgbench_event\",\"name\":\"pgbench\",\"venue\":\"Bench\","
-    body+='"starts_at":"2030-01-01T00:00:00Z","hold_ttl_s":86400,"max_seats_per_hold":100,'
-    body+="\"sections\":[{\"name\":\"Floor\",\"rows\":[$rows_json],\"seats_per_row\":10000,"
-    body+='"price_cents":5000}]}'
-    post_json "$tix_url/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
-    [ "$http_status" = 201 ] || die "creating $pgbench_event: HTTP $http_status"
-    body="{\"id\":\"$lag_event\",\"name\":\"lag probe\",\"venue\":\"Bench\","
-    body+='"starts_at":"2030-01-01T00:00:00Z","hold_ttl_s":86400,"max_seats_per_hold":10,'
-    body+='"sections":[{"name":"Floor","rows":["A","B","C","D","E","F","G","H","I","J"],'
-    body+='"seats_per_row":100,"price_cents":5000}]}'
-    post_json "$tix_url/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
-    [ "$http_status" = 201 ] || die "creating $lag_event: HTTP $http_status"
+    pg_create_event "$pgbench_event" "$(awk 'BEGIN { for (r = 0; r < 100; r++)
+        printf "%s\"%c%c\"", (r ? "," : ""), 65 + int(r / 26), 65 + r % 26 }')" 10000 100
+    pg_create_event "$lag_event" '"A","B","C","D","E","F","G","H","I","J"' 100 10
     stop_server "$tix_pid"
     pg_sql "VACUUM ANALYZE" >/dev/null
+}
+
+# pg_create_event ID ROWS_JSON SEATS_PER_ROW MAX_SEATS_PER_HOLD: an event of one section
+# through tix (tix_url), ROWS_JSON its row labels ('"A","B"').
+pg_create_event() {
+    local body="{\"id\":\"$1\",\"name\":\"$1\",\"venue\":\"Bench\","
+    body+='"starts_at":"2030-01-01T00:00:00Z","hold_ttl_s":86400,'
+    body+="\"max_seats_per_hold\":$4,\"sections\":[{\"name\":\"Floor\",\"rows\":[$2],"
+    body+="\"seats_per_row\":$3,\"price_cents\":5000}]}"
+    post_json "$tix_url/events" "$body" -H "Authorization: Bearer $admin_token" >/dev/null
+    [ "$http_status" = 201 ] || die "creating $1: HTTP $http_status: $(cat "$work/post.out")"
 }
 
 # CPU clock ticks of the whole PostgreSQL server so far: the postmaster's own and its exited
@@ -128,18 +127,21 @@ metric_total() {
 }
 
 per_hold_us() { # per_hold_us TICKS HOLDS -> CPU µs per hold
-    awk -v t="$1" -v hz="$clk_tck" -v n="$2" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-"}'
+    awk -v t="$1" -v hz="$clk_tck" -v n="$2" \
+        'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-"}'
 }
 
 # pg_row SCENARIO CLIENT HOLDS_PER_S P50 P99 HOLDS_PER_TX CLIENT_US PG_US CORE0 CORE1 NOTES
 pg_row() { pg_rows+=("$(printf '%s\t' "$@")"); }
 
-# pg_wrk_run SECONDS SCRIPT OUT THREADS CONNECTIONS URL [ARGS...]: the load, on core 1.
+# pg_wrk_run SECONDS SCRIPT OUT THREADS CONNECTIONS URL [ARGS...]: the load, on core 1; with
+# pg_nodes set ("HOST:PORT ..."), wrk's threads spread over those nodes (hold.lua).
+pg_nodes=""
 pg_wrk_run() {
     local secs=$1 script=$2 out=$3 threads=$4 conns=$5 url=$6
     shift 6
-    taskset -c "$client_core" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency \
-        -s "$lua_dir/$script" "$url" -- "$@" >"$out" 2>&1 || true
+    BENCH_NODES=$pg_nodes taskset -c "$client_core" wrk -t"$threads" -c"$conns" -d"${secs}s" \
+        --timeout 10s --latency -s "$lua_dir/$script" "$url" -- "$@" >"$out" 2>&1 || true
 }
 
 # pg_measure_tix SCENARIO LABEL URLS PIDS SCRIPT ARGS...: one measured wrk run against the tix
@@ -197,7 +199,8 @@ pg_measure_tix() {
         "$batch_mean" \
         "$(per_hold_us $((tix1 - tix0)) "$requests")" "$(per_hold_us $((pg1 - pg0)) "$requests")" \
         "$(share "$c00" "$c01" "$clk_tck" "$run_s")" \
-        "$(share "$c10" "$c11" "$clk_tck" "$run_s") (wrk $(share "$wrk0" "$wrk1" "$clk_tck" "$run_s"))" \
+        "$(share "$c10" "$c11" "$clk_tck" "$run_s")$(
+            echo " (wrk $(share "$wrk0" "$wrk1" "$clk_tck" "$run_s"))")" \
         "$notes"
     pg_last_rps=$rps
 }
@@ -237,9 +240,14 @@ pg_pgbench() {
     tx=$(awk '/number of transactions actually processed:/{print $NF; exit}' "$out")
     [ -n "$tx" ] || { cat "$out" >&2; die "pgbench: no transaction count"; }
     [ -n "$label" ] || return 0
-    { echo "## hold-pg / $label (round $round)"; grep -vE '^pgbench: (warning|error)' "$out" | head -n 20; echo; } >>"$raw_outputs"
+    {
+        echo "## hold-pg / $label (round $round)"
+        grep -vE '^pgbench: (warning|error)' "$out" | head -n 20
+        echo
+    } >>"$raw_outputs"
     local held holds_done tps rps p50 p99 notes
-    held=$(pg_sql "SELECT count(*) FROM seats WHERE event_id = '$pgbench_event' AND status = 'held'")
+    held=$(pg_sql "SELECT count(*) FROM seats
+                   WHERE event_id = '$pgbench_event' AND status = 'held'")
     holds_done=$((tx * holds))
     tps=$(awk '/^tps = /{print $3; exit}' "$out")
     rps=$(awk -v t="$tps" -v h="$holds" 'BEGIN {printf "%.0f", t * h}')
@@ -295,10 +303,13 @@ scenario_hold_pg() {
     pg_pgbench "$warmup_seconds" 1 1
     pg_pgbench "$seconds" 1 1 measure "$label_1"
     local single_rps=${pg_last_rps:-0}
-    pg_ratios_batched+=("$(awk -v t="$tix_rps" -v b="$batched_rps" 'BEGIN {printf "%.2f", (b > 0 ? t / b : 0)}')")
-    pg_ratios_single+=("$(awk -v t="$tix_rps" -v s="$single_rps" 'BEGIN {printf "%.2f", (s > 0 ? t / s : 0)}')")
+    pg_ratios_batched+=("$(pg_ratio "$tix_rps" "$batched_rps")")
+    pg_ratios_single+=("$(pg_ratio "$tix_rps" "$single_rps")")
     pg_ratio_lines+=("$(awk -v r="$round" -v t="$tix_rps" -v b="$batched_rps" -v s="$single_rps" \
-        -v n="$batch" 'BEGIN {printf "round %d: tix %d holds/s; against pgbench batched (%d a transaction) %.2fx, against pgbench one hold a transaction %.2fx\n", r, t, n, (b > 0 ? t / b : 0), (s > 0 ? t / s : 0)}')")
+        -v n="$batch" 'BEGIN {
+            printf "round %d: tix %d holds/s; against pgbench batched (%d a transaction) %.2fx,", \
+                r, t, n, (b > 0 ? t / b : 0)
+            printf " against pgbench one hold a transaction %.2fx\n", (s > 0 ? t / s : 0) }')")
 }
 
 # pg_lag_start SECONDS URL...: bench/feed_lag.py on core 1, in the background (lag_pid);
@@ -321,26 +332,30 @@ pg_lag_finish() {
 
 scenario_hold_pg_3() {
     pg_setup
-    local urls=() pids=() nodes="" k
+    local urls=() pids=() k
     pg_reset_event bench-arena
     for k in 1 2 3; do
         start_tix "$work/hold-pg-3-node$k" --store "$pg_url"
         urls+=("$tix_url")
         pids+=("$tix_pid")
-        nodes+="${tix_url#http://} "
+        pg_nodes+="${tix_url#http://} "
     done
-    export BENCH_NODES=$nodes
     pg_lag_start 3 "${urls[@]}"
     pg_lag_finish "idle, 3 nodes"
     local first=400000 stride=100000
     log "hold-pg-3: 3 nodes: warm-up ${warmup_seconds}s, then ${seconds}s with the feed lag probe"
-    pg_wrk_run "$warmup_seconds" hold_nodes.lua "$work/pg-warm.out" 3 \
+    pg_wrk_run "$warmup_seconds" hold.lua "$work/pg-warm.out" 3 \
         $((connections / 3 * 3)) "${urls[0]}/reserve" $((first - 3 * stride)) "$stride"
     pg_lag_start "$seconds" "${urls[@]}"
-    pg_measure_tix hold-pg-3 "tix, 3 nodes" "${urls[*]}" "${pids[*]}" hold_nodes.lua \
+    pg_measure_tix hold-pg-3 "tix, 3 nodes" "${urls[*]}" "${pids[*]}" hold.lua \
         "$first" "$stride"
     pg_lag_finish "under the hold-pg-3 load"
     for k in "${pids[@]}"; do stop_server "$k"; done
+    pg_nodes=""
+}
+
+pg_ratio() { # pg_ratio A B -> A / B with 2 decimals (0 when B is 0)
+    awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'
 }
 
 pg_median_range() { # pg_median_range NUMBER... -> "median (min-max)"
@@ -388,7 +403,8 @@ pg_report() {
         echo
         echo "Median over ${#pg_ratio_lines[@]} rounds (range): tix against pgbench batched" \
             "$(pg_median_range "${pg_ratios_batched[@]}")x, against pgbench one hold a" \
-            "transaction $(pg_median_range "${pg_ratios_single[@]}")x (target: >= 0.7x the batched)."
+            "transaction $(pg_median_range "${pg_ratios_single[@]}")x" \
+            "(target: >= 0.7x the batched)."
     fi
     if [ ${#pg_lag_lines[@]} -gt 0 ]; then
         echo
