@@ -7,8 +7,8 @@
  * back-off that doubles from PG_STORE_BACKOFF_MS_FIRST to PG_STORE_BACKOFF_MS_MAX while the
  * database stays away: meanwhile writes answer 503 store_unavailable at once and reads fail
  * cleanly, and tix never restarts. As soon as one connection of the store gets through, every
- * other one in back-off tries again at its next use (the database is back for all of them). TCP
- * keepalives and tcp_user_timeout find a peer that vanished without a word. */
+ * other one in back-off tries again at its next use (the database is back for all of them). TCP keepalives and tcp_user_timeout find a peer that
+ * vanished without a word. */
 #include "store/pg/internal.h"
 
 #include "util/clock.h"
@@ -75,15 +75,8 @@ static int pg_store__setup(store_pg *ss, pg_conn *c, char *err, size_t err_len)
     if (c->role == PG_ROLE_LISTENER) return pg_store__exec(conn, "LISTEN tix_feed", err, err_len);
     if (c->role == PG_ROLE_READER)
         return pg_store__prepare(conn, pg_store_rsql, PG_RSQL_COUNT, err, err_len);
-    /* plan_cache_mode: the statements of the command functions are planned once per
-     * connection, not at each call. PostgreSQL's default re-plans a statement at every call
-     * while its generic plan looks dearer than the custom ones, and the conditional write's
-     * CTE (seat_id = ANY (p_seats)) always does: a quarter of the writer's CPU went to the
-     * planner (perf, make bench-pg). Every writer statement looks rows up by key or by a
-     * partial index on constants, so the generic plan is the custom one. */
     char sql[160];
-    snprintf(sql, sizeof(sql), "SET lock_timeout = %u; SET plan_cache_mode = force_generic_plan",
-             ss->lock_timeout_ms);
+    snprintf(sql, sizeof(sql), "SET lock_timeout = %u", ss->lock_timeout_ms);
     if (pg_store__exec(conn, sql, err, err_len) != 0 ||
         pg_store__exec(conn,
                        "CREATE TEMP TABLE IF NOT EXISTS tix_feed_pending (ord bigserial,"
