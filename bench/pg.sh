@@ -24,7 +24,8 @@
 #   Both run the statements a hold runs (bench/pgbench/hold.sh says which) on pgbench-arena, an
 #   event of the same database and tables; after each run every hold's seat is checked taken.
 #   With BENCH_BASELINE (make bench-pg BASELINE=REV), the earlier build runs too, right after
-#   tix in each round (rows "tix before").
+#   tix in each round (rows "tix before"), on a database of its own in the same cluster (its
+#   schema version may be older than this tix's).
 # hold-pg-3: three tix nodes on the database (all on core 0, like one node's share), `wrk -t3
 #   -c63`, thread k to node k: total holds/s; meanwhile bench/feed_lag.py (core 1) measures how
 #   long a hold acknowledged by one node takes to show on the next one, and once before the
@@ -36,6 +37,7 @@ readonly lag_event=lag-probe
 readonly pg_rounds=${BENCH_PG_ROUNDS:-5} # hold-pg's rounds (noisy machines need many)
 pg_dir=""
 pg_url=""
+pg_url_before="" # with BENCH_BASELINE: the earlier build's database, in the same cluster
 pg_postmaster=""
 pg_rows=()       # the hold-pg and hold-pg-3 rows, tab-separated
 pg_lag_lines=()  # feed_lag.py's lines, with when they ran
@@ -76,6 +78,17 @@ pg_setup() {
         printf "%s\"%c%c\"", (r ? "," : ""), 65 + int(r / 26), 65 + r % 26 }')" 10000 100
     pg_create_event "$lag_event" '"A","B","C","D","E","F","G","H","I","J"' 100 10
     stop_server "$tix_pid"
+    if [ -n "$baseline_bin" ]; then # its own database: its schema may be older than this tix's
+        pg_sql "CREATE DATABASE tix_before" >/dev/null
+        pg_url_before=${pg_url/\/postgres\?//tix_before?}
+        local own=$tix_bin
+        tix_bin=$baseline_bin
+        start_tix "$work/pg-setup-before" --store "$pg_url_before"
+        tix_bin=$own
+        create_big_event "$tix_url"
+        stop_server "$tix_pid"
+        psql -X -q "$pg_url_before" -c "VACUUM ANALYZE"
+    fi
     pg_sql "VACUUM ANALYZE" >/dev/null
 }
 
@@ -107,6 +120,27 @@ pg_cpu_ticks() {
         total=$((total + ${12} + ${13}))
     done
     echo "$total"
+}
+
+# pg_backends: the PIDs of the server's processes now, but autovacuum workers (which come and
+# go on their own), one a line.
+pg_backends() {
+    local child
+    for child in $(pgrep -P "$pg_postmaster"); do
+        grep -qs 'autovacuum worker' "/proc/$child/cmdline" || echo "$child"
+    done
+}
+
+# pg_wait_backends BEFORE: wait (2 s at most) until no process but those of BEFORE (a list from
+# pg_backends) is left: a client's backend still exiting when its client returned would be
+# counted neither alive nor in the postmaster's reaped children's time (pg_cpu_ticks).
+pg_wait_backends() {
+    local i
+    for ((i = 0; i < 40; i++)); do
+        [ -z "$(comm -13 <(sort <<<"$1") <(pg_backends | sort))" ] && return 0
+        sleep 0.05
+    done
+    log "PostgreSQL: a client's backend had not exited 2 s after its client: its CPU is missed"
 }
 
 # metric URL NAME: a sample's value from tix's /metrics.
@@ -205,14 +239,15 @@ pg_measure_tix() {
     pg_last_rps=$rps
 }
 
-# pg_reset_event EVENT: every seat of EVENT free again, its holds ended (so that the buyer-limit
+# pg_reset_event EVENT [DATABASE_URL]: every seat of EVENT free again, its holds ended (so that the buyer-limit
 # query of the next run finds none), with plain SQL while no tix node runs (a node loads the
 # seats when it starts): each run starts from the same state, on the same seats.
-pg_reset_event() {
-    pg_sql "UPDATE seats SET status = 'available', hold_seq = NULL
-                WHERE event_id = '$1' AND status <> 'available';
-            UPDATE holds SET status = 'released'
-                WHERE event_id = '$1' AND status = 'active'" >/dev/null
+pg_reset_event() { # pg_reset_event EVENT [DATABASE_URL]
+    psql -X -q -v ON_ERROR_STOP=1 "${2:-$pg_url}" -c "
+        UPDATE seats SET status = 'available', hold_seq = NULL
+            WHERE event_id = '$1' AND status <> 'available';
+        UPDATE holds SET status = 'released' WHERE event_id = '$1' AND status = 'active'" \
+        >/dev/null
 }
 
 # pg_pgbench SECONDS CLIENTS HOLDS_PER_TX [measure LABEL]: pgbench on core 0 with hold.sh's
@@ -222,9 +257,11 @@ pg_pgbench() {
     local secs=$1 clients=$2 holds=$3 label=${5:-} script=$work/pgbench-$3.sql
     local out=$work/pgbench.out logs=$work/pgbench-log
     "$root/bench/pgbench/hold.sh" "$holds" "$pgbench_event" >"$script"
+    local pg0 cl0 c00 c10 standing
+    standing=$(pg_backends)
     pg_reset_event "$pgbench_event"
+    pg_wait_backends "$standing" # the reset's psql, out of the count
     rm -f "$logs".*
-    local pg0 cl0 c00 c10
     pg0=$(pg_cpu_ticks) cl0=$(cpu_ticks $$ children)
     c00=$(core_ticks "$server_core") c10=$(core_ticks "$client_core")
     taskset -c "$server_core" pgbench -n -M prepared -c "$clients" -j 1 -T "$secs" \
@@ -235,6 +272,7 @@ pg_pgbench() {
     }
     local c01 c11 pg1 cl1
     c01=$(core_ticks "$server_core") c11=$(core_ticks "$client_core")
+    pg_wait_backends "$standing"
     pg1=$(pg_cpu_ticks) cl1=$(cpu_ticks $$ children)
     local tx
     tx=$(awk '/number of transactions actually processed:/{print $NF; exit}' "$out")
@@ -282,9 +320,9 @@ scenario_hold_pg() {
     rm -rf "$data"
     if [ -n "$baseline_bin" ]; then # the same run with the earlier build
         local own=$tix_bin
-        pg_reset_event bench-arena
+        pg_reset_event bench-arena "$pg_url_before"
         tix_bin=$baseline_bin
-        start_tix "$data-before" --store "$pg_url"
+        start_tix "$data-before" --store "$pg_url_before"
         tix_bin=$own
         pg_wrk_run "$warmup_seconds" hold.lua "$work/pg-warm.out" 1 "$connections" \
             "$tix_url/reserve" "$base"
