@@ -19,8 +19,9 @@
 #     writer made in the same round's run (tix_writer_batch_commands): tix's own pattern;
 #   - pgbench per hold: the same one connection, one hold per transaction: tix's writer without
 #     its group commit. (64 connections of one hold per transaction, as many holds in flight as
-#     wrk's 64, made about 40 holds/s in a trial: every transaction takes the feed's counter row
-#     (dense seqs), so 64 backends queue on one row lock on one core; not a useful reference.)
+#     wrk's 64, made about 40 holds/s in one 4 s trial on a busy machine: every transaction takes
+#     the feed's counter row (dense seqs), so 64 backends queue on one row lock on one core; not
+#     a useful reference.)
 #   Both run the statements a hold runs (bench/pgbench/hold.sh says which) on pgbench-arena, an
 #   event of the same database and tables; after each run every hold's seat is checked taken.
 #   With BENCH_BASELINE (make bench-pg BASELINE=REV), the earlier build runs too, right after
