@@ -112,6 +112,15 @@ bench: deps bench-deps
 bench-deps:
 	@bench/deps.sh
 
+# `make bench-pg`: the PostgreSQL scenarios only (hold-pg against pgbench, hold-pg-3 and the
+# feed lag; bench/pg.sh), on a durable throwaway cluster; BASELINE=REV as for `make bench`.
+.PHONY: bench-pg
+bench-pg: deps bench-deps
+	@$(MAKE) --no-print-directory bench-build
+	@if [ -n "$(BASELINE)" ]; then bench/baseline.sh "$(BASELINE)" && \
+		BENCH_BASELINE=$(CURDIR)/build/baseline/tix BENCH_SCENARIOS="hold-pg hold-pg-3" \
+		bench/run.sh; else BENCH_SCENARIOS="hold-pg hold-pg-3" bench/run.sh; fi
+
 bench-build: build/tix build/bench/sqlite_bench build/bench/mhd_bench
 
 # `make bench-instructions`: instructions per request under valgrind (a count that does not

@@ -21,14 +21,19 @@
 # them: changes delivered, messages per viewer, delay from commit to viewer, and the holds' rate
 # and CPU with and without the viewers), and bench/sqlite_bench, the raw SQLite cost of a hold
 # (the hold reference adds it to nginx's).
+# On PostgreSQL (bench/pg.sh, opt-in: not in the default list; `make bench-pg` runs them):
+# hold-pg (durable holds through one tix node against pgbench running the same statements on
+# the same server, BENCH_PG_ROUNDS rounds, 5 by default) and hold-pg-3 (three nodes on one
+# database, with the feed lag between them, bench/feed_lag.py).
 # Prints one table and writes it, with the machine and the versions, to
 # bench/results/<date>-<hostname>.md.
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
 # in order; default "sqlite reject parking hold memory seatmap mixed stream"; the hold reference
-# needs sqlite first, parking needs reject first), BENCH_STREAM_VIEWERS (10000: the viewers of
-# the stream scenario), BENCH_STREAM_HOLDS_PER_S (200: its steady hold rate),
+# needs sqlite first, parking needs reject first; hold-pg and hold-pg-3 are also known),
+# BENCH_STREAM_VIEWERS (10000: the viewers of the stream scenario), BENCH_STREAM_HOLDS_PER_S
+# (200: its steady hold rate),
 # BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
 # many times, each round the server and then its reference back to back; the table shows the
 # round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
@@ -64,6 +69,8 @@ readonly client_core=1
 readonly bench_name=bench
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh" # log, die, free_port, post_json, create_big_event
+# shellcheck source=bench/pg.sh
+. "$root/bench/pg.sh" # the PostgreSQL scenarios: hold-pg, hold-pg-3
 
 for tool in wrk curl taskset python3 awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run 'make bench' (it installs it)"
@@ -110,6 +117,7 @@ stop_server() {
 cleanup() {
     local pid
     for pid in "${server_pids[@]}"; do stop_server "$pid"; done
+    pg_cleanup # bench/pg.sh: the PostgreSQL cluster, if one was made
     if [ -n "$work" ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -131,8 +139,8 @@ wait_http() {
     die "$1 did not answer within 30 s"
 }
 
-# start_tix DATA_DIR [OPTIONS...]: tix on core 0, one HTTP thread, a free port, and the given
-# options of tix serve. Sets tix_pid and tix_url.
+# start_tix DATA_DIR [OPTION...]: tix on core 0, one HTTP thread, a free port, and the given
+# options of `tix serve` (--store URL). Sets tix_pid and tix_url.
 start_tix() {
     local data=$1 log_file=$1.log port="" i
     shift
@@ -882,7 +890,12 @@ for scenario in $scenarios; do
         run_baseline "$scenario"
         ;;
     sqlite | mixed) "scenario_$scenario" ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed stream)" ;;
+    hold-pg)
+        for ((round = 1; round <= pg_rounds; round++)); do scenario_hold_pg; done
+        round=1
+        ;;
+    hold-pg-3) scenario_hold_pg_3 ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed stream hold-pg hold-pg-3)" ;;
     esac
 done
 
@@ -929,26 +942,31 @@ fi
     echo "- nginx: $v_nginx; wrk: $v_wrk"
     echo "- SQLite: $v_sqlite; libmicrohttpd: $v_mhd; compiler: $v_cc"
     echo
-    echo "## Protocol"
-    echo
-    echo "Server pinned to core $server_core (tix \`--threads 1\`, fresh data dir per scenario;"
-    echo "nginx as one process, \`master_process off\`); \`wrk -t1 -c$connections --latency\`"
-    echo "pinned to core $client_core; ${warmup_seconds} s warm-up, then ${seconds} s measured."
-    echo "CPU µs/req: the server process's utime + stime (/proc/PID/stat) over the run / requests."
-    echo "\"CPU vs ref\" and \"req/s vs ref\": tix divided by the reference row of its scenario."
-    echo "\"server core\", \"wrk core\": CPU time of the server, of wrk, over the run's wall time"
-    echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
-    echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
-    echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
-    echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
-    echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
-    echo "after parking every request (suspend + resume), as tix parks every durable write."
-    echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
-    echo "each row is the round with the median CPU µs/req, its range in the last column."
-    echo
-    echo "## Results"
-    echo
-    results_table
+    if [ ${#rows[@]} -gt 0 ]; then # the protocol of the scenarios other than PostgreSQL's
+        echo "## Protocol"
+        echo
+        echo "Server pinned to core $server_core (tix \`--threads 1\`, fresh data dir per scenario;"
+        echo "nginx as one process, \`master_process off\`); \`wrk -t1 -c$connections --latency\`"
+        echo "pinned to core $client_core; ${warmup_seconds} s warm-up, then ${seconds} s measured."
+        echo "CPU µs/req: the server process's utime + stime (/proc/PID/stat) over the run / requests."
+        echo "\"CPU vs ref\" and \"req/s vs ref\": tix divided by the reference row of its scenario."
+        echo "\"server core\", \"wrk core\": CPU time of the server, of wrk, over the run's wall time"
+        echo "(100% = its core saturated; a server below 100% waits on the client, the disk or locks);"
+        echo "\"other\": what else ran on that core meanwhile (other processes of this machine: noise)."
+        echo "The hold reference: nginx answering a 201 with a hold-sized body plus SQLite's CPU per"
+        echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
+        echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
+        echo "after parking every request (suspend + resume), as tix parks every durable write."
+        echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
+        echo "each row is the round with the median CPU µs/req, its range in the last column."
+        echo
+    fi
+    if [ ${#rows[@]} -gt 0 ]; then
+        echo "## Results"
+        echo
+        results_table
+    fi
+    pg_report
     if [ -s "$memory_out" ]; then
         echo
         echo "## Memory and start-up (core $server_core)"
@@ -1002,15 +1020,10 @@ fi
 } >"$result_file"
 
 echo
-results_table
-if [ -s "$sqlite_out" ]; then
-    echo
-    sqlite_table
-fi
-if [ -s "$stream_out" ]; then
-    echo
-    cat "$stream_out"
-fi
+[ ${#rows[@]} -eq 0 ] || results_table
+[ ! -s "$sqlite_out" ] || { echo; sqlite_table; }
+[ ! -s "$stream_out" ] || { echo; cat "$stream_out"; }
+pg_report
 echo
 echo "bench: load average $load_before before, $load_after after"
 echo "bench: wrote ${result_file#"$root"/}"

@@ -14,6 +14,10 @@
 # For speed on a shared test machine: fsync=off and full_page_writes=off. Commits still wait
 # for the WAL to be written, so a server killed or restarted keeps every commit it
 # acknowledged; only a crash of the whole machine could lose them. Never for real data.
+# With TIX_PG_DURABLE=1 (the benchmark's cluster: bench/pg.sh), `start` makes a new cluster
+# durable instead, with the settings of docs/DEPLOY.md: fsync, full_page_writes and
+# synchronous_commit on, shared_buffers 1GB, max_wal_size 4GB, checkpoint_timeout 15min,
+# wal_compression on.
 set -euo pipefail
 
 usage() {
@@ -71,14 +75,29 @@ start)
 listen_addresses = ''
 unix_socket_directories = '$dir'
 port = $port
-fsync = off
-full_page_writes = off
 max_connections = 300
-shared_buffers = 64MB
 log_min_messages = warning
 log_min_error_statement = panic
 log_line_prefix = '%m [%p] '
 EOF
+        if [ "${TIX_PG_DURABLE:-0}" = 1 ]; then
+            cat >>"$dir/data/postgresql.conf" <<EOF
+# TIX_PG_DURABLE=1: durable, with the settings docs/DEPLOY.md gives for production
+fsync = on
+full_page_writes = on
+synchronous_commit = on
+shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_compression = on
+EOF
+        else
+            cat >>"$dir/data/postgresql.conf" <<EOF
+fsync = off
+full_page_writes = off
+shared_buffers = 64MB
+EOF
+        fi
     fi
     pg_ctl_ -w -t 60 start >/dev/null || {
         cat "$dir/server.log" >&2

@@ -15,5 +15,6 @@ PG_SQL(pg_store_sql_v1_common, "src/store/pg/sql/v1_common.sql")
 PG_SQL(pg_store_sql_v1_holds, "src/store/pg/sql/v1_holds.sql")
 PG_SQL(pg_store_sql_v1_bookings, "src/store/pg/sql/v1_bookings.sql")
 PG_SQL(pg_store_sql_v1_bus, "src/store/pg/sql/v1_bus.sql")
+PG_SQL(pg_store_sql_v2_plans, "src/store/pg/sql/v2_plans.sql")
 
     .section .note.GNU-stack, "", @progbits
