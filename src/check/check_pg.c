@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The schema versions the checks read (v2 changed no table: a function's planning only). */
-enum { CHECK_PG_SCHEMA_VERSION_MIN = 1, CHECK_PG_SCHEMA_VERSION_MAX = 2 };
+/* The schema versions the checks read (v2 and v3 changed no table: functions only). */
+enum { CHECK_PG_SCHEMA_VERSION_MIN = 1, CHECK_PG_SCHEMA_VERSION_MAX = 3 };
 
 /* seat_ids as tix writes them: what model_seat_ids_next accepts */
 #define PG_SEAT_IDS_RE "'^\\[(\"[A-Za-z0-9]+\"(,\"[A-Za-z0-9]+\")*)?\\]$'"

@@ -207,7 +207,7 @@ TEST(pg_nodes_starting_together_migrate_the_schema_once)
     PGconn *c = pgfx_connect(url);
     ASSERT_NOT_NULL(c);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM tix_schema"), 1);
-    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT version FROM tix_schema"), 2);
+    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT version FROM tix_schema"), 3);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM meta WHERE key = 'store_id'"), 1);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM feed_head"), 1);
 }
@@ -704,6 +704,113 @@ TEST(pg_the_hold_plans_its_statements_once_per_connection)
     ASSERT_EQ_INT(
         pgfx_int(c, -1, "SELECT count(*) FROM tix_test_modes WHERE mode = 'force_generic_plan'"),
         2);
+}
+
+/* ---- claims by several nodes ---- */
+
+enum {
+    PGT_CLAIM_DELIVERIES = 600,
+    PGT_CLAIM_NODES = 4,
+    PGT_CLAIM_MAX = 7, /* deliveries a claim may lease */
+};
+
+typedef struct pgt_claimer {
+    store *st; /* a handle of its own (closed by the fixture) */
+    pthread_barrier_t *start;
+    char node[16];
+    int32_t seqs[PGT_CLAIM_DELIVERIES]; /* what it claimed */
+    uint32_t count, claims, over_max, failed;
+} pgt_claimer;
+
+/* Claim until a claim finds nothing (leases are not given back: a claimed delivery stays
+ * leased), on the claimer's own store handle. */
+static void *pgt_claimer_run(void *arg)
+{
+    pgt_claimer *cl = arg;
+    store *st = cl->st;
+    store_batch b = {.rules = &pgt_rules, .node_id = cl->node, .now_ms = pgt_t0_ms};
+    change_page_init(&b.changes);
+    delivery_record *out = calloc(PGT_CLAIM_DELIVERIES, sizeof(*out));
+    store_cmd *cmd = calloc(1, sizeof(*cmd));
+    /* connected first (a claim before anything is due), then all at once */
+    store_cmd_init(cmd, STORE_CMD_CLAIM);
+    cmd->u.claim.max = PGT_CLAIM_MAX;
+    cmd->u.claim.out = out;
+    b.cmds = &cmd, b.count = 1, b.now_ms = 1; /* nothing due yet */
+    if (store_batch_run(st, &b) != STORE_OK || cmd->u.claim.count != 0) cl->failed++;
+    b.now_ms = pgt_t0_ms;
+    pthread_barrier_wait(cl->start);
+    for (;;) {
+        store_cmd_init(cmd, STORE_CMD_CLAIM);
+        cmd->u.claim.max = PGT_CLAIM_MAX;
+        cmd->u.claim.out = out;
+        b.cmds = &cmd, b.count = 1;
+        if (store_batch_run(st, &b) != STORE_OK) {
+            cl->failed++;
+            break;
+        }
+        cl->claims++;
+        if (cmd->u.claim.count == 0) break;
+        if (cmd->u.claim.count > PGT_CLAIM_MAX) cl->over_max++;
+        for (uint32_t i = 0; i < cmd->u.claim.count && cl->count < PGT_CLAIM_DELIVERIES; i++)
+            cl->seqs[cl->count++] = (int32_t)out[i].seq;
+    }
+    free(cmd);
+    free(out);
+    change_page_free(&b.changes);
+    return NULL;
+}
+
+/* Nodes claiming the same deliveries at once: each claim leases at most its max, and each
+ * delivery goes to one node once. Run with every statement on its generic plan (as PostgreSQL
+ * may choose by itself after a few calls): the claim's old `seq IN (SELECT ... LIMIT ... SKIP
+ * LOCKED)` could then lease more than the max (schema version 3 picks them once). */
+TEST(pg_nodes_claiming_at_once_lease_each_delivery_once_and_no_more_than_asked)
+{
+    PGT_BEGIN(st, url);
+    PGconn *c = pgfx_connect(url);
+    ASSERT_NOT_NULL(c);
+    ASSERT_EQ_INT(pgfx_exec(c,
+                            "INSERT INTO outbox(id, type, event_id, aggregate_id, time_ms, data)"
+                            " SELECT 'o' || g, 'HoldCreated', 'e1', 'h' || g, 1, '{}'"
+                            " FROM generate_series(1, %d) g;"
+                            " INSERT INTO deliveries(outbox_seq, subscriber_id, aggregate_id,"
+                            " status, next_attempt_ms, updated_at_ms)"
+                            " SELECT seq, 'sub', aggregate_id, 'pending', 1000, 0 FROM outbox;"
+                            " ANALYZE outbox; ANALYZE deliveries;",
+                            PGT_CLAIM_DELIVERIES),
+                  0);
+    ASSERT_EQ_INT(
+        pgfx_exec(c, "ALTER DATABASE \"%s\" SET plan_cache_mode = force_generic_plan", PQdb(c)), 0);
+    pgt_claimer cl[PGT_CLAIM_NODES];
+    pthread_t th[PGT_CLAIM_NODES];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, PGT_CLAIM_NODES);
+    for (int i = 0; i < PGT_CLAIM_NODES; i++) {
+        cl[i] = (pgt_claimer){.st = pgfx_open(url, 1, 0), .start = &start};
+        ASSERT_NOT_NULL(cl[i].st);
+        snprintf(cl[i].node, sizeof(cl[i].node), "node-%c", 'a' + i);
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, pgt_claimer_run, &cl[i]), 0);
+    }
+    for (int i = 0; i < PGT_CLAIM_NODES; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    static uint8_t seen[PGT_CLAIM_DELIVERIES + 1];
+    memset(seen, 0, sizeof(seen));
+    uint32_t total = 0;
+    for (int i = 0; i < PGT_CLAIM_NODES; i++) {
+        ASSERT_EQ_INT(cl[i].failed, 0);
+        ASSERT_EQ_INT(cl[i].over_max, 0);
+        for (uint32_t j = 0; j < cl[i].count; j++) {
+            ASSERT_TRUE(cl[i].seqs[j] >= 1 && cl[i].seqs[j] <= PGT_CLAIM_DELIVERIES);
+            ASSERT_EQ_INT(seen[cl[i].seqs[j]]++, 0); /* leased to one node, once */
+            total++;
+        }
+    }
+    ASSERT_EQ_INT(total, PGT_CLAIM_DELIVERIES);
+    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM deliveries WHERE attempts <> 1"), 0);
+    test_note("%d nodes: %u, %u, %u and %u claims", PGT_CLAIM_NODES, cl[0].claims, cl[1].claims,
+              cl[2].claims, cl[3].claims);
 }
 
 /* ---- idempotency keys across nodes ---- */
