@@ -131,14 +131,10 @@ bus *bus_start(commit *writer, store *st, inventory *inv, pay_provider *pay, mai
     *b = (bus){.writer = writer, .st = st, .inv = inv, .pay = pay, .mail = mail, .config = *config};
     bus__reclaim(b);
     b->worker_count = config->workers < BUS_WORKERS_MAX ? config->workers : BUS_WORKERS_MAX;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&b->mutex, NULL);
     pthread_mutex_init(&b->subscribers_mutex, NULL);
-    pthread_cond_init(&b->wake, &attr);
+    clock_mono_cond_init(&b->wake);
     pthread_cond_init(&b->work, NULL);
-    pthread_condattr_destroy(&attr);
     unsigned started = 0;
     for (; started < b->worker_count; started++)
         if (pthread_create(&b->workers[started], NULL, bus__work_loop, b) != 0) break;

@@ -260,13 +260,8 @@ commit *commit_start(store *st, const commit_config *config)
     c->batch.rules = &c->config.rules;
     c->batch.node_id = c->config.node_id;
     c->cmds = calloc(config->batch_max + 1, sizeof(*c->cmds));
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     bool ok = c->cmds && pthread_mutex_init(&c->mutex, NULL) == 0 &&
-              pthread_mutex_init(&c->pool_mutex, NULL) == 0 &&
-              pthread_cond_init(&c->cond, &attr) == 0;
-    pthread_condattr_destroy(&attr);
+              pthread_mutex_init(&c->pool_mutex, NULL) == 0 && clock_mono_cond_init(&c->cond) == 0;
     c->next_sweep_ms = clock_mono_ms() + c->config.sweep_interval_ms;
     if (!ok || pthread_create(&c->thread, NULL, commit__writer, c) != 0) {
         log_error("commit: cannot start the writer thread");

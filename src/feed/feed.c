@@ -299,13 +299,9 @@ feed *feed_open(store *st, inventory *inv, const feed_config *config)
     f->config = *config;
     change_page_init(&f->catch_up);
     change_page_init(&f->polled);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&f->apply_mutex, NULL);
     pthread_mutex_init(&f->mutex, NULL);
-    pthread_cond_init(&f->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_mono_cond_init(&f->cond);
     if (feed__rebuild(f) != 0) {
         feed_close(f);
         return NULL;

@@ -57,12 +57,8 @@ conn_watch *conn_watch_start(int64_t timeout_ms)
     conn_watch *w = calloc(1, sizeof(*w));
     if (!w) return NULL;
     w->timeout_ms = timeout_ms;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&w->mutex, NULL);
-    pthread_cond_init(&w->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_mono_cond_init(&w->cond);
     if (pthread_create(&w->thread, NULL, conn_watch__loop, w) != 0) {
         pthread_mutex_destroy(&w->mutex);
         pthread_cond_destroy(&w->cond);

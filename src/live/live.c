@@ -263,11 +263,7 @@ static live_event *live__event(live *l, const inv_event *iev)
     ev = *slot;
     if (!ev && (ev = calloc(1, sizeof(*ev)))) {
         pthread_mutex_init(&ev->mutex, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&ev->slice_read, &attr);
-        pthread_condattr_destroy(&attr);
+        clock_mono_cond_init(&ev->slice_read);
         /* every change after the start position reaches the listener, and every change of the
          * event's seats up to its version was applied before the event is made here: the
          * backlog covers what comes after the smaller. A viewer resuming from before it
@@ -461,11 +457,7 @@ live *live_open(feed *f, inventory *inv, const live_config *config)
     l->config = *config;
     if (!l->config.slice_wait_ms) l->config.slice_wait_ms = LIVE_WAKE_SLICE_WAIT_MS;
     pthread_mutex_init(&l->mutex, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_mono_cond_init(&l->cond);
     l->next_ping_ms = clock_mono_ms() + config->heartbeat_ms;
     if (feed_listen(f, live_on_change, l) != 0) {
         log_error("live: the feed has no room for another listener");

@@ -40,6 +40,16 @@ struct timespec clock_mono_deadline(int64_t after_us)
     return ts;
 }
 
+int clock_mono_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
 int64_t clock_mono_ms(void)
 {
     return clock_mono_us() / 1000;

@@ -2,6 +2,7 @@
 #ifndef TIX_CLOCK_H
 #define TIX_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -20,6 +21,10 @@ int64_t clock_mono_us(void);
 /* The CLOCK_MONOTONIC instant after_us (>= 0) microseconds from now, as the deadline of a
  * pthread_cond_timedwait on a condition variable set to CLOCK_MONOTONIC. */
 struct timespec clock_mono_deadline(int64_t after_us);
+
+/* Initialise cond (a pthread_cond_t) to time its waits on CLOCK_MONOTONIC, the clock of
+ * clock_mono_deadline. Returns pthread_cond_init's result (0 on success). */
+int clock_mono_cond_init(pthread_cond_t *cond);
 
 /* Format `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= CLOCK_RFC3339_LEN_MAX bytes).
  * Returns the length written. */

@@ -16,6 +16,7 @@
 #include "store/sqlite/internal.h"
 
 #include "store/vfs_shim.h"
+#include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -373,10 +374,8 @@ static int sqlite_store__run_cmd(store_sqlite *ss, store_cmd *cmd, int64_t now_m
 static void sqlite_store__scrub_failed_commit(store_sqlite *ss)
 {
     if (!sqlite3_get_autocommit(ss->db) && sqlite_store_run(ss, SQL_ROLLBACK) != 0) return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     if (sqlite_store_run(ss, SQL_BEGIN) != 0) return;
-    sqlite3_bind_int64(ss->stmt[SQL_PING], 1, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    sqlite3_bind_int64(ss->stmt[SQL_PING], 1, clock_now_ms());
     if (sqlite_store_run(ss, SQL_PING) != 0 || sqlite_store_run(ss, SQL_COMMIT) != 0) {
         if (!sqlite3_get_autocommit(ss->db)) sqlite_store_run(ss, SQL_ROLLBACK);
         return;
@@ -474,9 +473,8 @@ static void *sqlite_store__checkpointer(void *arg)
     pthread_mutex_lock(&ss->checkpoint_mutex);
     while (!ss->checkpoint_stop) {
         if (!ss->checkpoint_due) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += SQLITE_STORE_CHECKPOINT_INTERVAL_MS / 1000;
+            struct timespec ts =
+                clock_mono_deadline((int64_t)SQLITE_STORE_CHECKPOINT_INTERVAL_MS * 1000);
             pthread_cond_timedwait(&ss->checkpoint_cond, &ss->checkpoint_mutex, &ts);
             if (ss->checkpoint_stop) break;
         }
@@ -660,7 +658,7 @@ int store_sqlite_open(const store_options *o, store **out, char *err, size_t err
     pthread_mutex_init(&ss->readers_mutex, NULL);
     pthread_cond_init(&ss->readers_cond, NULL);
     pthread_mutex_init(&ss->checkpoint_mutex, NULL);
-    pthread_cond_init(&ss->checkpoint_cond, NULL);
+    clock_mono_cond_init(&ss->checkpoint_cond);
     buf_init(&ss->data, TIX_OUTBOX_DATA_LEN_MAX);
     buf_init(&ss->ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);
     buf_init(&ss->change_ids, SQLITE_STORE_SEAT_IDS_LEN_MAX);

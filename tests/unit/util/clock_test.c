@@ -1,7 +1,10 @@
-/* clock: RFC 3339 formatting and parsing, always UTC on output. */
+/* clock: RFC 3339 formatting and parsing, always UTC on output; monotonic timed waits. */
 #include "../test.h"
 
 #include "util/clock.h"
+
+#include <errno.h>
+#include <pthread.h>
 
 /* Parse a C string; returns the rc and writes the time into *ms. */
 static int parse(const char *s, int64_t *ms)
@@ -234,4 +237,24 @@ TEST(clock_mono_deadline_is_now_plus_the_delay_normalised)
         ASSERT_GE(ts_ns(d), ts_ns(before) + delays_us[i] * 1000);
         ASSERT_LE(ts_ns(d), ts_ns(after) + delays_us[i] * 1000);
     }
+}
+
+/* A condition variable from clock_mono_cond_init times out at a clock_mono_deadline: on the
+ * monotonic clock (a deadline read against CLOCK_REALTIME would be decades early, and the wait
+ * would return at once without the deadline having passed on the monotonic clock). */
+TEST(clock_mono_cond_waits_until_a_monotonic_deadline)
+{
+    pthread_cond_t cond;
+    pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+    ASSERT_EQ_INT(clock_mono_cond_init(&cond), 0);
+    int64_t start_us = clock_mono_us();
+    struct timespec deadline = clock_mono_deadline(20000);
+    pthread_mutex_lock(&mutex);
+    int rc = 0;
+    while (rc == 0)
+        rc = pthread_cond_timedwait(&cond, &mutex, &deadline);
+    pthread_mutex_unlock(&mutex);
+    ASSERT_EQ_INT(rc, ETIMEDOUT);
+    ASSERT_TRUE(clock_mono_us() - start_us >= 20000);
+    pthread_cond_destroy(&cond);
 }
