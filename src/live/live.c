@@ -428,12 +428,7 @@ static void *live__flusher(void *arg)
         int64_t until_ms = l->next_ping_ms;
         if (dirty && l->last_flush_ms + l->config.flush_ms < until_ms)
             until_ms = l->last_flush_ms + l->config.flush_ms;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t wait_ms = until_ms - now_ms;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = clock_mono_deadline((until_ms - now_ms) * 1000);
         pthread_cond_timedwait(&l->cond, &l->mutex, &ts);
     }
     pthread_mutex_unlock(&l->mutex);
