@@ -212,39 +212,41 @@ int sqlite_store_idempotency_get(store *s, const char *key, store_idempotency_cb
 
 /* ---- admin ---- */
 
-/* sqlite_store_event_stats: admin traffic, so its three statements are prepared per call (a
- * scan of the event's live holds, through holds_by_user, and of its bookings). */
-static const char *const sqlite_store__stats_sql[] = {
-    "SELECT 0, coalesce(sum(status = 'active' AND expires_at_ms > ?2), 0),"
+/* sqlite_store_event_stats: admin traffic, so its statement is prepared per call (a scan of the
+ * event's live holds, through holds_by_user, and of its bookings). One statement, so one read
+ * snapshot: the holds, the bookings by status and the sales agree with each other even while
+ * the writer commits (three statements would each see a different commit). Rows: the part
+ * (0 holds, 1 bookings by status, 2 sales by minute), its key, then up to three numbers. */
+static const char sqlite_store__stats_sql[] =
+    "SELECT 0, '', coalesce(sum(status = 'active' AND expires_at_ms > ?2), 0),"
     " coalesce(sum(status = 'checkout'), 0), 0 FROM holds"
-    " WHERE event_id = ?1 AND status IN ('active','checkout')",
-    "SELECT status, count(*), coalesce(sum(amount_cents), 0), 0 FROM bookings"
-    " WHERE event_id = ?1 GROUP BY status",
-    "SELECT updated_at_ms / 60000, count(*), sum(json_array_length(seat_ids)),"
+    " WHERE event_id = ?1 AND status IN ('active','checkout')"
+    " UNION ALL SELECT 1, status, count(*), coalesce(sum(amount_cents), 0), 0 FROM bookings"
+    " WHERE event_id = ?1 GROUP BY status"
+    " UNION ALL SELECT 2, updated_at_ms / 60000, count(*), sum(json_array_length(seat_ids)),"
     " sum(amount_cents) FROM bookings WHERE event_id = ?1 AND status = 'confirmed'"
-    " AND updated_at_ms >= ?2 GROUP BY 1",
-};
+    " AND updated_at_ms >= ?3 GROUP BY updated_at_ms / 60000";
 
-/* Fold one row of stats query q into out. */
-static void sqlite_store__stats_row(sqlite3_stmt *st, int q, int64_t first_minute,
-                                    store_stats *out)
+/* Fold one row of the stats statement into out. */
+static void sqlite_store__stats_row(sqlite3_stmt *st, int64_t first_minute, store_stats *out)
 {
-    int64_t c1 = sqlite3_column_int64(st, 1), c2 = sqlite3_column_int64(st, 2);
+    int64_t part = sqlite3_column_int64(st, 0), c1 = sqlite3_column_int64(st, 2),
+            c2 = sqlite3_column_int64(st, 3);
     booking_status status;
-    if (q == 0) {
+    if (part == 0) {
         out->holds_active = (uint32_t)c1;
         out->holds_checkout = (uint32_t)c2;
-    } else if (q == 1) {
-        if (model_booking_status_parse((const char *)sqlite3_column_text(st, 0), &status) != 0)
+    } else if (part == 1) {
+        if (model_booking_status_parse((const char *)sqlite3_column_text(st, 1), &status) != 0)
             return;
         out->bookings[status] = (uint32_t)c1;
         if (status == BOOKING_CONFIRMED) out->revenue_cents = c2;
     } else {
-        int64_t i = sqlite3_column_int64(st, 0) - first_minute;
+        int64_t i = sqlite3_column_int64(st, 1) - first_minute;
         if (i < 0 || i >= STORE_STATS_MINUTES) return; /* confirmed "in the future" */
         out->sales_bookings[i] = (uint32_t)c1;
         out->sales_seats[i] = (uint32_t)c2;
-        out->sales_cents[i] = sqlite3_column_int64(st, 3);
+        out->sales_cents[i] = sqlite3_column_int64(st, 4);
     }
 }
 
@@ -256,17 +258,16 @@ int sqlite_store_event_stats(store *s, const char *event_id, int64_t now_ms, sto
     out->minute0_ms = first_minute * 60000;
     sqlite_reader *r = sqlite_store_reader_acquire(ss);
     int result = 0;
-    for (int q = 0; q < 3 && result == 0; q++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(r->db, sqlite_store__stats_sql[q], -1, &st, NULL) != SQLITE_OK) {
-            result = sqlite_store__read_fail(r->db, "event stats", status);
-            break;
-        }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, sqlite_store__stats_sql, -1, &st, NULL) != SQLITE_OK) {
+        result = sqlite_store__read_fail(r->db, "event stats", status);
+    } else {
         sqlite_store_bind_text(st, 1, event_id);
-        sqlite3_bind_int64(st, 2, q == 0 ? now_ms : out->minute0_ms);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_int64(st, 3, out->minute0_ms);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            sqlite_store__stats_row(st, q, first_minute, out);
+            sqlite_store__stats_row(st, first_minute, out);
         if (rc != SQLITE_DONE) result = sqlite_store__read_fail(r->db, "event stats", status);
         sqlite3_finalize(st);
     }

@@ -9,6 +9,7 @@
 #include "util/ids.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,20 @@ static void cf_event(cf_db *db, const char *id, int32_t hold_ttl_s, int32_t max_
     store_cmd *cmd = cf_event_cmd(id, hold_ttl_s, max_seats);
     tix_rc rc = cf_run1(db, cmd);
     if (rc != TIX_RC_OK) test_fail(__FILE__, __LINE__, "creating event %s: rc %d", id, rc);
+}
+
+/* A fresh database with event e1 (cf_event's, holds of 600 s, 10 seats a buyer), the first
+ * handle in db and a second writer's in *other; NULL after a failed assertion. */
+static cf_db *cf_open_two_writers(const conformance_backend *b, store **other)
+{
+    cf_db *db = cf_open(b);
+    *other = db ? cf_handle(db) : NULL;
+    if (!*other) {
+        test_fail(__FILE__, __LINE__, "%s: no second handle", b->name);
+        return NULL;
+    }
+    cf_event(db, "e1", 600, 10);
+    return test_failed() ? NULL : db;
 }
 
 /* A hold command of seats "A1,B2" for user in event. */
@@ -802,11 +817,9 @@ static int cf_webhook_cb(void *ctx, const subscriber_record *sub)
 void conformance_a_subscriber_added_by_one_writer_is_routed_by_every_writer(
     const conformance_backend *b)
 {
-    cf_db *db = cf_open(b);
+    store *other;
+    cf_db *db = cf_open_two_writers(b, &other);
     ASSERT_NOT_NULL(db);
-    store *other = cf_handle(db);
-    ASSERT_NOT_NULL(other);
-    TEST_CHECK(cf_event(db, "e1", 600, 10));
     ASSERT_EQ_INT(cf_hold(db, "e1", "u", "A1")->rc, TIX_RC_OK); /* HoldCreated: nobody takes it */
     delivery_record d[4];
     ASSERT_EQ_INT(cf_claim(db, d, 4), 0);
@@ -950,11 +963,9 @@ static int cf_kept_cb(void *ctx, const char *hash, unsigned status, const char *
 
 void conformance_idempotency_keys_are_decided_in_the_transaction(const conformance_backend *b)
 {
-    cf_db *db = cf_open(b);
+    store *other;
+    cf_db *db = cf_open_two_writers(b, &other);
     ASSERT_NOT_NULL(db);
-    store *other = cf_handle(db);
-    ASSERT_NOT_NULL(other);
-    TEST_CHECK(cf_event(db, "e1", 600, 10));
     int renders = 0;
     store_cmd *first = cf_keyed_hold("A1", "key-1", "hash-1", &renders);
     store_cmd *dup = cf_keyed_hold("A1", "key-1", "hash-1", &renders); /* in the same batch */
@@ -1002,11 +1013,9 @@ void conformance_idempotency_keys_are_decided_in_the_transaction(const conforman
 
 void conformance_the_feed_is_dense_and_in_commit_order_across_writers(const conformance_backend *b)
 {
-    cf_db *db = cf_open(b);
+    store *other;
+    cf_db *db = cf_open_two_writers(b, &other);
     ASSERT_NOT_NULL(db);
-    store *other = cf_handle(db);
-    ASSERT_NOT_NULL(other);
-    TEST_CHECK(cf_event(db, "e1", 600, 10));
     store_batch batch = {0};
     change_page_init(&batch.changes);
     static const char *const seats[] = {"A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"};
@@ -1122,6 +1131,142 @@ void conformance_a_snapshot_is_the_state_at_its_feed_position(const conformance_
     ASSERT_EQ_INT(cf_seat_in(s, "e1", "C1").hold_seq, h3->u.hold.hold.seq);
 }
 
+/* ---- stats ---- */
+
+static store_stats cf_stats(cf_db *db, store *st)
+{
+    store_stats out;
+    store_status status = STORE_OK;
+    if (store_event_stats(st, "e1", db->now_ms, &out, &status) != 0)
+        test_fail(__FILE__, __LINE__, "event stats: %s", store_status_name(status));
+    return out;
+}
+
+void conformance_event_stats_count_what_is_committed(const conformance_backend *b)
+{
+    cf_db *db = cf_open(b);
+    ASSERT_NOT_NULL(db);
+    TEST_CHECK(cf_event(db, "e1", 600, 10));
+    store_stats s = cf_stats(db, db->st);
+    ASSERT_EQ_INT(s.holds_active + s.holds_checkout + s.revenue_cents, 0);
+    ASSERT_EQ_INT(s.minute0_ms, db->now_ms - (STORE_STATS_MINUTES - 1) * 60000);
+    ASSERT_EQ_INT(cf_hold(db, "e1", "alice", "A1")->rc, TIX_RC_OK);
+    char pending[TIX_BOOKING_ID_LEN + 1], paid[TIX_BOOKING_ID_LEN + 1],
+        declined[TIX_BOOKING_ID_LEN + 1];
+    cf_booked(db, "A2,A3", pending);
+    cf_booked(db, "B1,C1", paid);
+    cf_booked(db, "B2", declined);
+    ASSERT_FALSE(test_failed());
+    db->now_ms += 90 * 1000; /* paid in the minute after the checkouts */
+    ASSERT_EQ_INT(cf_paid(db, paid, false, true, "pay_1", 0)->rc, TIX_RC_OK);
+    ASSERT_EQ_INT(cf_paid(db, declined, false, false, NULL, 0)->rc, TIX_RC_OK);
+    s = cf_stats(db, db->st);
+    ASSERT_EQ_INT(s.holds_active, 1);
+    ASSERT_EQ_INT(s.holds_checkout, 1);
+    ASSERT_EQ_INT(s.bookings[BOOKING_PENDING_PAYMENT], 1);
+    ASSERT_EQ_INT(s.bookings[BOOKING_CONFIRMED], 1);
+    ASSERT_EQ_INT(s.bookings[BOOKING_PAYMENT_FAILED], 1);
+    ASSERT_EQ_INT(s.bookings[BOOKING_CANCELLED], 0);
+    ASSERT_EQ_INT(s.revenue_cents, 5000 + 2500);
+    /* the sale is in the current minute, the last one */
+    ASSERT_EQ_INT(s.minute0_ms, cf_t0_ms + 60000 - (STORE_STATS_MINUTES - 1) * 60000);
+    ASSERT_EQ_INT(s.sales_bookings[STORE_STATS_MINUTES - 1], 1);
+    ASSERT_EQ_INT(s.sales_seats[STORE_STATS_MINUTES - 1], 2);
+    ASSERT_EQ_INT(s.sales_cents[STORE_STATS_MINUTES - 1], 7500);
+    ASSERT_EQ_INT(s.sales_seats[STORE_STATS_MINUTES - 2], 0);
+    /* ten minutes on: alice's hold has lapsed, the sale is ten minutes back */
+    db->now_ms += 10 * 60 * 1000;
+    s = cf_stats(db, db->st);
+    ASSERT_EQ_INT(s.holds_active, 0);
+    ASSERT_EQ_INT(s.sales_seats[STORE_STATS_MINUTES - 11], 2);
+    ASSERT_EQ_INT(s.sales_seats[STORE_STATS_MINUTES - 1], 0);
+    /* an hour on, it has left the chart; the revenue stays */
+    db->now_ms += 60 * 60 * 1000;
+    s = cf_stats(db, db->st);
+    for (int i = 0; i < STORE_STATS_MINUTES; i++)
+        ASSERT_EQ_INT(s.sales_bookings[i], 0);
+    ASSERT_EQ_INT(s.revenue_cents, 7500);
+}
+
+/* A buyer who holds A1, checks out and is declined, cycles times, on its own handle. */
+typedef struct cf_cycler {
+    cf_db *db;
+    store *st;
+    uint32_t cycles;
+    bool failed;
+    atomic_bool done;
+} cf_cycler;
+
+/* Run cmd alone on c's handle: its rc, or -1 when the batch failed. */
+static tix_rc cf_cycle_run(cf_cycler *c, store_batch *batch, store_cmd *cmd)
+{
+    return cf_run_on(c->db, c->st, batch, &cmd, 1) == STORE_OK ? cmd->rc : (tix_rc)-1;
+}
+
+static void *cf_cycler_run(void *arg)
+{
+    cf_cycler *c = arg;
+    store_batch batch = {0};
+    change_page_init(&batch.changes);
+    store_cmd *cmd = calloc(1, sizeof(*cmd));
+    for (uint32_t i = 0; i < c->cycles && cmd && !c->failed; i++) {
+        store_cmd_init(cmd, STORE_CMD_HOLD);
+        memset(&cmd->u.hold, 0, sizeof(cmd->u.hold));
+        hold_record *h = &cmd->u.hold.hold;
+        snprintf(h->event_id, sizeof(h->event_id), "e1");
+        snprintf(h->user_id, sizeof(h->user_id), "cycler");
+        snprintf(h->seat_ids[h->seat_count++], TIX_SEAT_ID_LEN_MAX, "A1");
+        c->failed = cf_cycle_run(c, &batch, cmd) != TIX_RC_OK;
+        char id[TIX_HOLD_ID_LEN + 1];
+        memcpy(id, h->id, sizeof(id));
+        store_cmd_init(cmd, STORE_CMD_CHECKOUT);
+        memset(&cmd->u.checkout, 0, sizeof(cmd->u.checkout));
+        memcpy(cmd->u.checkout.hold_id, id, sizeof(id));
+        snprintf(cmd->u.checkout.booking.payment_token, TIX_PAYMENT_TOKEN_LEN_MAX + 1, "tok_visa");
+        c->failed = c->failed || cf_cycle_run(c, &batch, cmd) != TIX_RC_OK;
+        char booking[TIX_BOOKING_ID_LEN + 1];
+        memcpy(booking, cmd->u.checkout.booking.id, sizeof(booking));
+        store_cmd_init(cmd, STORE_CMD_PAYMENT);
+        memset(&cmd->u.payment, 0, sizeof(cmd->u.payment));
+        memcpy(cmd->u.payment.booking_id, booking, sizeof(booking));
+        c->failed = c->failed || cf_cycle_run(c, &batch, cmd) != TIX_RC_OK;
+    }
+    c->failed = c->failed || !cmd;
+    free(cmd);
+    change_page_free(&batch.changes);
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+void conformance_event_stats_are_one_snapshot_while_another_writer_commits(
+    const conformance_backend *b)
+{
+    store *other;
+    cf_db *db = cf_open_two_writers(b, &other);
+    ASSERT_NOT_NULL(db);
+    cf_cycler c = {.db = db, .st = other, .cycles = 300};
+    atomic_init(&c.done, false);
+    pthread_t thread;
+    ASSERT_EQ_INT(pthread_create(&thread, NULL, cf_cycler_run, &c), 0);
+    /* a checkout and a payment's outcome each change a hold and its booking in one
+     * transaction: every read sees both or neither */
+    uint32_t reads = 0, torn = 0, pending_seen = 0;
+    while (!atomic_load(&c.done) && !test_failed()) {
+        store_stats s = cf_stats(db, db->st);
+        reads++;
+        torn += s.holds_checkout != s.bookings[BOOKING_PENDING_PAYMENT];
+        pending_seen += s.holds_checkout;
+    }
+    pthread_join(thread, NULL);
+    ASSERT_FALSE(c.failed);
+    store_stats s = cf_stats(db, db->st);
+    test_note("%u reads while %u cycles committed, %u saw a checkout in flight", reads, c.cycles,
+              pending_seen);
+    ASSERT_EQ_INT(torn, 0);
+    ASSERT_EQ_INT(s.bookings[BOOKING_PAYMENT_FAILED], c.cycles);
+    ASSERT_EQ_INT(s.holds_checkout + s.bookings[BOOKING_PENDING_PAYMENT], 0);
+}
+
 /* ---- contention: two writers, many batches, overlapping seats ---- */
 
 enum { CF_SEATS = 10, CF_ROUNDS = 150, CF_BATCH = 4 };
@@ -1224,11 +1369,9 @@ static void cf_replay(cf_db *db, seat_status *status, int64_t *holder)
 void conformance_conditional_writes_hold_under_contention_from_two_writers(
     const conformance_backend *b)
 {
-    cf_db *db = cf_open(b);
+    store *other;
+    cf_db *db = cf_open_two_writers(b, &other);
     ASSERT_NOT_NULL(db);
-    store *other = cf_handle(db);
-    ASSERT_NOT_NULL(other);
-    TEST_CHECK(cf_event(db, "e1", 600, 10));
     cf_writer w[2] = {{.db = db, .st = db->st, .seed = 1}, {.db = db, .st = other, .seed = 2}};
     pthread_t threads[2];
     for (int i = 0; i < 2; i++)

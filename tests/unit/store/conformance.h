@@ -55,6 +55,8 @@ typedef struct conformance_backend {
     X(the_feed_of_one_event_is_read_in_bounded_scans)                                              \
     X(the_sweep_trims_the_feed_to_what_the_rules_keep)                                             \
     X(a_snapshot_is_the_state_at_its_feed_position)                                                \
+    X(event_stats_count_what_is_committed)                                                         \
+    X(event_stats_are_one_snapshot_while_another_writer_commits)                                   \
     X(conditional_writes_hold_under_contention_from_two_writers)                                   \
     X(a_busy_store_asks_for_a_retry_and_keeps_nothing)                                             \
     X(an_unavailable_store_keeps_nothing_and_recovers)                                             \
