@@ -453,7 +453,10 @@ live *live_open(feed *f, inventory *inv, const live_config *config)
     if (!l->config.slice_wait_ms) l->config.slice_wait_ms = LIVE_WAKE_SLICE_WAIT_MS;
     pthread_mutex_init(&l->mutex, NULL);
     clock_mono_cond_init(&l->cond);
-    l->next_ping_ms = clock_mono_ms() + config->heartbeat_ms;
+    /* the first flush comes flush_ms after the start at the soonest, as each later one after
+     * the one before (from 0, on a clock that counts the machine's uptime, it came at once) */
+    l->last_flush_ms = clock_mono_ms();
+    l->next_ping_ms = l->last_flush_ms + config->heartbeat_ms;
     if (feed_listen(f, live_on_change, l) != 0) {
         log_error("live: the feed has no room for another listener");
         live_close(l);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 typedef struct fixture {
@@ -242,6 +243,20 @@ TEST(live_batches_an_events_changes_into_one_message_with_the_position_of_the_la
     close_stream(fx, s);
     close_stream(fx, elsewhere);
     ASSERT_EQ_UINT(live_streams_open(fx->l), 0);
+}
+
+TEST(live_sends_no_message_before_flush_ms_even_the_first_after_the_start)
+{
+    fixture *fx = fixture_with(10, 3600000, 5000); /* flushed 5 s after the start at the soonest */
+    ASSERT_NOT_NULL(fx);
+    live_stream *s = open_stream(fx, "show", fx->seq);
+    ASSERT_NOT_NULL(s);
+    bool end;
+    ASSERT_EQ_STR(drain(s, 4096, &end), "retry: 1000\n\n");
+    change(fx, "show", CHANGE_HELD, "[\"A1\"]");
+    usleep(100 * 1000); /* the flusher is woken by the change and has time to run */
+    ASSERT_EQ_STR(drain(s, 4096, &end), "");
+    close_stream(fx, s);
 }
 
 TEST(live_resumes_after_a_covered_position_and_tells_an_older_one_to_reload)

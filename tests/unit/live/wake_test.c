@@ -169,9 +169,10 @@ static fixture *fixture_new(uint32_t slice_wait_ms)
     feed_config fc = {.poll_ms = FEED_POLL_MS_MAX, .page_max = 8};
     if (!(fx->f = feed_open(fx->st, fx->inv, &fc)))
         return test_fail(__FILE__, __LINE__, "feed"), NULL;
-    /* a flush at most every 10 s and no heartbeat during a test: each pass is one change's */
+    /* a flush 20 ms after the change (each test makes one: each pass is one change's) and no
+     * heartbeat during a test */
     live_config lc = {.streams_max = VIEWERS,
-                      .flush_ms = 10000,
+                      .flush_ms = 20,
                       .heartbeat_ms = 3600 * 1000,
                       .slice_wait_ms = slice_wait_ms};
     if (!(fx->l = live_open(fx->f, fx->inv, &lc)))
