@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/buyer_token.h"
 #include "bus/dispatcher.h"
+#include "http/accept.h"
 #include "http/listen.h"
 #include "http/server.h"
 #include "live/live.h"
@@ -165,7 +166,8 @@ static void serve__raise_fd_limit(unsigned connections_max)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-    rlim_t want = (rlim_t)connections_max + 256; /* + the store, logs, outbound calls */
+    /* + the store, logs, outbound calls, the connections the acceptor waits on */
+    rlim_t want = (rlim_t)connections_max + 256 + HTTP_ACCEPT_PENDING_MAX;
     if (lim.rlim_cur >= want) return;
     lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
@@ -182,8 +184,9 @@ static void serve__streams_end(live *streams)
     while (live_streams_open(streams) > 0 && clock_mono_ms() < deadline_ms)
         usleep(10 * 1000);
     uint32_t left = live_streams_open(streams);
-    if (left) log_warn("%u live streams still open after %d ms; closing them", left,
-                       SERVE_STREAMS_CLOSE_TIMEOUT_MS);
+    if (left)
+        log_warn("%u live streams still open after %d ms; closing them", left,
+                 SERVE_STREAMS_CLOSE_TIMEOUT_MS);
 }
 
 static int serve__run(serve_options *o, const http_config *http_cfg, commit_config *cc)
@@ -243,9 +246,10 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     char err[256] = "out of memory";
     serve_ops ops = {0};
     http_config http_ops_cfg = *http_cfg; /* with the access log */
-    http_server *http = streams && serve_ops_start(&o->ops, a, &http_ops_cfg, &ops, err, sizeof(err)) == 0
-                            ? http_start(&http_ops_cfg, a, err, sizeof(err))
-                            : NULL;
+    http_server *http =
+        streams && serve_ops_start(&o->ops, a, &http_ops_cfg, &ops, err, sizeof(err)) == 0
+            ? http_start(&http_ops_cfg, a, err, sizeof(err))
+            : NULL;
     if (!http) {
         log_error("%s", err);
         serve_ops_stop(&ops);
@@ -319,8 +323,9 @@ int cli_serve(int argc, char **argv)
          "data directory: the embedded store, the node id and the tokens (default ./tix-data)",
          CLI_STRING, o.data_dir, sizeof(o.data_dir), 0, 0},
         CLI_STORE_OPTION(o.store_url),
-        {"threads", "TIX_THREADS", "N", "HTTP threads (default: one per core)", CLI_UINT,
-         &o.threads, 0, 1, 256},
+        {"threads", "TIX_THREADS", "N",
+         "HTTP threads for the API (default: one per core; live streams have one of their own)",
+         CLI_UINT, &o.threads, 0, 1, 256},
         {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN",
          "bearer token for admin endpoints (default: "
          "DIR/admin-token, generated if missing)",
@@ -449,6 +454,7 @@ int cli_serve(int argc, char **argv)
         .threads = o.threads,
         .body_len_max = o.max_body_bytes,
         .connections_max = o.max_connections,
+        .streams_max = o.max_streams,
         .connections_per_ip_max = o.max_connections_per_ip,
         .timeout_s = o.idle_timeout_s,
         .connection_memory = HTTP_CONNECTION_MEMORY_DEFAULT,

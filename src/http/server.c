@@ -1,6 +1,7 @@
 /* http server: see server.h. */
 #include "http/server.h"
 
+#include "http/accept.h"
 #include "http/conn_watch.h"
 #include "http/listen.h"
 #include "http/rate_limit.h"
@@ -24,7 +25,11 @@
 struct http_server {
     http_config config;
     api *api;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon;         /* the API's connections */
+    struct MHD_Daemon *streams_daemon; /* the live streams' (see accept.h) */
+    http_acceptor *acceptor;
+    atomic_uint connections;     /* open in both daemons: at most config.connections_max */
+    int64_t full_warned_ms;      /* the last "connections full" warning (acceptor's thread) */
     atomic_int in_flight;
     atomic_bool quiesced; /* new connections are closed at once (http_quiesce) */
     conn_watch *watch;    /* NULL: no request timeout */
@@ -291,6 +296,10 @@ static void http__on_connection(void *cls, struct MHD_Connection *conn, void **s
 {
     http_server *s = cls;
     metrics_connection(toe == MHD_CONNECTION_NOTIFY_STARTED);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&s->connections, 1);
+    else
+        atomic_fetch_sub(&s->connections, 1);
     if (!s->watch) return;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
@@ -590,6 +599,53 @@ static enum MHD_Result http__accept_policy(void *cls, const struct sockaddr *add
     return atomic_load(&s->quiesced) ? MHD_NO : MHD_YES;
 }
 
+/* A daemon without a listening socket (connections come from the acceptor) on threads
+ * threads (a pool from 2), serving at most connections_max at once; NULL on failure. */
+static struct MHD_Daemon *http__daemon_start(http_server *s, unsigned threads,
+                                             unsigned connections_max)
+{
+    const http_config *config = &s->config;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    /* a thread pool only with 2+ threads (a pool of 0 or 1 makes MHD warn at every start) */
+    struct MHD_OptionItem pool[] = {
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return MHD_start_daemon(
+        flags, 0, http__accept_policy, s, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        http__log, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_LIMIT, connections_max,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->connections_per_ip_max,
+        MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s, MHD_OPTION_URI_LOG_CALLBACK,
+        http__on_request_line, s, MHD_OPTION_END);
+}
+
+/* The acceptor's hand-over: a stream's connection to the streams' daemon, any other to the
+ * API's; closed at once after http_quiesce, or when connections_max are open in the two
+ * together. libmicrohttpd closes what it refuses itself (over a daemon's own limits). */
+static void http__hand(void *ctx, int fd, const struct sockaddr *addr, socklen_t addr_len,
+                       bool stream)
+{
+    http_server *s = ctx;
+    if (atomic_load(&s->quiesced)) {
+        close(fd);
+        return;
+    }
+    if (atomic_load(&s->connections) >= s->config.connections_max) {
+        int64_t now_ms = clock_mono_ms();
+        if (now_ms - s->full_warned_ms >= 1000) {
+            log_warn("http: %u connections open (--max-connections): closing new ones",
+                     s->config.connections_max);
+            s->full_warned_ms = now_ms;
+        }
+        close(fd);
+        return;
+    }
+    MHD_add_connection(stream ? s->streams_daemon : s->daemon, fd, addr, addr_len);
+}
+
 http_server *http_start(const http_config *config, api *a, char *err, size_t err_len)
 {
     struct sockaddr_storage addr;
@@ -614,32 +670,23 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
         free(s);
         return snprintf(err, err_len, "out of memory"), NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    /* a thread pool only with 2+ threads (a pool of 0 or 1 makes MHD warn at every start) */
-    struct MHD_OptionItem pool[] = {
-        {config->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-         (intptr_t)config->threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    s->daemon = MHD_start_daemon(
-        flags, 0, http__accept_policy, s, http__on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        http__log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_ARRAY, pool,
-        MHD_OPTION_CONNECTION_LIMIT, config->connections_max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        config->connections_per_ip_max, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->connection_memory, MHD_OPTION_NOTIFY_COMPLETED,
-        http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s,
-        MHD_OPTION_URI_LOG_CALLBACK, http__on_request_line, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%u (address in use, or not allowed?)",
-                 config->host, (unsigned)config->port);
+    s->daemon = http__daemon_start(s, config->threads, config->connections_max);
+    s->streams_daemon =
+        s->daemon ? http__daemon_start(s, 1, config->streams_max + HTTP_STREAMS_SPARE) : NULL;
+    char why[128] = "cannot start libmicrohttpd";
+    if (s->streams_daemon)
+        s->acceptor = http_acceptor_start(&addr, ipv6, http__hand, s, why, sizeof(why));
+    if (!s->acceptor) {
+        snprintf(err, err_len, "cannot listen on %s:%u: %s", config->host, (unsigned)config->port,
+                 why);
+        if (s->streams_daemon) MHD_stop_daemon(s->streams_daemon);
+        if (s->daemon) MHD_stop_daemon(s->daemon);
         conn_watch_stop(s->watch);
         rate_limit_destroy(s->writes);
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info) s->config.port = info->port;
+    s->config.port = http_acceptor_port(s->acceptor);
     return s;
 }
 
@@ -670,6 +717,8 @@ bool http_wait_idle(http_server *s, int64_t timeout_ms)
 void http_stop(http_server *s)
 {
     if (!s) return;
+    http_acceptor_stop(s->acceptor);
+    MHD_stop_daemon(s->streams_daemon);
     MHD_stop_daemon(s->daemon);
     conn_watch_stop(s->watch);
     rate_limit_destroy(s->writes);

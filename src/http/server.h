@@ -1,6 +1,9 @@
 /* http server: the libmicrohttpd front end of the API.
  *
- * One epoll loop per thread (MHD's thread pool). A write request is parked with
+ * Two libmicrohttpd daemons behind one listening socket (see accept.h): the API's, one epoll
+ * loop per thread (MHD's thread pool), and the live streams', one loop on a thread of its own,
+ * so that fanning seat changes out to thousands of viewers never holds up a buyer's answer.
+ * A write request is parked with
  * MHD_suspend_connection while the commit writer works, so no thread waits on a sync;
  * the writer resumes it and the response is rendered on the connection's own thread.
  * Limits (connections, per-IP connections, idle timeout, header memory, body size) are
@@ -24,7 +27,8 @@ typedef struct http_config {
     uint16_t port; /* 0: pick a free port */
     unsigned threads;
     size_t body_len_max; /* 413 beyond */
-    unsigned connections_max;
+    unsigned connections_max;        /* open at once, streams included */
+    unsigned streams_max;            /* of those, live streams (--max-streams; 503 beyond) */
     unsigned connections_per_ip_max; /* 0: no limit */
     unsigned timeout_s;              /* idle connections are closed after this */
     size_t connection_memory;        /* per connection: request line and headers must fit (431) */
@@ -39,6 +43,9 @@ enum {
     HTTP_REQUEST_TIMEOUT_S_DEFAULT = 10,
     HTTP_TIMEOUT_S_DEFAULT = 30,
     HTTP_CONNECTION_MEMORY_DEFAULT = 8 * 1024,
+    /* connections the streams' daemon takes beyond streams_max (within connections_max):
+     * enough to answer the excess 503 too_many_streams instead of closing it unanswered */
+    HTTP_STREAMS_SPARE = 64,
 };
 
 typedef struct http_server http_server;

@@ -17,6 +17,7 @@ import os
 import random
 import re
 import signal
+import socket
 import threading
 import time
 import http.client
@@ -608,6 +609,82 @@ def test_max_streams_must_leave_connections_for_buyers(tmp_path):
     cp = run_tix(["serve", "--data", str(tmp_path), "--listen", "127.0.0.1:0",
                   "--stream-heartbeat-ms", "99"], timeout=30)
     assert cp.returncode == 2 and "stream-heartbeat-ms" in cp.stderr, (cp.returncode, cp.stderr)
+
+
+# -- streams on their own daemon (src/http/accept.h) -------------------------------------------
+
+def read_head(sock, timeout_s=WAIT_S):
+    """Reads SOCK until the end of an answer's head and the stream's first frame; returns the
+    bytes."""
+    sock.settimeout(timeout_s)
+    got = b""
+    while b"retry: 1000" not in got:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_a_stream_asked_for_late_or_in_pieces_is_served_all_the_same(stream_server):
+    """tix sends a connection to the streams' daemon by its first bytes, waiting a little for
+    them: a client that asks later than that, or whose request line comes in pieces, is
+    served by the API's daemon, as a stream all the same."""
+    srv = stream_server
+    request = f"GET /events/{EVENT}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    time.sleep(0.5)  # past the acceptor's wait (HTTP_ACCEPT_PEEK_MS, 200 ms)
+    late.sendall(request)
+    pieces = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    pieces.sendall(request[:15])  # "GET /events/nba": not enough to tell
+    time.sleep(0.1)
+    pieces.sendall(request[15:])
+    for sock in (late, pieces):
+        head = read_head(sock)
+        assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head, head
+    late.close()
+    pieces.close()
+
+
+def test_max_connections_counts_streams_and_buyers_together(server_factory):
+    """--max-connections bounds the connections of both daemons together; a connection over it
+    is closed unanswered (and said so in the log), and one freed makes room again."""
+    srv = server_factory.start(extra_args=["--max-connections", "6", "--max-streams", "3",
+                                           "--stream-heartbeat-ms", "200"])
+    streams = [open_stream(srv, EVENT) for _ in range(3)]
+    buyers = []
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200
+        buyers.append(conn)  # kept open (keep-alive)
+    over = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError,
+                        BrokenPipeError)):
+        over.request("GET", "/healthz")
+        over.getresponse()
+    over.close()
+    assert poll(lambda: any("connections open (--max-connections)" in line
+                            for line in srv.lines), WAIT_S), srv.output()
+    streams[0].close()  # found gone by the heartbeat: its connection closes
+
+    def served():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            conn.request("GET", "/healthz")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
+        except (http.client.HTTPException, OSError):
+            return False
+
+    assert poll(served, WAIT_S, 0.1), "no room after a stream closed"
+    for c in buyers:
+        c.close()
+    for st in streams[1:]:
+        st.close()
 
 
 # -- not cut by the idle timeout ---------------------------------------------------------------
