@@ -2,8 +2,8 @@
 file operators are told to use: deploy/nginx-tix.conf.
 
 As that file's header promises, only its upstream servers and its listen port are replaced
-(render_site): the upstream's `server` lines become one per node on 127.0.0.1, each keeping the
-parameters of the file's first one (max_fails, fail_timeout), and `listen 80` becomes a free
+(render_site): each upstream's `server` lines become one per node on 127.0.0.1, each keeping
+the parameters of the block's first one (max_fails, fail_timeout), and `listen 80` becomes a free
 port of 127.0.0.1. Anything else the file says (least_conn, keepalive, the stream location,
 proxy_next_upstream...) is what the tests run with. The rendered file must name no other
 address: the tests send traffic to this machine only.
@@ -48,20 +48,27 @@ def free_port():
         return s.getsockname()[1]
 
 
-def render_site(text, node_ports, listen_port):
-    """deploy/nginx-tix.conf's TEXT with its upstream servers replaced by NODE_PORTS on
-    127.0.0.1 and its listen port by LISTEN_PORT; fails if the file no longer has the shape the
-    tests (and its header comment) rely on."""
-    ups = UPSTREAM_RE.search(text)
-    assert ups, f"{SITE_CONF}: no upstream block"
+def render_upstream(text, ups, node_ports):
+    """TEXT with the server lines of upstream block UPS (a match of UPSTREAM_RE) replaced by
+    one per NODE_PORTS on 127.0.0.1, each keeping the parameters of the block's first one."""
     servers = SERVER_LINE_RE.findall(ups.group(2))
-    assert servers, f"{SITE_CONF}: the upstream block has no server lines"
+    assert servers, f"{SITE_CONF}: the upstream block {ups.group(1)} has no server lines"
     indent, _, params = servers[0]
     lines = "".join(f"{indent}server 127.0.0.1:{p}{params};\n" for p in node_ports)
     first = SERVER_LINE_RE.search(ups.group(2)).start()
     body = SERVER_LINE_RE.sub("", ups.group(2))
     body = body[:first] + lines + body[first:]
-    text = text[:ups.start(2)] + body + text[ups.end(2):]
+    return text[:ups.start(2)] + body + text[ups.end(2):]
+
+
+def render_site(text, node_ports, listen_port):
+    """deploy/nginx-tix.conf's TEXT with the servers of each upstream block replaced by
+    NODE_PORTS on 127.0.0.1 and its listen port by LISTEN_PORT; fails if the file no longer has
+    the shape the tests (and its header comment) rely on."""
+    blocks = list(UPSTREAM_RE.finditer(text))
+    assert blocks, f"{SITE_CONF}: no upstream block"
+    for ups in reversed(blocks):  # from the end: the earlier blocks' offsets stay right
+        text = render_upstream(text, ups, node_ports)
     text, listens = LISTEN_RE.subn(rf"\g<1>listen 127.0.0.1:{listen_port};", text)
     assert listens == 1, f"{SITE_CONF}: expected one 'listen 80;', found {listens}"
     config = "\n".join(line.split("#", 1)[0] for line in text.splitlines())

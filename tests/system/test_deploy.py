@@ -55,7 +55,8 @@ def test_the_nginx_config_is_valid_and_names_no_address_once_rendered(tmp_path):
     front = Nginx(tmp_path / "nginx", [free_port(), free_port(), free_port()])
     front.write_config()
     site = (tmp_path / "nginx" / "tix-site.conf").read_text()
-    assert site.count("server 127.0.0.1:") == 3 and f"listen 127.0.0.1:{front.port};" in site
+    # two upstream blocks (the nodes, and the same nodes for streams), three nodes each
+    assert site.count("server 127.0.0.1:") == 6 and f"listen 127.0.0.1:{front.port};" in site
     r = subprocess.run([nginx_binary(), "-t", "-p", f"{front.prefix}/", "-c",
                         str(front.prefix / "nginx.conf"), "-e", str(front.error_log)],
                        capture_output=True, text=True, timeout=60)
