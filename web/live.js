@@ -25,6 +25,7 @@ export const POLL_INTERVAL_MS = 500;
 const RETRY_MAX_MS = 5000; // backoff cap while the server does not answer
 const UNREACHABLE_AFTER_MS = 3000; // "reconnecting" turns "unreachable" after this long
 const STREAM_RETRY_MS = 30000; // after a 503 from the stream, poll this long before trying again
+const RELOAD_SPREAD_MS = 1000; // a "reload" message: the map is loaded again within this long
 
 // handlers: onSnapshot({ids, codes}) (a whole seat map), onSeats(seats) (changes, in order),
 // onGone(err) (the event does not exist).
@@ -142,7 +143,13 @@ export class SeatFeed {
       }
       if (Array.isArray(msg.seats) && msg.seats.length) this.handlers.onSeats(msg.seats);
     });
-    source.addEventListener("reload", () => this.resync());
+    // every viewer of the event is told at once when the sale outruns them: each reloads its
+    // (possibly 5 MB) map at a random moment of the next RELOAD_SPREAD_MS, not all together
+    source.addEventListener("reload", () => {
+      this.closeStream();
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.resync(), Math.random() * RELOAD_SPREAD_MS);
+    });
     source.onerror = () => {
       if (this.source !== source) return;
       if (source.readyState === EventSource.CLOSED) {
