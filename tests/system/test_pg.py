@@ -133,7 +133,7 @@ def test_nodes_starting_together_on_an_empty_database_migrate_it_once(server_fac
         conn = tixstore.connect_ro(url)
         try:
             assert conn.execute("SELECT count(*), max(version) FROM tix_schema").fetchone() \
-                == (1, 3)
+                == (1, 4)
         finally:
             conn.close()
     finally:

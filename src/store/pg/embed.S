@@ -17,5 +17,6 @@ PG_SQL(pg_store_sql_v1_bookings, "src/store/pg/sql/v1_bookings.sql")
 PG_SQL(pg_store_sql_v1_bus, "src/store/pg/sql/v1_bus.sql")
 PG_SQL(pg_store_sql_v2_plans, "src/store/pg/sql/v2_plans.sql")
 PG_SQL(pg_store_sql_v3_claim, "src/store/pg/sql/v3_claim.sql")
+PG_SQL(pg_store_sql_v4_bookings_by_event, "src/store/pg/sql/v4_bookings_by_event.sql")
 
     .section .note.GNU-stack, "", @progbits

@@ -18,7 +18,7 @@
 
 extern const char pg_store_sql_v1_tables[], pg_store_sql_v1_common[], pg_store_sql_v1_holds[],
     pg_store_sql_v1_bookings[], pg_store_sql_v1_bus[], pg_store_sql_v2_plans[],
-    pg_store_sql_v3_claim[];
+    pg_store_sql_v3_claim[], pg_store_sql_v4_bookings_by_event[];
 
 /* The advisory lock of migrations: "tix" and 1, as one bigint. */
 #define PG_STORE_MIGRATION_LOCK "8388367722349592577"
@@ -40,7 +40,11 @@ static const char *const pg_store__v2[] = {pg_store_sql_v2_plans, NULL};
 /* Version 2 -> 3: a claim picks its deliveries once (v3_claim.sql). */
 static const char *const pg_store__v3[] = {pg_store_sql_v3_claim, NULL};
 
-static const char *const *const pg_store__migrations[] = {pg_store__v1, pg_store__v2, pg_store__v3};
+/* Version 3 -> 4: an event's bookings by status and time (v4_bookings_by_event.sql). */
+static const char *const pg_store__v4[] = {pg_store_sql_v4_bookings_by_event, NULL};
+
+static const char *const *const pg_store__migrations[] = {pg_store__v1, pg_store__v2, pg_store__v3,
+                                                          pg_store__v4};
 
 enum {
     PG_STORE_SCHEMA_VERSION = sizeof(pg_store__migrations) / sizeof(pg_store__migrations[0]),

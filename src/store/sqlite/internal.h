@@ -103,6 +103,8 @@ typedef enum {
 
 extern const char *const sqlite_sql_text[SQL_COUNT];
 extern const char *const sqlite_rsql_text[RSQL_COUNT];
+/* The event stats' statement (admin traffic: prepared per call, not pooled). */
+extern const char sqlite_store_stats_sql[];
 
 typedef struct sqlite_reader {
     sqlite3 *db;

@@ -217,7 +217,7 @@ int sqlite_store_idempotency_get(store *s, const char *key, store_idempotency_cb
  * snapshot: the holds, the bookings by status and the sales agree with each other even while
  * the writer commits (three statements would each see a different commit). Rows: the part
  * (0 holds, 1 bookings by status, 2 sales by minute), its key, then up to three numbers. */
-static const char sqlite_store__stats_sql[] =
+const char sqlite_store_stats_sql[] =
     "SELECT 0, '', coalesce(sum(status = 'active' AND expires_at_ms > ?2), 0),"
     " coalesce(sum(status = 'checkout'), 0), 0 FROM holds"
     " WHERE event_id = ?1 AND status IN ('active','checkout')"
@@ -259,7 +259,7 @@ int sqlite_store_event_stats(store *s, const char *event_id, int64_t now_ms, sto
     sqlite_reader *r = sqlite_store_reader_acquire(ss);
     int result = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, sqlite_store__stats_sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, sqlite_store_stats_sql, -1, &st, NULL) != SQLITE_OK) {
         result = sqlite_store__read_fail(r->db, "event stats", status);
     } else {
         sqlite_store_bind_text(st, 1, event_id);

@@ -207,7 +207,7 @@ TEST(pg_nodes_starting_together_migrate_the_schema_once)
     PGconn *c = pgfx_connect(url);
     ASSERT_NOT_NULL(c);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM tix_schema"), 1);
-    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT version FROM tix_schema"), 3);
+    ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT version FROM tix_schema"), 4);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM meta WHERE key = 'store_id'"), 1);
     ASSERT_EQ_INT(pgfx_int(c, -1, "SELECT count(*) FROM feed_head"), 1);
 }
