@@ -1,6 +1,7 @@
 /* accept: see accept.h. */
 #include "http/accept.h"
 
+#include "core/model.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -14,6 +15,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+/* The longest stream request line's start fits in the bytes peeked at. */
+_Static_assert(HTTP_ACCEPT_HEAD_LEN >=
+                   sizeof("GET /events/") - 1 + TIX_EVENT_ID_LEN_MAX + sizeof("/stream?") - 1,
+               "a stream's request line is told by its first HTTP_ACCEPT_HEAD_LEN bytes");
 
 /* A connection accepted whose first bytes have not arrived yet. */
 typedef struct http_accept_pending {
@@ -44,8 +50,7 @@ bool http_accept_is_stream(const char *head, size_t len)
     if (!slash || slash == id) return false;
     for (const char *p = id; p < slash; p++)
         if (*p == ' ' || *p == '?') return false;
-    if ((size_t)(end - slash) <= suffix_len || memcmp(slash, suffix, suffix_len) != 0)
-        return false;
+    if ((size_t)(end - slash) <= suffix_len || memcmp(slash, suffix, suffix_len) != 0) return false;
     char after = slash[suffix_len];
     return after == ' ' || after == '?';
 }
@@ -96,8 +101,9 @@ static void http_accept__route(http_acceptor *a, int fd, const struct sockaddr_s
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
         if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0) {
             http_accept_pending *p = &a->pending[a->pending_count++];
-            *p = (http_accept_pending){
-                .fd = fd, .deadline_ms = clock_mono_ms() + HTTP_ACCEPT_PEEK_MS, .addr_len = addr_len};
+            *p = (http_accept_pending){.fd = fd,
+                                       .deadline_ms = clock_mono_ms() + HTTP_ACCEPT_PEEK_MS,
+                                       .addr_len = addr_len};
             memcpy(&p->addr, addr, addr_len);
             return;
         }
@@ -183,8 +189,7 @@ static int http_accept__listen(const struct sockaddr_storage *addr, bool ipv6, u
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (ipv6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
     socklen_t len = ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (bind(fd, (const struct sockaddr *)addr, len) != 0 ||
-        listen(fd, HTTP_ACCEPT_BACKLOG) != 0) {
+    if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, HTTP_ACCEPT_BACKLOG) != 0) {
         snprintf(err, err_len, "%s", strerror(errno));
         close(fd);
         return -1;

@@ -28,8 +28,8 @@ struct http_server {
     struct MHD_Daemon *daemon;         /* the API's connections */
     struct MHD_Daemon *streams_daemon; /* the live streams' (see accept.h) */
     http_acceptor *acceptor;
-    atomic_uint connections;     /* open in both daemons: at most config.connections_max */
-    int64_t full_warned_ms;      /* the last "connections full" warning (acceptor's thread) */
+    atomic_uint connections; /* open in both daemons: at most config.connections_max */
+    int64_t full_warned_ms;  /* the last "connections full" warning (acceptor's thread) */
     atomic_int in_flight;
     atomic_bool quiesced; /* new connections are closed at once (http_quiesce) */
     conn_watch *watch;    /* NULL: no request timeout */

@@ -26,7 +26,7 @@ typedef struct http_config {
     char host[64];
     uint16_t port; /* 0: pick a free port */
     unsigned threads;
-    size_t body_len_max; /* 413 beyond */
+    size_t body_len_max;             /* 413 beyond */
     unsigned connections_max;        /* open at once, streams included */
     unsigned streams_max;            /* of those, live streams (--max-streams; 503 beyond) */
     unsigned connections_per_ip_max; /* 0: no limit */
