@@ -42,6 +42,7 @@ typedef struct serve_options {
     char store_url[CLI_STORE_URL_LEN_MAX];
     char admin_token[SERVE_TOKEN_LEN_MAX];
     unsigned threads;
+    unsigned stream_threads; /* 0: as many as threads */
     unsigned max_body_bytes;
     unsigned max_connections;
     unsigned max_connections_per_ip;
@@ -261,8 +262,9 @@ static int serve__with_node(serve_options *o, const http_config *http_cfg, const
     }
     char store_name[CLI_STORE_URL_LEN_MAX];
     cli_store_name(o->data_dir, o->store_url, store_name, sizeof(store_name));
-    log_info("listening on %s:%u (%u threads, store %s, node %s)", http_cfg->host,
-             (unsigned)http_port(http), o->threads, store_name, cc->node_id);
+    log_info("listening on %s:%u (%u threads, %u for streams, store %s, node %s)", http_cfg->host,
+             (unsigned)http_port(http), o->threads, http_cfg->stream_threads, store_name,
+             cc->node_id);
     int sig = 0;
     sigwait(&signals, &sig);
     log_info("%s received: stopping (no new connections, finishing in-flight requests)",
@@ -324,8 +326,12 @@ int cli_serve(int argc, char **argv)
          CLI_STRING, o.data_dir, sizeof(o.data_dir), 0, 0},
         CLI_STORE_OPTION(o.store_url),
         {"threads", "TIX_THREADS", "N",
-         "HTTP threads for the API (default: one per core; live streams have one of their own)",
-         CLI_UINT, &o.threads, 0, 1, 256},
+         "HTTP threads for the API (default: one per core; live streams have their own)", CLI_UINT,
+         &o.threads, 0, 1, 256},
+        {"stream-threads", "TIX_STREAM_THREADS", "N",
+         "HTTP threads for the live seat streams, apart from the API's (default: as many as "
+         "--threads)",
+         CLI_UINT, &o.stream_threads, 0, 1, 256},
         {"admin-token", "TIX_ADMIN_TOKEN", "TOKEN",
          "bearer token for admin endpoints (default: "
          "DIR/admin-token, generated if missing)",
@@ -452,6 +458,7 @@ int cli_serve(int argc, char **argv)
     if (serve_ops_configure(&o.ops) != 0) return CLI_EXIT_USAGE;
     http_config http_cfg = {
         .threads = o.threads,
+        .stream_threads = o.stream_threads ? o.stream_threads : o.threads,
         .body_len_max = o.max_body_bytes,
         .connections_max = o.max_connections,
         .streams_max = o.max_streams,

@@ -150,6 +150,7 @@ static int http_accept__wait_ms(const http_acceptor *a, int64_t now_ms)
 static void *http_accept__run(void *arg)
 {
     http_acceptor *a = arg;
+    pthread_setname_np(pthread_self(), "tix-accept");
     struct epoll_event events[64];
     for (;;) {
         int n = epoll_wait(a->epoll_fd, events, 64, http_accept__wait_ms(a, clock_mono_ms()));

@@ -672,7 +672,9 @@ http_server *http_start(const http_config *config, api *a, char *err, size_t err
     }
     s->daemon = http__daemon_start(s, config->threads, config->connections_max);
     s->streams_daemon =
-        s->daemon ? http__daemon_start(s, 1, config->streams_max + HTTP_STREAMS_SPARE) : NULL;
+        s->daemon ? http__daemon_start(s, config->stream_threads ? config->stream_threads : 1,
+                                       config->streams_max + HTTP_STREAMS_SPARE)
+                  : NULL;
     char why[128] = "cannot start libmicrohttpd";
     if (s->streams_daemon)
         s->acceptor = http_acceptor_start(&addr, ipv6, http__hand, s, why, sizeof(why));

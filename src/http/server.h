@@ -1,8 +1,9 @@
 /* http server: the libmicrohttpd front end of the API.
  *
- * Two libmicrohttpd daemons behind one listening socket (see accept.h): the API's, one epoll
- * loop per thread (MHD's thread pool), and the live streams', one loop on a thread of its own,
- * so that fanning seat changes out to thousands of viewers never holds up a buyer's answer.
+ * Two libmicrohttpd daemons behind one listening socket (see accept.h), each with one epoll
+ * loop per thread (MHD's thread pool): the API's, and the live streams' on threads of their
+ * own, so that fanning seat changes out to thousands of viewers never holds up a buyer's
+ * answer.
  * A write request is parked with
  * MHD_suspend_connection while the commit writer works, so no thread waits on a sync;
  * the writer resumes it and the response is rendered on the connection's own thread.
@@ -24,8 +25,9 @@
 
 typedef struct http_config {
     char host[64];
-    uint16_t port; /* 0: pick a free port */
-    unsigned threads;
+    uint16_t port;                   /* 0: pick a free port */
+    unsigned threads;                /* the API's */
+    unsigned stream_threads;         /* the live streams' (0: one) */
     size_t body_len_max;             /* 413 beyond */
     unsigned connections_max;        /* open at once, streams included */
     unsigned streams_max;            /* of those, live streams (--max-streams; 503 beyond) */

@@ -646,6 +646,43 @@ def test_a_stream_asked_for_late_or_in_pieces_is_served_all_the_same(stream_serv
     pieces.close()
 
 
+def thread_names(pid):
+    """How many threads of process PID have each name (/proc/PID/task/*/comm)."""
+    names = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/comm") as f:
+            name = f.read().strip()
+        names[name] = names.get(name, 0) + 1
+    return names
+
+
+@pytest.mark.parametrize("threads,stream_threads", [(2, 3), (1, None)])
+def test_streams_are_served_by_threads_of_their_own(server_factory, threads, stream_threads):
+    """--stream-threads (default: as many as --threads) threads serve the streams, beside the
+    API's --threads, and the acceptor's: libmicrohttpd names a thread of a pool MHD-worker, a
+    daemon's only thread MHD-single."""
+    extra = ["--stream-threads", str(stream_threads)] if stream_threads else []
+    srv = server_factory.start(threads=threads, extra_args=extra)
+    want_streams = stream_threads or threads
+    pools = [n for n in (threads, want_streams) if n > 1]
+    want = {"MHD-worker": sum(pools), "MHD-single": 2 - len(pools), "tix-accept": 1}
+    names = {}
+
+    def named():  # each thread names itself once it runs
+        names.clear()
+        names.update(thread_names(srv.proc.pid))
+        return all(names.get(k, 0) == n for k, n in want.items())
+
+    assert poll(named, WAIT_S), f"threads {names}, want {want}"
+    assert poll(lambda: any(f"({threads} threads, {want_streams} for streams," in line
+                            for line in srv.lines), WAIT_S), srv.output()
+    viewers = [open_stream(srv, EVENT) for _ in range(4)]
+    hold = Viewers(viewers).hold(srv, EVENT, ["J8"])
+    srv.delete(f"/holds/{hold['id']}")
+    for st in viewers:
+        st.close()
+
+
 def test_max_connections_counts_streams_and_buyers_together(server_factory):
     """--max-connections bounds the connections of both daemons together; a connection over it
     is closed unanswered (and said so in the log), and one freed makes room again."""
