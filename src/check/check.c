@@ -27,7 +27,7 @@ enum {
     /* the schema versions (store__migrations of store_sqlite.c) whose tables and columns the
      * checks read: version 2 changed only how CHECK constraints are written */
     CHECK_SCHEMA_VERSION_MIN = 1,
-    CHECK_SCHEMA_VERSION_MAX = 3,
+    CHECK_SCHEMA_VERSION_MAX = 4,  /* 4 added an index only */
     CHECK_SCHEMA_VERSION_FEED = 3, /* the change feed exists from this version on */
     CHECK_BUSY_TIMEOUT_MS = 10000,
     CHECK_URI_MAX = 4096 * 3 + 64,

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The schema versions the checks read (v2 and v3 changed no table: functions only). */
-enum { CHECK_PG_SCHEMA_VERSION_MIN = 1, CHECK_PG_SCHEMA_VERSION_MAX = 3 };
+/* The schema versions the checks read (v2 and v3 changed no table: functions only; v4 added
+ * an index). */
+enum { CHECK_PG_SCHEMA_VERSION_MIN = 1, CHECK_PG_SCHEMA_VERSION_MAX = 4 };
 
 /* seat_ids as tix writes them: what model_seat_ids_next accepts */
 #define PG_SEAT_IDS_RE "'^\\[(\"[A-Za-z0-9]+\"(,\"[A-Za-z0-9]+\")*)?\\]$'"
