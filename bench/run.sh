@@ -14,6 +14,7 @@
 #     from /proc/PID/stat before and after the measured run) / the requests wrk completed.
 #
 # Scenarios: reject (409 on a held seat), parking (libmicrohttpd's cost of parking a request),
+# connect (GET /healthz on a new connection for each request: what accepting one costs),
 # hold (201 on a new seat of a 1,000,000-seat event), memory (resident bytes per seat and the
 # start-up that loads a 1,000,000-seat event),
 # seatmap (50,000 seats; plus a conditional GET when tix sends an ETag), mixed (a flash sale),
@@ -30,15 +31,15 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 # BENCH_SQLITE_SECONDS (5, the cap of each SQLite run), BENCH_SCENARIOS (the scenarios to run,
-# in order; default "sqlite reject parking hold memory seatmap mixed stream"; the hold reference
+# in order; default "sqlite reject parking connect hold memory seatmap mixed stream"; the hold reference
 # needs sqlite first, parking needs reject first; hold-pg and hold-pg-3 are also known),
 # BENCH_STREAM_VIEWERS (10000: the viewers of the stream scenario), BENCH_STREAM_HOLDS_PER_S
 # (200: its steady hold rate),
-# BENCH_ROUNDS (3: reject, parking and hold, the scenarios whose ratios are targets, run this
+# BENCH_ROUNDS (3: reject, parking, connect and hold, the scenarios whose ratios matter, run this
 # many times, each round the server and then its reference back to back; the table shows the
 # round with the median CPU per request of each row, and the range), BENCH_PERF=1 (profile tix with perf during an extra reject run and an extra hold run, and add
 # the profiles to the results), BENCH_BASELINE (a path to another tix binary, an earlier build:
-# reject, hold, memory, seatmap and stream then also run it, right after this build in each round, as
+# reject, connect, hold, memory, seatmap and stream then also run it, right after this build in each round, as
 # rows "tix before", so that a change is measured before and after in the same run; `make
 # bench BASELINE=REV` builds REV's release binary for it with bench/baseline.sh).
 set -euo pipefail
@@ -56,7 +57,7 @@ readonly seconds=${BENCH_SECONDS:-10}
 readonly warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 readonly connections=${BENCH_CONNECTIONS:-64}
 readonly sqlite_seconds=${BENCH_SQLITE_SECONDS:-5}
-readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking hold memory seatmap mixed stream}
+readonly scenarios=${BENCH_SCENARIOS:-sqlite reject parking connect hold memory seatmap mixed stream}
 readonly rounds=${BENCH_ROUNDS:-3}
 round=1
 readonly admin_token=bench-admin-token
@@ -400,6 +401,28 @@ scenario_reject() {
         die "reject: nginx does not answer tix's 409 bytes"
     fi
     measure reject nginx "$nginx_pid" "$nginx_url/reserve" "(ref)" reject.lua nba-finals A1
+    stop_server "$nginx_pid"
+}
+
+# connect: GET /healthz with a new connection for every request (bench/wrk/connect.lua), tix
+# against nginx answering the same bytes: what accepting a connection costs. tix's acceptor
+# thread peeks at each new connection's first bytes and hands it to a libmicrohttpd daemon
+# (src/http/accept.h); kept-alive connections (the other scenarios) pay that once.
+scenario_connect() {
+    local data=$work/connect-$round-${tix_label// /-}
+    "$tix_bin" seed --data "$data" >"$data.seed.log" 2>&1 || die "connect: $tix_label's seed failed: $(tail -n 3 "$data.seed.log")"
+    start_tix "$data"
+    curl -s -o "$work/healthz.body" -w '%{http_code}' "$tix_url/healthz" >"$work/healthz.status"
+    [ "$(cat "$work/healthz.status")" = 200 ] || die "connect: GET /healthz: HTTP $(cat "$work/healthz.status")"
+    measure connect "$tix_label" "$tix_pid" "$tix_url/healthz" connect/nginx connect.lua
+    stop_server "$tix_pid"
+    rm -rf "$data"
+    [ "$skip_reference" = 0 ] || return 0
+    start_nginx connect "        location = /healthz {
+            default_type application/json;
+            return 200 $(nginx_return_text "$work/healthz.body");
+        }"
+    measure connect nginx "$nginx_pid" "$nginx_url/healthz" "(ref)" connect.lua
     stop_server "$nginx_pid"
 }
 
@@ -874,7 +897,7 @@ run_baseline() {
 
 for scenario in $scenarios; do
     case $scenario in
-    reject | hold)
+    reject | hold | connect)
         for ((round = 1; round <= rounds; round++)); do
             "scenario_$scenario"
             run_baseline "$scenario"
@@ -895,7 +918,7 @@ for scenario in $scenarios; do
         round=1
         ;;
     hold-pg-3) scenario_hold_pg_3 ;;
-    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking hold memory seatmap mixed stream hold-pg hold-pg-3)" ;;
+    *) die "BENCH_SCENARIOS: unknown scenario '$scenario' (sqlite reject parking connect hold memory seatmap mixed stream hold-pg hold-pg-3)" ;;
     esac
 done
 
@@ -957,7 +980,9 @@ fi
         echo "update at batch 100 (bench/sqlite_bench, measured again in each hold round)."
         echo "Parking: bench/mhd_bench, libmicrohttpd alone answering tix's 409 bytes, at once and"
         echo "after parking every request (suspend + resume), as tix parks every durable write."
-        echo "reject, parking and hold ran $rounds rounds (server, then its reference, back to back);"
+        echo "Connect: GET /healthz on a new connection for each request (Connection: close), tix"
+        echo "(its acceptor peeks at each connection and hands it to libmicrohttpd) against nginx."
+        echo "reject, parking, connect and hold ran $rounds rounds (server, then its reference, back to back);"
         echo "each row is the round with the median CPU µs/req, its range in the last column."
         echo
     fi
