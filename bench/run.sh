@@ -203,6 +203,15 @@ EOF
     wait_http "$nginx_url/"
 }
 
+# start_nginx_returning NAME PATH STATUS BODY_FILE: start_nginx answering PATH with STATUS and
+# the bytes of BODY_FILE as application/json: the reference of a tix answer.
+start_nginx_returning() {
+    start_nginx "$1" "        location = $2 {
+            default_type application/json;
+            return $3 $(nginx_return_text "$4");
+        }"
+}
+
 # nginx_return_text FILE: the file's bytes as a single-quoted nginx string.
 nginx_return_text() {
     local text
@@ -392,10 +401,7 @@ scenario_reject() {
     stop_server "$tix_pid"
     [ "$skip_reference" = 0 ] || return 0
 
-    start_nginx reject "        location = /reserve {
-            default_type application/json;
-            return 409 $(nginx_return_text "$work/reject.body");
-        }"
+    start_nginx_returning reject /reserve 409 "$work/reject.body"
     post_json "$nginx_url/reserve" "$reserve" >"$work/reject.nginx.body"
     if [ "$http_status" != 409 ] || ! cmp -s "$work/reject.body" "$work/reject.nginx.body"; then
         die "reject: nginx does not answer tix's 409 bytes"
@@ -418,10 +424,7 @@ scenario_connect() {
     stop_server "$tix_pid"
     rm -rf "$data"
     [ "$skip_reference" = 0 ] || return 0
-    start_nginx connect "        location = /healthz {
-            default_type application/json;
-            return 200 $(nginx_return_text "$work/healthz.body");
-        }"
+    start_nginx_returning connect /healthz 200 "$work/healthz.body"
     measure connect nginx "$nginx_pid" "$nginx_url/healthz" "(ref)" connect.lua
     stop_server "$nginx_pid"
 }
@@ -474,10 +477,7 @@ scenario_hold() {
     rm -rf "$data"
     [ "$skip_reference" = 0 ] || return 0
 
-    start_nginx hold "        location = /reserve {
-            default_type application/json;
-            return 201 $(nginx_return_text "$work/hold.body");
-        }"
+    start_nginx_returning hold /reserve 201 "$work/hold.body"
     warmup_args=(0)
     measure hold nginx "$nginx_pid" "$nginx_url/reserve" "(part of ref)" hold.lua 200000
     stop_server "$nginx_pid"
