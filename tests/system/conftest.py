@@ -10,6 +10,7 @@ import threading
 import pytest
 
 import tixstore
+from fakes import FakePaymentProvider
 from tixserver import ServerFactory, TixServer, require_tix_binary, seed_data_dir
 
 
@@ -86,6 +87,15 @@ def server_factory(tmp_path, seed_template):
 def server(server_factory):
     """A fresh seeded server for one test."""
     return server_factory.start()
+
+
+@pytest.fixture
+def provider():
+    """The fake payment provider of tests/system/fakes.py (a test file may define its own, as
+    test_checkout_crash.py does with a slower one)."""
+    p = FakePaymentProvider()
+    yield p
+    p.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,9 @@ from checkoutlib import (all_delivered, assert_booking_shape,
                          assert_rfc5322, book, bus_report, checkout, get_booking,
                          make_hold, new_event, outbox_rows, register_webhook, start_bus_server,
                          wait_booking, wait_deliveries, wait_mail_file)
-from fakes import FakePaymentProvider, WebhookReceiver, verify_signature
+from fakes import WebhookReceiver, verify_signature
 from tixhttp import (assert_error, assert_json_content_type, create_event, hold_seats,
                      make_sections, parse_time, poll, reserve, seat_map, seat_statuses)
-
-
-@pytest.fixture
-def provider():
-    p = FakePaymentProvider()
-    yield p
-    p.close()
 
 
 @pytest.fixture

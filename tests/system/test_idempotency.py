@@ -11,18 +11,10 @@ import pytest
 import invariants
 from checkoutlib import (book, bus_report, checkout, make_hold, new_event, start_bus_server,
                          wait_booking)
-from fakes import FakePaymentProvider
 from tixhttp import Response, assert_error, reserve, seat_statuses
 
 BARRIER_TIMEOUT_S = 30
 REQUEST_TIMEOUT_S = 60
-
-
-@pytest.fixture
-def provider():
-    p = FakePaymentProvider()
-    yield p
-    p.close()
 
 
 def post_raw(srv, path, body_bytes, key, timeout=30):

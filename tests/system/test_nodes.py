@@ -39,7 +39,6 @@ import invariants
 import tixstore
 from checkoutlib import checkout, make_hold
 from crashlib import SETTLE_TIMEOUT_S, Client, History, report, verify_history, wait_settled
-from fakes import FakePaymentProvider
 from loadgen import HoldLoad, check_race_answers, race_holds
 from nginxlib import Nginx, free_port
 from sselib import SseStream, seat_entries
@@ -139,13 +138,6 @@ class Cluster:
     def report_sections(self):
         """For a failed test's report (conftest.py): nginx's logs."""
         return [("nginx logs", self.nginx.log_tail(60))]
-
-
-@pytest.fixture
-def provider():
-    p = FakePaymentProvider()
-    yield p
-    p.close()
 
 
 @pytest.fixture
