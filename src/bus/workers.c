@@ -85,12 +85,14 @@ static bool bus__charge_attempts_void(const delivery_record *d)
     return end && *end == ')' && n == d->attempts - 1;
 }
 
-/* Report a failed charge attempt (retried later), marked "not charged" when NO_EFFECT says
- * this attempt moved no money and every earlier one is known to have moved none. */
-static void bus__charge_failed(bus *b, const delivery_record *d, bool no_effect, const char *error)
+/* Report a failed charge or refund attempt (retried later); a charge's is marked "not
+ * charged" when NO_EFFECT says this attempt moved no money and every earlier one is known to
+ * have moved none. */
+static void bus__payment_failed(bus *b, const delivery_record *d, bool refund, bool no_effect,
+                                const char *error)
 {
     char marked[TIX_DELIVERY_ERROR_LEN_MAX + 1];
-    if (no_effect && bus__charge_attempts_void(d)) {
+    if (!refund && no_effect && bus__charge_attempts_void(d)) {
         snprintf(marked, sizeof(marked), BUS_NOT_CHARGED "%d): %.200s", (int)d->attempts, error);
         error = marked;
     }
@@ -118,10 +120,7 @@ static void bus__payment(bus *b, const delivery_record *d)
     bool found = false;
     if (!bk) return;
     if (store_booking_get(b->st, e->aggregate_id, bk, &found, NULL) != 0) {
-        if (refund)
-            bus__done(b, d, false, false, "store unavailable");
-        else
-            bus__charge_failed(b, d, true, "store unavailable"); /* the provider not called */
+        bus__payment_failed(b, d, refund, true, "store unavailable"); /* provider not called */
         goto out;
     }
     if (!found || (!refund && !bus__charge_due(bk, d)) || (refund && bk->refund_id[0])) {
@@ -139,10 +138,7 @@ static void bus__payment(bus *b, const delivery_record *d)
         pay_charge(b->pay, bk->id, bk->id, bk->payment_token, bk->amount_cents, &result);
     }
     if (result.outcome == PAY_TRANSIENT) {
-        if (refund)
-            bus__done(b, d, false, false, result.message);
-        else
-            bus__charge_failed(b, d, result.no_effect, result.message);
+        bus__payment_failed(b, d, refund, result.no_effect, result.message);
         goto out;
     }
     if (refund && result.outcome == PAY_DECLINED) {
