@@ -7,12 +7,13 @@
  *
  * Waking in slices: the transport serves every woken stream before anything else it has to do
  * (libmicrohttpd's thread writes every resumed connection in one turn of its loop), so waking
- * 10,000 viewers at once made every request of that thread (a hold's answer, say) wait for
- * 10,000 writes. A wake pass therefore wakes at most LIVE_WAKE_SLICE_STREAMS streams of an
- * event at a time, and the next slice when the transport has read each stream of the last one
- * (or slice_wait_ms passed); passes of several events take turns slice by slice. A pass visits
- * the streams in list order, moving each to the end: the streams it has not visited are always
- * the list's head. */
+ * 10,000 viewers at once made everything else on that thread wait for 10,000 writes: other
+ * events' viewers, and buyers' answers when a stream is served by the API's threads (see
+ * http/accept.h; on the streams' own threads, buyers no longer wait for it). A wake pass
+ * therefore wakes at most LIVE_WAKE_SLICE_STREAMS streams of an event at a time, and the next
+ * slice when the transport has read each stream of the last one (or slice_wait_ms passed);
+ * passes of several events take turns slice by slice. A pass visits the streams in list order,
+ * moving each to the end: the streams it has not visited are always the list's head. */
 #include "live/live.h"
 
 #include "core/json_out.h"
